@@ -115,6 +115,8 @@ function evalNode(node: Node, args: readonly Float64Array[], inputs: Interpreter
 /**
  * Values of `roots` (by node id), evaluating everything they depend on. Intermediate values
  * are freed once their last user is done; pass intermediate nodes as roots to keep them.
+ * Returned arrays may be shared (an input returned as given, a reshape sharing its source):
+ * treat them as read-only, or use `interpret`, which hands out private copies.
  */
 export function evaluate(roots: readonly Node[], inputs: InterpreterInputs, opts: InterpretOptions = {}): Map<number, Float64Array> {
   const order = topoSort(roots);
