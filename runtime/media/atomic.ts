@@ -4,7 +4,7 @@
  * half-written output and never destroys the previous one. Temporary names start with a dot and
  * contain ".kiln-tmp-" (e.g. `.clip.kiln-tmp-4242-9f3a.mp4`).
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { MediaError } from './errors.ts';
@@ -24,7 +24,8 @@ async function statOrNull(path: string) {
   try {
     return await stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null; // ENOTDIR: a parent is a file; reported when creating it
     throw err;
   }
 }
@@ -49,6 +50,8 @@ export async function writeFileAtomic(target: string, write: (tempPath: string) 
   await ensureParent(target);
   const temp = tempPathFor(target);
   try {
+    // Claiming the name first turns an unwritable folder into a clear EACCES before any work.
+    await (await open(temp, 'wx')).close();
     await write(temp);
     await rename(temp, target);
   } catch (err) {
@@ -63,10 +66,12 @@ export async function writeFileAtomic(target: string, write: (tempPath: string) 
  * otherwise the user's files are left alone and a MediaError says so before anything is written.
  */
 export async function writeFolderAtomic(
-  target: string,
+  folder: string,
   write: (tempDir: string) => Promise<void>,
   replaceable: (name: string) => boolean,
 ): Promise<void> {
+  // "out/" names the folder "out"; stat("out/") would fail with ENOTDIR were "out" a file.
+  const target = folder.length > 1 ? folder.replace(/[/\\]+$/, '') : folder;
   const existing = await statOrNull(target);
   if (existing && !existing.isDirectory()) {
     throw new MediaError(`cannot write frames to ${target}: it is a file, not a folder. Choose a folder name (e.g. ${target}_frames/) or remove the file.`);
@@ -79,7 +84,7 @@ export async function writeFolderAtomic(
     }
   }
   await ensureParent(target);
-  const temp = tempPathFor(target.replace(/[/\\]+$/, ''));
+  const temp = tempPathFor(target);
   try {
     await mkdir(temp);
     await write(temp);
@@ -97,7 +102,7 @@ export async function writeFolderAtomic(
     return;
   }
   // rename() cannot replace a non-empty folder: move the old one aside, then drop it.
-  const old = tempPathFor(target.replace(/[/\\]+$/, ''));
+  const old = tempPathFor(target);
   try {
     await rename(target, old);
   } catch (err) {

@@ -8,6 +8,7 @@
  */
 import sharp from 'sharp';
 import { extname } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { makeFrames, type Clip, type Frames } from './frames.ts';
 import { MediaError } from './errors.ts';
 import { readInputFile } from './input_file.ts';
@@ -77,13 +78,13 @@ function rawInput(frames: Frames, count = frames.count): sharp.Sharp {
   });
 }
 
-/** Encodes one frame as PNG (lossless), JPEG (quality 95) or WebP (quality 95) bytes. */
+/** Encodes one frame as PNG (lossless), JPEG (quality 95, full-resolution colour) or WebP (quality 95) bytes. */
 export async function encodeImage(frames: Frames, format: ImageFormat): Promise<Buffer> {
   if (frames.count !== 1) throw new RangeError(`encodeImage: expected one frame, got ${frames.count}`);
   const image = rawInput(frames);
   switch (format) {
     case 'png': return image.png().toBuffer();
-    case 'jpeg': return image.jpeg({ quality: 95 }).toBuffer();
+    case 'jpeg': return image.jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer();
     case 'webp': return image.webp({ quality: 95 }).toBuffer();
   }
 }
@@ -96,7 +97,7 @@ export async function writeImage(path: string, frames: Frames): Promise<void> {
     throw new MediaError(`${path} can hold one frame, but there are ${frames.count}: write a video (.mp4, .gif, .webp) or a folder of frames (a name ending in /) instead.`);
   }
   await writeFileAtomic(path, async (temp) => {
-    await rawInput(frames).toFormat(format, format === 'png' ? {} : { quality: 95 }).toFile(temp);
+    await writeFile(temp, await encodeImage(frames, format));
   });
 }
 
@@ -116,6 +117,6 @@ export async function writeAnimation(path: string, frames: Frames, format: 'gif'
     const encoded = format === 'gif'
       ? image.gif({ loop: 0, delay, effort: 7 })
       : image.webp({ loop: 0, delay, quality: options.quality ?? 90, lossless: options.lossless ?? false });
-    await encoded.toFile(temp);
+    await writeFile(temp, await encoded.toBuffer());
   });
 }
