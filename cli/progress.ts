@@ -120,7 +120,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     const elapsed = t - s.start;
     const parts = [s.name];
     if (s.total !== undefined && s.total > 0) {
-      const left = estimateRemainingMs(elapsed, s.steps, s.total);
+      const left = s.steps < s.total ? estimateRemainingMs(elapsed, s.steps, s.total) : undefined;
       const tail = `${counts(s)}  ${formatDuration(elapsed)}${left !== undefined ? `, ~${formatDuration(left)} left` : ''}`;
       const room = (stream.columns ?? 80) - s.name.length - tail.length - 4;
       parts.push(renderBar(s.steps / s.total, Math.min(30, Math.max(10, room))), tail);
@@ -132,10 +132,11 @@ export function createProgress(options: ProgressOptions = {}): Progress {
 
   const clear = () => { if (drawn) { write('\r\x1b[K'); drawn = false; } };
 
-  const redraw = (force = false) => {
+  /** `minGapMs`: skip if drawn more recently than this (ticks use the full interval; the timer half, to absorb its jitter). */
+  const redraw = (force = false, minGapMs = redrawMs) => {
     if (!enabled || !tty || !active) return;
     const t = now();
-    if (!force && t - lastDraw < redrawMs) return;
+    if (!force && t - lastDraw < minGapMs) return;
     lastDraw = t;
     write(`\r${liveLine(active, t)}\x1b[K`);
     drawn = true;
@@ -170,7 +171,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
       if (enabled && tty) {
         redraw(true);
         if (animate) {
-          timer = setInterval(() => redraw(), redrawMs);
+          timer = setInterval(() => redraw(false, redrawMs / 2), redrawMs);
           timer.unref?.();
         }
       }

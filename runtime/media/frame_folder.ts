@@ -49,9 +49,9 @@ export async function listFrameFiles(dir: string): Promise<string[]> {
   return names.sort(naturalCompare);
 }
 
-/** Reads every frame image in `dir` (natural order) into one Frames. */
-export async function readFrameFolder(dir: string): Promise<Frames> {
-  const names = await listFrameFiles(dir);
+/** Reads every frame image in `dir` (natural order; the first `maxFrames` if given) into one Frames. */
+export async function readFrameFolder(dir: string, options: { maxFrames?: number } = {}): Promise<Frames> {
+  const names = (await listFrameFiles(dir)).slice(0, options.maxFrames ?? Infinity);
   if (names.length === 0) {
     throw new MediaError(`${dir} holds no frames: expected PNG, JPEG or WebP files such as frame_00000.png, frame_00001.png, ...`);
   }

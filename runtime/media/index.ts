@@ -18,4 +18,4 @@ export {
   readMedia, writeVideo, outputKindOf, checkOutputPath,
   type Media, type MediaKind, type OutputKind, type WriteVideoOptions,
 } from './media.ts';
-export { makeSampleClip, makeSampleImage } from './sample.ts';
+export { makeSampleClip, makeSampleImage, writeSampleMedia, type SampleFiles } from './sample.ts';

@@ -16,6 +16,7 @@ import { readAnimation, readImage, writeAnimation, writeImage } from './image.ts
 import { readVideo, writeMp4, WRITE_ALTERNATIVES, DEFAULT_VIDEO_FPS } from './video.ts';
 import { isFrameFileName, readFrameFolder, writeFrameFolder } from './frame_folder.ts';
 import { requireFfmpeg } from './ffmpeg.ts';
+import { trimFrames } from './vae_input.ts';
 
 export type MediaKind = 'image' | 'animation' | 'video' | 'frames';
 
@@ -46,10 +47,10 @@ export function sniffMedia(head: Uint8Array): Sniffed {
   return undefined;
 }
 
-/** Reads an image, an animation, a video or a folder of frames. */
+/** Reads an image, an animation, a video or a folder of frames (at most `maxFrames` frames). */
 export async function readMedia(path: string, options: { maxFrames?: number } = {}): Promise<Media> {
   const info = await statInput(path);
-  if (info.isDirectory()) return { ...(await readFrameFolder(path)), kind: 'frames' };
+  if (info.isDirectory()) return { ...(await readFrameFolder(path, options)), kind: 'frames' };
   if (!info.isFile()) throw new MediaError(`cannot read ${path}: it is not a regular file or a folder.`);
   if (info.size === 0) throw new MediaError(`cannot read ${path}: the file is empty.`);
   const ext = extname(path).toLowerCase();
@@ -58,7 +59,8 @@ export async function readMedia(path: string, options: { maxFrames?: number } = 
   switch (kind) {
     case 'image': return { ...(await readImage(path)), kind: 'image' };
     case 'animation': {
-      const clip = await readAnimation(path);
+      const all = await readAnimation(path);
+      const clip = options.maxFrames !== undefined && all.count > options.maxFrames ? { ...trimFrames(all, options.maxFrames), fps: all.fps } : all;
       return clip.count === 1 ? { width: clip.width, height: clip.height, count: 1, data: clip.data, kind: 'image' } : { ...clip, kind: 'animation' };
     }
     case 'video': return { ...(await readVideo(path, options)), kind: 'video' };

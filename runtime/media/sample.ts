@@ -4,7 +4,9 @@
  * and a still image made the same way. The content is a pure function of the arguments (no
  * randomness), with anti-aliased edges so the VAE sees natural-looking gradients, not noise.
  */
+import { join } from 'node:path';
 import { makeFrames, type Frames } from './frames.ts';
+import { writeVideo } from './media.ts';
 
 const TAU = 2 * Math.PI;
 
@@ -49,6 +51,25 @@ export function makeSampleClip(frames = 9, width = 64, height = 64): Frames {
 /** One still frame in the same style (the clip's first frame). */
 export function makeSampleImage(width = 64, height = 64): Frames {
   return makeSampleClip(1, width, height);
+}
+
+export interface SampleFiles {
+  /** A folder of PNG frames, `sample_clip/frame_00000.png`, ... */
+  readonly clip: string;
+  /** One PNG image, `sample_image.png`. */
+  readonly image: string;
+}
+
+/**
+ * Writes the sample clip (as PNG frames) and the sample image into `dir`, for trying
+ * `kiln vae encode` without media of one's own. Replaces earlier sample files; returns the paths.
+ */
+export async function writeSampleMedia(dir: string, frames = 9, width = 64, height = 64): Promise<SampleFiles> {
+  const clip = join(dir, 'sample_clip');
+  const image = join(dir, 'sample_image.png');
+  await writeVideo(`${clip}/`, makeSampleClip(frames, width, height));
+  await writeVideo(image, makeSampleImage(width, height));
+  return { clip, image };
 }
 
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);

@@ -36,6 +36,7 @@ describe('frame folders and still images (sharp)', () => {
     const back = await readMedia(out);
     expect(back).toMatchObject({ kind: 'frames', width: 32, height: 24, count: 9 });
     expect(pixelDiff(back.data, clip.data).max).toBe(0);
+    expect(await readMedia(out, { maxFrames: 2 })).toMatchObject({ count: 2 });
   }));
 
   it('replaces an earlier frame folder completely', () => withTempDir(async (dir) => {
@@ -99,6 +100,9 @@ describe('animated GIF and WebP (sharp)', () => {
     expect(back).toMatchObject({ kind: 'animation', count: 9, width: 32, height: 24, fps: 25 });
     // Few flat colours fit the 256-colour palette exactly.
     expect(pixelDiff(back.data, clip.data).max).toBe(0);
+    const firstFour = await readMedia(join(dir, 'clip.gif'), { maxFrames: 4 });
+    expect(firstFour).toMatchObject({ count: 4, fps: 25 });
+    expect(pixelDiff(firstFour.data, clip.data.subarray(0, 4 * 32 * 24 * 3)).max).toBe(0);
   }));
 
   it('writes a looping WebP with one page per frame', () => withTempDir(async (dir) => {

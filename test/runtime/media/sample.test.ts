@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { makeSampleClip, makeSampleImage } from '../../../runtime/media/sample.ts';
+import { makeSampleClip, makeSampleImage, writeSampleMedia } from '../../../runtime/media/sample.ts';
+import { readMedia } from '../../../runtime/media/media.ts';
+import { withTempDir } from './helpers.ts';
 import { checkVaeInput } from '../../../runtime/media/vae_input.ts';
 
 const at = (f: { width: number; height: number; data: Uint8Array }, t: number, x: number, y: number) =>
@@ -39,4 +41,13 @@ describe('sample media', () => {
     expect(image).toMatchObject({ count: 1, width: 48, height: 32 });
     expect(Array.from(image.data)).toEqual(Array.from(makeSampleClip(1, 48, 32).data));
   });
+
+  it('writes the sample files, readable back exactly', () => withTempDir(async (dir) => {
+    const { clip, image } = await writeSampleMedia(dir, 5, 32, 16);
+    const clipBack = await readMedia(clip);
+    expect(clipBack).toMatchObject({ kind: 'frames', count: 5, width: 32, height: 16 });
+    expect(Buffer.from(clipBack.data).equals(Buffer.from(makeSampleClip(5, 32, 16).data))).toBe(true);
+    const imageBack = await readMedia(image);
+    expect(Buffer.from(imageBack.data).equals(Buffer.from(makeSampleImage(32, 16).data))).toBe(true);
+  }));
 });
