@@ -1,0 +1,90 @@
+/**
+ * Dawn in Node: the one place that imports the `webgpu` package, installs its globals
+ * (GPUBufferUsage, GPUMapMode, ...) and creates Dawn instances for a backend.
+ *
+ * Vocabulary
+ * - Backend: Dawn's name for a native API; Kiln uses `vulkan` (native GPUs, Mesa lavapipe) and
+ *   `opengles` (EGL without a display; the fallback on machines whose Vulkan driver is missing
+ *   or too old).
+ * - Instance: what `create()` returns (a `GPU`). It must stay referenced while any adapter or
+ *   device made from it is in use (else the next await segfaults), and be dropped when done.
+ */
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, globals } from 'webgpu';
+
+export type Backend = 'vulkan' | 'opengles';
+export const BACKENDS: readonly Backend[] = ['vulkan', 'opengles'];
+
+let globalsInstalled = false;
+
+function installGlobals(): void {
+  if (globalsInstalled) return;
+  // Only fill what is missing: another library (or a test) may have installed them already.
+  for (const [k, v] of Object.entries(globals as Record<string, unknown>)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  globalsInstalled = true;
+}
+
+/**
+ * Environment Mesa and EGL read when the driver loads, so it must be set before `create()`.
+ * XDG_RUNTIME_DIR only silences Mesa's warning; EGL_PLATFORM=surfaceless lets EGL start
+ * without a display. Values the user set are kept.
+ */
+export function prepareEnvironment(backend: Backend, env: NodeJS.ProcessEnv = process.env): void {
+  if (!env.XDG_RUNTIME_DIR) {
+    const dir = join(tmpdir(), `kiln-xdg-${process.getuid?.() ?? 'user'}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    env.XDG_RUNTIME_DIR = dir;
+  }
+  if (backend === 'opengles' && !env.EGL_PLATFORM) env.EGL_PLATFORM = 'surfaceless';
+}
+
+/** The options `requestAdapter` needs on a backend: OpenGL ES only offers compatibility mode. */
+export function adapterOptions(backend: Backend, powerPreference?: GPUPowerPreference): GPURequestAdapterOptions {
+  const opts: GPURequestAdapterOptions = {};
+  if (powerPreference) opts.powerPreference = powerPreference;
+  if (backend === 'opengles') (opts as { featureLevel?: string }).featureLevel = 'compatibility';
+  return opts;
+}
+
+/** A new Dawn instance for one backend; `adapterName` selects an adapter by (part of) its name. */
+export function createInstance(backend: Backend, adapterName?: string): GPU {
+  prepareEnvironment(backend);
+  installGlobals();
+  const flags = [`backend=${backend}`];
+  if (adapterName !== undefined) flags.push(`adapter=${adapterName}`);
+  return create(flags);
+}
+
+/** A name no adapter has: asking for it makes Dawn list the adapters it does have. */
+const NO_SUCH_ADAPTER = 'kiln-enumerate-adapters-\u2400';
+
+/**
+ * Names of the adapters a backend offers, in Dawn's order. WebGPU has no enumeration call;
+ * Dawn's node binding lists "Available adapters" when asked for a name that does not exist,
+ * so this asks for one. Returns [] when the backend has no adapter at all.
+ */
+export async function adapterNames(backend: Backend): Promise<string[]> {
+  const gpu = createInstance(backend, NO_SUCH_ADAPTER);
+  try {
+    const adapter = await gpu.requestAdapter(adapterOptions(backend));
+    // Dawn matched the impossible name: enumeration is not possible this way.
+    return adapter ? [adapterDisplayName(adapter.info)] : [];
+  } catch (err) {
+    return parseAvailableAdapters(err instanceof Error ? err.message : String(err), backend);
+  }
+}
+
+/** Parses Dawn's " * backend: 'vulkan', name: 'llvmpipe (LLVM 15.0.6, 256 bits)'" lines. */
+export function parseAvailableAdapters(message: string, backend: Backend): string[] {
+  const names: string[] = [];
+  for (const m of message.matchAll(/^\s*\*\s*backend:\s*'([^']*)',\s*name:\s*'(.*)'\s*$/gm)) {
+    if (m[1] === backend) names.push(m[2]);
+  }
+  return names;
+}
+
+const adapterDisplayName = (info: GPUAdapterInfo): string => info.description || info.device || info.vendor || 'adapter';
