@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { convertCommand } from './convert.ts';
 
 /** Every subcommand, in the order `kiln --help` lists them. */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [convertCommand];
