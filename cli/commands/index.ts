@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
+import { devicesCommand } from './devices.ts';
 import { convertCommand } from './convert.ts';
 
 /** Every subcommand, in the order `kiln --help` lists them. */
-export const COMMANDS: readonly Command[] = [convertCommand];
+export const COMMANDS: readonly Command[] = [convertCommand, devicesCommand];

@@ -14,10 +14,14 @@ import { ResourceLimitError, WeightMismatchError, formatBytes } from './errors.t
 import { withScopes } from './error-scopes.ts';
 import { toStorage } from './storage.ts';
 
-/** Anything that can produce a weight by key; `keys()` makes error messages more helpful. */
+/**
+ * Anything that can produce a weight by key (a checkpoint reader fits). `has` and `info` let
+ * mismatches be reported before reading the data; `keys()` makes error messages more helpful.
+ */
 export interface WeightSource {
   read(key: string): HostTensor | undefined | Promise<HostTensor | undefined>;
   has?(key: string): boolean;
+  info?(key: string): { readonly shape: readonly number[]; readonly dtype: string };
   keys?(): Iterable<string>;
 }
 
@@ -100,11 +104,14 @@ export class WeightStore {
   private async upload(info: TensorInfo, cacheKey: string): Promise<GPUBuffer> {
     const source = this.source;
     if (!source) throw new WeightMismatchError(`The program needs weight '${info.name}', but no weights were set on this device. Load a checkpoint and pass it to setWeights() before running.`);
+    if (source.has && !source.has(info.name)) throw new WeightMismatchError(missingMessage(info.name, source));
+    const shapeError = (shape: readonly number[], dtype: string): WeightMismatchError =>
+      new WeightMismatchError(`Weight '${info.name}' has shape [${shape.join(', ')}] (${dtype}) in the weight set, but the program expects [${info.shape.join(', ')}] (${info.dtype}). The checkpoint does not match the model configuration the program was compiled for (channels, layers, kernel sizes); check the config or the checkpoint file.`);
+    const described = source.info?.(info.name);
+    if (described && !sameShape(described.shape, info.shape)) throw shapeError(described.shape, described.dtype);
     const host = await source.read(info.name);
     if (!host) throw new WeightMismatchError(missingMessage(info.name, source));
-    if (!sameShape(host.shape, info.shape)) {
-      throw new WeightMismatchError(`Weight '${info.name}' has shape [${host.shape.join(', ')}] (${host.dtype}) in the weight set, but the program expects [${info.shape.join(', ')}] (${info.dtype}). The checkpoint does not match the model configuration the program was compiled for (channels, layers, kernel sizes); check the config or the checkpoint file.`);
-    }
+    if (!sameShape(host.shape, info.shape)) throw shapeError(host.shape, host.dtype);
     const data = toStorage(host, info.dtype, info.bytes);
     if (typeof data === 'string') {
       throw new WeightMismatchError(`Weight '${info.name}' (${host.dtype}) cannot be stored as ${info.dtype}: ${data}.`);
