@@ -38,6 +38,7 @@ export function prepareInputs(checked: CheckedProgram, inputs: Readonly<Record<s
       if (given.dtype !== info.dtype) {
         throw new InputMismatchError(`Input '${info.name}' is a GpuTensor of dtype ${given.dtype}, but the program expects ${info.dtype}; GPU tensors are not converted. Read it back or compile the program for ${given.dtype}.`);
       }
+      if (given.bytes < info.bytes) throw new InputMismatchError(`Input '${info.name}' is a GpuTensor of ${given.bytes} bytes, but the program binds ${info.bytes}.`);
       return { info, kind: 'gpu', tensor: given };
     }
     const data = toStorage(given, info.dtype, info.bytes);

@@ -89,6 +89,17 @@ describe.skipIf(!dev)(dev ? 'executor on a real WebGPU device' : `executor: ${NO
     b.release();
   });
 
+  it('sees new weights after setWeights, on a program that already ran', async () => {
+    const A = programA(N);
+    (await d.run(A, { x: f32(xs) })).release();
+    const ws2 = Float32Array.from(ws, (w) => -2 * w);
+    d.setWeights(new Map([['layer.weight', f32(ws2)]]));
+    const r = await d.run(A, { x: f32(xs) }, { readback: ['y'] });
+    expectClose(r.outputs.y.data as Float32Array, expT.map((t, i) => t + ws2[i]));
+    r.release();
+    d.setWeights(new Map([['layer.weight', f32(ws)]]));
+  });
+
   it('reads weights through a source with read(key), converting F16 to f32 storage', async () => {
     const half = Uint16Array.from([0x3c00, 0xc000, 0x3800]); // 1, -2, 0.5
     const reads: string[] = [];
