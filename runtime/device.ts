@@ -29,6 +29,7 @@ import { WeightStore, type WeightSet } from './gpu/weight-store.ts';
 export { NoAdapterError, DeviceLostError, KernelError, ResourceLimitError, MissingFeatureError, InputMismatchError, WeightMismatchError } from './gpu/errors.ts';
 export type { Backend } from './gpu/dawn.ts';
 export type { BackendReport, AdapterFound } from './gpu/adapter-probe.ts';
+export type { WeightSet, WeightSource } from './gpu/weight-store.ts';
 
 export interface AcquireOptions {
   /** `auto` (default) tries Vulkan, then OpenGL ES. */

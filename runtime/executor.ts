@@ -18,10 +18,10 @@
  * arena until they are released. GpuTensors passed as inputs stay the caller's.
  */
 import type { CompiledProgram, MemoryPlan, TensorInfo } from '../compiler/kernel.ts';
-import type { HostTensor } from './tensor.ts';
+import { elementCount, type HostTensor } from './tensor.ts';
 import type { GpuContext } from './gpu/context.ts';
 import { popScopes, pushScopes, type CaughtError } from './gpu/error-scopes.ts';
-import { DeviceLostError, KernelError, ResourceLimitError, formatBytes } from './gpu/errors.ts';
+import { DeviceLostError, InputMismatchError, KernelError, ResourceLimitError, formatBytes } from './gpu/errors.ts';
 import { GpuTensor, SharedBuffer } from './gpu/gpu-tensor.ts';
 import { kernelError, programError } from './gpu/kernel-errors.ts';
 import type { CompiledPipeline } from './gpu/pipeline-cache.ts';
@@ -30,7 +30,7 @@ import { checkProgram, type CheckedProgram, type PreparedKernel } from './gpu/pr
 import { Readback } from './gpu/readback.ts';
 import { ProgramRunResult, type OutputLocation, type RunResult } from './gpu/run-result.ts';
 import { prepareInputs, readbackTargets, type PreparedInput, type RunInput } from './gpu/run-inputs.ts';
-import { fromStorage, toStorage } from './gpu/storage.ts';
+import { fromStorage, gpuBytes, toStorage } from './gpu/storage.ts';
 import { TimestampRecorder } from './gpu/timestamps.ts';
 import { throttledWait } from './gpu/wait.ts';
 import type { DType } from '../compiler/ir.ts';
@@ -38,6 +38,7 @@ import type { DType } from '../compiler/ir.ts';
 export type { RunResult } from './gpu/run-result.ts';
 export type { RunInput } from './gpu/run-inputs.ts';
 export { GpuTensor } from './gpu/gpu-tensor.ts';
+export { formatProfile, type ProfileEntry, type ProfileMethod } from './gpu/profile.ts';
 
 export interface RunOptions {
   /** Outputs to read back as HostTensors; default none (use `take` to keep them on the GPU). */
@@ -112,9 +113,8 @@ export class Executor {
   /** Uploads a HostTensor as a GPU tensor of `dtype` (owned by the caller: release() it). */
   upload(host: HostTensor, dtype: DType, name = 'uploaded'): GpuTensor {
     this.ctx.assertAlive();
-    const bytes = Math.ceil((host.data.length * (dtype === 'f16' ? 2 : 4)) / 4) * 4;
-    const data = toStorage(host, dtype, bytes);
-    if (typeof data === 'string') throw new Error(`upload('${name}'): cannot store as ${dtype}: ${data}`);
+    const data = toStorage(host, dtype, gpuBytes(dtype, elementCount(host.shape)));
+    if (typeof data === 'string') throw new InputMismatchError(`Cannot upload '${name}' (${host.dtype}[${host.shape.join(', ')}]) as ${dtype}: ${data}.`);
     const buffer = this.ctx.pool.acquire(data.byteLength, storageUsage(), name);
     this.ctx.device.queue.writeBuffer(buffer, 0, data);
     const storage = new SharedBuffer(buffer, (b) => this.ctx.pool.release(b));
