@@ -11,6 +11,7 @@ import { UsageError, type Command } from '../command.ts';
 import { STORAGE_BYTES, elementCount } from '../../runtime/tensor.ts';
 import { castDType, castFloating, type FloatDType } from '../../runtime/weights/cast.ts';
 import { loadWeights, prefixView, requirePrefix, unwrapStateDict, type WeightSource } from '../../runtime/weights/checkpoint.ts';
+import { STORAGE_DTYPES } from '../../runtime/weights/dtypes.ts';
 import { CheckpointError } from '../../runtime/weights/errors.ts';
 import { writeSafetensorsStreaming } from '../../runtime/weights/safetensors.ts';
 
@@ -150,11 +151,10 @@ function convert(original: WeightSource, args: ConvertArgs): number {
   }, metadata);
 
   const params = specs.reduce((n, s) => n + elementCount(s.shape), 0);
-  const byDtype = new Map<string, number>();
-  for (const s of specs) byDtype.set(s.dtype, (byDtype.get(s.dtype) ?? 0) + 1);
+  const byDtype = STORAGE_DTYPES.map((d) => [d, specs.filter((s) => s.dtype === d).length] as const).filter(([, c]) => c > 0);
   const dataBytes = specs.reduce((n, s) => n + elementCount(s.shape) * STORAGE_BYTES[s.dtype], 0);
   console.log(`wrote ${args.output}`);
-  console.log(`  ${specs.length} tensor${specs.length === 1 ? '' : 's'} (${[...byDtype].map(([d, c]) => `${c} ${d}`).join(', ')}), ${params.toLocaleString('en-US')} parameters`);
+  console.log(`  ${specs.length} tensor${specs.length === 1 ? '' : 's'} (${byDtype.map(([d, c]) => `${c} ${d}`).join(', ')}), ${params.toLocaleString('en-US')} parameters`);
   console.log(`  ${bytes.toLocaleString('en-US')} bytes (${formatBytes(bytes)}; tensor data ${formatBytes(dataBytes)})`);
   for (const note of notes) console.log(`  ${note}`);
   return 0;

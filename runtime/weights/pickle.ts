@@ -1,7 +1,7 @@
 /**
  * A restricted unpickler: it decodes the pickle opcodes of protocols 0–5 that torch checkpoints
  * use into plain values, and never imports or calls anything of Python's. Value mapping:
- * None → null, bool → boolean, int → number (bigint beyond 2^53), float → number,
+ * None → null, bool → boolean, int → number (bigint outside ±(2^53 − 1)), float → number,
  * str → string, bytes → Uint8Array, list → array, tuple → frozen array, dict → Map,
  * set/frozenset → Set.
  *
