@@ -7,7 +7,6 @@
  * kernel; pipelines are created with `createComputePipelineAsync` so compiles can overlap.
  */
 import type { Kernel, KernelBinding } from '../../compiler/kernel.ts';
-import type { KernelError } from './errors.ts';
 import { kernelError } from './kernel-errors.ts';
 
 /** What a pipeline is built from: the kernel's identity (for messages), its source and bindings. */
@@ -86,7 +85,7 @@ export class PipelineCache {
     } catch (err) {
       const reason = (err as { reason?: string }).reason;
       const failure = reason === 'internal' ? 'internal' : 'validation';
-      throw kernelError(kernel, failure, err instanceof Error ? err.message : String(err)) satisfies KernelError;
+      throw kernelError(kernel, failure, err instanceof Error ? err.message : String(err));
     }
     return { pipeline, layout };
   }
