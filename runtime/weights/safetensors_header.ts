@@ -48,12 +48,16 @@ export function parseSafetensorsHeader(src: ByteSource): SafetensorsHeader {
   }
   const lenBytes = src.read(0, 8);
   const headerLen = new DataView(lenBytes.buffer).getBigUint64(0, true);
+  // A zip signature here means a PyTorch checkpoint handed to the safetensors reader.
+  const hint = lenBytes[0] === 0x50 && lenBytes[1] === 0x4b
+    ? ' It starts like a zip archive: if it is a PyTorch checkpoint, load it with loadWeights or convert it with `kiln convert`.'
+    : '';
   if (headerLen > BigInt(src.size - 8)) {
-    fail(`the header length field says ${headerLen} bytes, but only ${src.size - 8} bytes follow it. The file is truncated, or it is not a safetensors file.`);
+    fail(`the header length field says ${headerLen} bytes, but only ${src.size - 8} bytes follow it. The file is truncated, or it is not a safetensors file.${hint}`);
   }
   const n = Number(headerLen);
   if (n > MAX_HEADER_BYTES) {
-    fail(`the header length field says ${n} bytes, more than the ${MAX_HEADER_BYTES}-byte limit for a safetensors header; the file is damaged or not a safetensors file.`);
+    fail(`the header length field says ${n} bytes, more than the ${MAX_HEADER_BYTES}-byte limit for a safetensors header; the file is damaged or not a safetensors file.${hint}`);
   }
 
   let text: string;

@@ -67,38 +67,11 @@ export abstract class KeyedSource implements WeightSource {
 }
 
 export function safetensorsSource(file: SafetensorsFile): WeightSource {
-  return new (class extends KeyedSource {
-    readonly path = file.path;
-    readonly format = 'safetensors' as const;
-    readonly files = [file.path];
-    readonly metadata = file.metadata;
-    keys = () => file.names;
-    has = (key: string) => file.has(key);
-    protected infoOf = (key: string) => {
-      const e = file.entry(key);
-      return { dtype: e.dtype, shape: e.shape };
-    };
-    protected readOf = (key: string) => file.read(key);
-    close = () => file.close();
-  })();
+  return new SafetensorsSource(file);
 }
 
 export function pytorchSource(ckpt: PytorchCheckpoint): WeightSource {
-  const keys = [...ckpt.tensors.keys()];
-  return new (class extends KeyedSource {
-    readonly path = ckpt.path;
-    readonly format = 'pytorch' as const;
-    readonly files = [ckpt.path];
-    readonly metadata = {};
-    keys = () => keys;
-    has = (key: string) => ckpt.tensors.has(key);
-    protected infoOf = (key: string) => {
-      const r = ckpt.tensors.get(key)!;
-      return { dtype: r.dtype, shape: r.shape };
-    };
-    protected readOf = (key: string) => ckpt.read(key);
-    close = () => ckpt.close();
-  })();
+  return new PytorchSource(ckpt);
 }
 
 /**
@@ -106,21 +79,118 @@ export function pytorchSource(ckpt: PytorchCheckpoint): WeightSource {
  * prefix is removed from their keys. Closing the view closes `source`.
  */
 export function prefixView(source: WeightSource, prefix: string, opts: { strip?: boolean } = {}): WeightSource {
-  const strip = opts.strip ?? true;
-  const outer = new Map<string, string>();
-  for (const k of source.keys()) if (k.startsWith(prefix)) outer.set(strip ? k.slice(prefix.length) : k, k);
-  const keys = [...outer.keys()];
-  return new (class extends KeyedSource {
-    readonly path = source.path;
-    readonly format = source.format;
-    readonly files = source.files;
-    readonly metadata = source.metadata;
-    keys = () => keys;
-    has = (key: string) => outer.has(key);
-    protected infoOf = (key: string) => source.info(outer.get(key)!);
-    protected readOf = (key: string) => source.read(outer.get(key)!);
-    close = () => source.close();
-  })();
+  return new PrefixView(source, prefix, opts.strip ?? true);
+}
+
+class SafetensorsSource extends KeyedSource {
+  readonly format = 'safetensors' as const;
+  readonly path: string;
+  readonly files: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+
+  constructor(private readonly file: SafetensorsFile) {
+    super();
+    this.path = file.path;
+    this.files = [file.path];
+    this.metadata = file.metadata;
+  }
+
+  keys(): readonly string[] {
+    return this.file.names;
+  }
+
+  has(key: string): boolean {
+    return this.file.has(key);
+  }
+
+  protected infoOf(key: string): TensorInfo {
+    const e = this.file.entry(key);
+    return { dtype: e.dtype, shape: e.shape };
+  }
+
+  protected readOf(key: string): HostTensor {
+    return this.file.read(key);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}
+
+class PytorchSource extends KeyedSource {
+  readonly format = 'pytorch' as const;
+  readonly path: string;
+  readonly files: readonly string[];
+  readonly metadata: Readonly<Record<string, string>> = {};
+  private readonly keyList: readonly string[];
+
+  constructor(private readonly ckpt: PytorchCheckpoint) {
+    super();
+    this.path = ckpt.path;
+    this.files = [ckpt.path];
+    this.keyList = [...ckpt.tensors.keys()];
+  }
+
+  keys(): readonly string[] {
+    return this.keyList;
+  }
+
+  has(key: string): boolean {
+    return this.ckpt.tensors.has(key);
+  }
+
+  protected infoOf(key: string): TensorInfo {
+    const r = this.ckpt.tensors.get(key)!;
+    return { dtype: r.dtype, shape: r.shape };
+  }
+
+  protected readOf(key: string): HostTensor {
+    return this.ckpt.read(key);
+  }
+
+  close(): void {
+    this.ckpt.close();
+  }
+}
+
+class PrefixView extends KeyedSource {
+  readonly path: string;
+  readonly format: WeightFormat;
+  readonly files: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Key in this view → key in the source. */
+  private readonly outer = new Map<string, string>();
+  private readonly keyList: readonly string[];
+
+  constructor(private readonly source: WeightSource, prefix: string, strip: boolean) {
+    super();
+    this.path = source.path;
+    this.format = source.format;
+    this.files = source.files;
+    this.metadata = source.metadata;
+    for (const k of source.keys()) if (k.startsWith(prefix)) this.outer.set(strip ? k.slice(prefix.length) : k, k);
+    this.keyList = [...this.outer.keys()];
+  }
+
+  keys(): readonly string[] {
+    return this.keyList;
+  }
+
+  has(key: string): boolean {
+    return this.outer.has(key);
+  }
+
+  protected infoOf(key: string): TensorInfo {
+    return this.source.info(this.outer.get(key)!);
+  }
+
+  protected readOf(key: string): HostTensor {
+    return this.source.read(this.outer.get(key)!);
+  }
+
+  close(): void {
+    this.source.close();
+  }
 }
 
 /**

@@ -152,6 +152,29 @@ describe('PyTorch zip checkpoints', () => {
     expect(values(tensors.get('half')!)).toEqual([-1, 3]);
   });
 
+  it('reads tensors wrapped by _rebuild_from_type_v2, _rebuild_parameter_with_state and torch.Size', () => {
+    const s = storage('0', 'FloatStorage', f32Bytes([9, 8, 7, 6]));
+    // OrderedDict with two hand-built entries:
+    //   'wrapped':  _rebuild_from_type_v2(_rebuild_tensor_v2, Parameter,
+    //                 (storage, 1, torch.Size((3,)), (1,), False, OrderedDict()), {})
+    //   'stateful': _rebuild_parameter_with_state(<tensor [2] at offset 2>, True, OrderedDict(), {'a': 1})
+    const pickle = new PickleEmitter().proto(2).global('collections', 'OrderedDict').op(0x29, 0x52).put().op(0x28)
+      .string('wrapped').global('torch._tensor', '_rebuild_from_type_v2').op(0x28)
+      .global('torch._utils', '_rebuild_tensor_v2').global('torch.nn.parameter', 'Parameter')
+      .op(0x28).op(0x28).string('storage').global('torch', 'FloatStorage').string('0').string('cpu').int(4).op(0x74, 0x51)
+      .int(1).global('torch', 'Size').int(3).op(0x85, 0x85, 0x52).int(1).op(0x85).op(0x89)
+      .global('collections', 'OrderedDict').op(0x29, 0x52).op(0x74)
+      .op(0x7d).op(0x74, 0x52)
+      .string('stateful').global('torch._utils', '_rebuild_parameter_with_state').op(0x28)
+      .value(Py.tensor(s, 2, [2], [1])).op(0x88).global('collections', 'OrderedDict').op(0x29, 0x52)
+      .op(0x7d).string('a').int(1).op(0x73).op(0x74, 0x52)
+      .op(0x75).stop().bytes;
+    const { tensors } = loadPytorchCheckpoint(save(Py.ordered([['unused', contiguous(s, [4])]]), { pickle }));
+    expect([...tensors.keys()]).toEqual(['wrapped', 'stateful']);
+    expect(values(tensors.get('wrapped')!)).toEqual([8, 7, 6]);
+    expect(values(tensors.get('stateful')!)).toEqual([7, 6]);
+  });
+
   it('reads from memory too', () => {
     const ckpt = readPytorchCheckpointBytes(torchSave(trainingCheckpoint()), 'mem.pt');
     expect(values(ckpt.read('state_dict.b'))).toEqual([14, 15, 16, 17]);

@@ -184,6 +184,11 @@ describe('damaged headers', () => {
     expect(bad(withLength(json, new Uint8Array(0), 1000))).toThrow(/header length field says 1000 bytes, but only 8 bytes follow/);
   });
 
+  it('points a PyTorch zip checkpoint at the right reader', () => {
+    const zipLike = Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 1, 2, 3, 4]);
+    expect(bad(zipLike)).toThrow(/starts like a zip archive: if it is a PyTorch checkpoint, load it with loadWeights or convert it with `kiln convert`/);
+  });
+
   it('header length absurdly large', () => {
     // A sparse file just over the limit, so the length fits in the file but exceeds the cap.
     const path = join(dirs.make(), 'huge.safetensors');
