@@ -38,11 +38,13 @@ export function openCheckpoint(path: string): WeightSource {
 
 function openWeightsFile(path: string): WeightSource {
   const head = readHead(path, 9);
+  // Safetensors first: its 8-byte header length may well begin with the bytes "PK" (a
+  // 19,280-byte header does), while a zip's byte 8 (compression method) is never "{".
+  const isSafetensors = head[8] === 0x7b; // "{" right after the 8-byte header length
   const isZip = head[0] === 0x50 && head[1] === 0x4b; // "PK"
   const isPickle = head[0] === 0x80; // a pickle's PROTO opcode: a legacy torch file
-  const isSafetensors = head[8] === 0x7b; // "{" right after the 8-byte header length
-  if (isZip || isPickle) return pytorchSource(openPytorchCheckpoint(path));
   if (isSafetensors) return safetensorsSource(openSafetensors(path));
+  if (isZip || isPickle) return pytorchSource(openPytorchCheckpoint(path));
   // Neither signature: let the reader the name suggests explain what is wrong.
   if (PYTORCH_EXTENSIONS.some((e) => path.endsWith(e))) return pytorchSource(openPytorchCheckpoint(path));
   return safetensorsSource(openSafetensors(path));

@@ -173,13 +173,11 @@ function openArchive(src: ByteSource, path: string): StoredZipArchive {
   if (head.length === LEGACY_MAGIC.length && LEGACY_MAGIC.every((b, i) => head[i] === b)) {
     throw new PytorchCheckpointError(`${path} is a legacy (pre-1.6, non-zip) PyTorch checkpoint, which Kiln does not read. Re-save it with a current torch (torch.save(torch.load(path), new_path)) or convert it to safetensors.`);
   }
+  if (head[0] === 0x50 && head[1] === 0x4b) return StoredZipArchive.open(src);
   if (src.size > 262 && new TextDecoder('latin1').decode(src.read(257, 5)) === 'ustar') {
     throw new PytorchCheckpointError(`${path} is a tar-format PyTorch checkpoint from before torch 1.0, which Kiln does not read. Re-save it with a current torch or convert it to safetensors.`);
   }
-  if (head[0] !== 0x50 || head[1] !== 0x4b) {
-    throw new PytorchCheckpointError(`${path} is not a PyTorch zip checkpoint (it does not start with a zip header). Kiln reads torch.save files (torch >= 1.6) and safetensors.`);
-  }
-  return StoredZipArchive.open(src);
+  throw new PytorchCheckpointError(`${path} is not a PyTorch zip checkpoint (it does not start with a zip header). Kiln reads torch.save files (torch >= 1.6) and safetensors.`);
 }
 
 function findDataPkl(zip: StoredZipArchive, path: string): ZipEntry {

@@ -5,7 +5,7 @@ import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { loadWeights, openCheckpoint, prefixView, requirePrefix, unwrapStateDict } from '../../../runtime/weights/checkpoint.ts';
 import { CheckpointError } from '../../../runtime/weights/errors.ts';
 import { writeSafetensors } from '../../../runtime/weights/safetensors.ts';
-import { tempDirs } from './helpers.ts';
+import { craftSafetensors, tempDirs } from './helpers.ts';
 import { Py, contiguous, f32Bytes, storage, torchSave, writeZip } from './torch_writer.ts';
 
 const dirs = tempDirs();
@@ -114,6 +114,17 @@ describe('loadWeights', () => {
     expect(loadWeights(misnamedPt).format).toBe('pytorch');
     expect(values(loadWeights(misnamedPt).read('w'))).toEqual([1, 2]);
     expect(loadWeights(misnamedSt).format).toBe('safetensors');
+  });
+
+  it('is not fooled by a safetensors header length that starts with "PK"', () => {
+    // Pad the metadata so the header is exactly 0x4b50 bytes: the file then starts "PK\0\0...".
+    const path = join(dirs.make(), 'pk.safetensors');
+    const base = JSON.stringify({ __metadata__: { pad: '' }, x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } });
+    const header = JSON.stringify({ __metadata__: { pad: 'p'.repeat(0x4b50 - base.length) }, x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } });
+    writeFileSync(path, craftSafetensors(header, f32Bytes([2.5])));
+    const source = loadWeights(path);
+    expect(source.format).toBe('safetensors');
+    expect(values(source.read('x'))).toEqual([2.5]);
   });
 
   it('reads sharded PyTorch checkpoints through their index', () => {
