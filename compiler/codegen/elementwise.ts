@@ -1,0 +1,47 @@
+/**
+ * Elementwise kernels: one thread per `per` consecutive outputs along the last axis (4 when
+ * the last axis allows it, so index arithmetic is shared), computing a node (or copying a
+ * stored node into an output tensor) from its inlined expression.
+ */
+import type { Node } from '../ir.ts';
+import { numel } from '../ir.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type Ix, ixAddConst, ixConst, ixDelinearize, ixLinearize, ixScale, ixVar } from './index_expr.ts';
+import { elementwiseWorkgroupSize } from './tile.ts';
+import { ValueEmitter, storeExpr } from './values.ts';
+import { KernelWriter } from './writer.ts';
+
+export function generateElementwise(name: string, node: Node, own: boolean, outTensor: number, ctx: GenContext): GeneratedKernel {
+  const w = new KernelWriter();
+  const ve = new ValueEmitter(w, ctx.storage);
+  const shape = node.shape.length === 0 ? [1] : node.shape;
+  const total = numel(shape);
+  const last = shape[shape.length - 1];
+  const per = last % 4 === 0 && total >= 1024 ? 4 : 1;
+  const threads = total / per;
+  const wgSize = elementwiseWorkgroupSize(ctx.target);
+  const groups = Math.ceil(threads / wgSize);
+  const grid = dispatchGrid(groups, ctx.target);
+  workgroupIndex(w, grid, groups);
+  w.stmt(`let tid = wg * ${wgSize}u + lid.x;`);
+  if (groups * wgSize > threads) w.stmt(`if (tid >= ${threads}u) { return; }`);
+  const tid = ixVar('tid', 0, Math.max(0, threads - 1), 0);
+  const grouped = [...shape.slice(0, -1), last / per];
+  const base = ixDelinearize(tid, grouped);
+  const out = w.bind(outTensor, node.dtype, 'read_write');
+  for (let j = 0; j < per; j++) {
+    const coords: Ix[] = [...base];
+    coords[coords.length - 1] = per === 1 ? base[base.length - 1] : ixAddConst(ixScale(base[base.length - 1], per), j);
+    const nodeCoords = node.shape.length === 0 ? [] : coords;
+    const v = own ? ve.compute(node, nodeCoords) : ve.value(node, nodeCoords);
+    const idx = node.shape.length === 0 ? ixConst(0) : ixLinearize(coords, shape);
+    w.stmt(`${out}[${w.ix(idx)}] = ${storeExpr(v.code, node.dtype)};`);
+  }
+  const sourceOps = ve.origins.length ? ve.origins : [`copy of %${node.id}`];
+  const wgsl = w.finish({
+    header: kernelHeader(name, 'elementwise', own ? node.op : 'copy', sourceOps),
+    workgroupSize: [wgSize, 1, 1],
+    builtins: BUILTINS,
+  });
+  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'elementwise', sourceOps, flops: own ? total * Math.max(1, ve.origins.length) : 0 };
+}

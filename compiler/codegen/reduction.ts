@@ -1,0 +1,102 @@
+/**
+ * Reduction kernels for a row chain (one or more reductions over the same rows, see
+ * passes/row_chain.ts). A *row* is one output element; its *length* K is the product of the
+ * reduced axes. Two forms:
+ * - workgroup per row: threads take a strided share of the row, then a tree in workgroup
+ *   memory combines them; every thread then knows the total and evaluates the epilogue, and
+ *   thread 0 stores it. Later reductions in the chain read earlier results from registers.
+ * - thread per row (short rows, many of them): a plain loop per thread.
+ */
+import type { Node, ReduceNode } from '../ir.ts';
+import { numel } from '../ir.ts';
+import type { Epilogue } from '../passes/schedule.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type Ix, ixDelinearize, ixVar } from './index_expr.ts';
+import { defaultReductionConfig } from './tile.ts';
+import { ValueEmitter, storeExpr } from './values.ts';
+import { literal, lowestLiteral, valueType } from './wgsl.ts';
+import { KernelWriter } from './writer.ts';
+
+function combine(r: ReduceNode, acc: string, v: string): string {
+  return r.fn === 'sum' ? `${acc} + ${v}` : `max(${acc}, ${v})`;
+}
+
+function identity(r: ReduceNode): string {
+  return r.fn === 'sum' ? literal(0, r.dtype) : lowestLiteral(r.dtype);
+}
+
+export function generateReduction(name: string, chain: readonly Epilogue[], ctx: GenContext): GeneratedKernel {
+  const w = new KernelWriter();
+  const ve = new ValueEmitter(w, ctx.storage);
+  const first = chain[0].anchor as ReduceNode;
+  const inShape = first.src[0].shape;
+  const axes = first.axes;
+  const outShape = first.shape;
+  const rows = numel(outShape);
+  const reduced = axes.map((a) => inShape[a]);
+  const len = numel(reduced);
+  const cfg = ctx.tiles?.reduction ?? defaultReductionConfig(ctx.target, rows, len);
+  const perRow = cfg.threadsPerRow;
+
+  let row: Ix;
+  let grid: [number, number, number];
+  let wgSize: number;
+  if (perRow === 1) {
+    wgSize = cfg.rowsPerWorkgroup;
+    const groups = Math.ceil(rows / wgSize);
+    grid = dispatchGrid(groups, ctx.target);
+    workgroupIndex(w, grid, groups);
+    w.stmt(`let row = wg * ${wgSize}u + lid.x;`);
+    if (groups * wgSize > rows) w.stmt(`if (row >= ${rows}u) { return; }`);
+    row = ixVar('row', 0, rows - 1, 0);
+  } else {
+    wgSize = perRow;
+    grid = dispatchGrid(rows, ctx.target);
+    row = workgroupIndex(w, grid, rows);
+  }
+  const rowCoords = ixDelinearize(row, outShape);
+  const types = new Set(chain.map((e) => valueType(e.anchor.dtype)));
+  for (const t of types) if (perRow > 1) w.moduleDecl(`var<workgroup> red_${t}: array<${t}, ${perRow}>;`);
+
+  chain.forEach((epi, j) => {
+    const r = epi.anchor as ReduceNode;
+    const t = valueType(r.dtype);
+    const acc = `acc${j}`;
+    w.stmt(`var ${acc}: ${t} = ${identity(r)};`);
+    if (perRow === 1) w.openLoop('k', len);
+    else w.open(`for (var k = lid.x; k < ${len}u; k += ${perRow}u)`);
+    const k = ixVar('k', 0, Math.max(0, len - 1), w.level);
+    const kc = ixDelinearize(k, reduced);
+    const coords = rowCoords.map((c, a) => (axes.includes(a) ? kc[axes.indexOf(a)] : c));
+    const v = ve.value(r.src[0], coords);
+    w.stmt(`${acc} = ${combine(r, acc, v.code)};`);
+    w.close();
+    let total: string;
+    if (perRow === 1) {
+      total = w.let(acc, w.level);
+    } else {
+      const red = `red_${t}`;
+      w.stmt(`${red}[lid.x] = ${acc};`);
+      w.stmt('workgroupBarrier();');
+      w.open(`for (var s = ${perRow / 2}u; s > 0u; s = s >> 1u)`);
+      w.stmt(`if (lid.x < s) { ${red}[lid.x] = ${combine(r, `${red}[lid.x]`, `${red}[lid.x + s]`)}; }`);
+      w.stmt('workgroupBarrier();');
+      w.close();
+      total = w.let(`${red}[0]`, w.level);
+      w.stmt('workgroupBarrier();');
+    }
+    ve.noteOrigin(r);
+    ve.bind(r, rowCoords, total, 0);
+    const end: Node = epi.end;
+    const val = end === r ? { code: total, level: 0 } : ve.compute(end, rowCoords);
+    const out = w.bind(ctx.tensorOf(end), end.dtype, 'read_write');
+    const store = `${out}[${w.ix(row)}] = ${storeExpr(val.code, end.dtype)};`;
+    w.stmt(perRow === 1 ? store : `if (lid.x == 0u) { ${store} }`);
+    ve.bindEverywhere(end, val);
+  });
+
+  const sourceOps = ve.origins;
+  const detail = chain.map((e) => (e.anchor as ReduceNode).fn).join(', ') + ` over ${len} x ${rows} rows`;
+  const wgsl = w.finish({ header: kernelHeader(name, 'reduction', detail, sourceOps), workgroupSize: [wgSize, 1, 1], builtins: BUILTINS });
+  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'reduction', sourceOps, flops: chain.length * numel(inShape) };
+}

@@ -1,0 +1,62 @@
+/**
+ * Register tiles shared by the contraction kernels: each thread owns rm × rn accumulators
+ * `acc_i_j`, adds outer products of rm values of one operand and rn of the other per step of
+ * the contracted loop, and at the end evaluates the epilogue for each accumulator at its
+ * output coordinates and stores it, guarded when the tile overhangs the output.
+ */
+import type { Node } from '../ir.ts';
+import { numel } from '../ir.ts';
+import type { Epilogue } from '../passes/schedule.ts';
+import { type Ix, ixLinearize } from './index_expr.ts';
+import { type ValueEmitter, storeExpr } from './values.ts';
+import type { KernelWriter } from './writer.ts';
+
+export function declareAccumulators(w: KernelWriter, rm: number, rn: number): string[][] {
+  const acc: string[][] = [];
+  for (let i = 0; i < rm; i++) {
+    acc.push([]);
+    for (let j = 0; j < rn; j++) {
+      const name = `acc_${i}_${j}`;
+      w.stmt(`var ${name}: f32 = 0.0f;`);
+      acc[i].push(name);
+    }
+  }
+  return acc;
+}
+
+export function accumulate(w: KernelWriter, acc: readonly string[][], a: readonly string[], b: readonly string[]): void {
+  for (let i = 0; i < a.length; i++) {
+    for (let j = 0; j < b.length; j++) w.stmt(`${acc[i][j]} = fma(${a[i]}, ${b[j]}, ${acc[i][j]});`);
+  }
+}
+
+/** `i < bound` for a tile coordinate, or true when its range says so. */
+export function inBounds(w: KernelWriter, i: Ix, bound: number): string | true {
+  if (i.hi < bound) return true;
+  return `(${w.ix(i)} < ${bound}u)`;
+}
+
+/**
+ * Evaluates the epilogue at `coords(i, j)` (clamped, always-safe coordinates of the anchor's
+ * output) and stores it where `guard(i, j)` holds.
+ */
+export function storeTile(
+  w: KernelWriter, ve: ValueEmitter, epi: Epilogue, out: number, acc: readonly string[][],
+  coords: (i: number, j: number) => readonly Ix[], guard: (i: number, j: number) => string | true,
+): void {
+  const end: Node = epi.end;
+  const buf = w.bind(out, end.dtype, 'read_write');
+  for (let i = 0; i < acc.length; i++) {
+    for (let j = 0; j < acc[i].length; j++) {
+      const c = coords(i, j);
+      const total = w.let(acc[i][j], w.level);
+      ve.bind(epi.anchor, c, total);
+      const v = end === epi.anchor ? { code: total } : ve.compute(end, c);
+      const store = `${buf}[${w.ix(ixLinearize(c, end.shape))}] = ${storeExpr(v.code, end.dtype)};`;
+      const g = guard(i, j);
+      w.stmt(g === true ? store : `if ${g} { ${store} }`);
+    }
+  }
+}
+
+export const contractionFlops = (out: Node, k: number): number => 2 * numel(out.shape) * k;

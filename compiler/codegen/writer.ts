@@ -1,0 +1,206 @@
+/**
+ * KernelWriter: builds the WGSL text of one kernel.
+ *
+ * Vocabulary
+ * - Scope: a brace-delimited block (the function body, a loop, an if). Scopes form a stack;
+ *   the *level* of a scope is its depth (the function body is level 0).
+ * - let: an immutable temporary. `let` places each temporary in the scope of its level (the
+ *   deepest level among its operands), so loop-invariant work lands outside the loops, and
+ *   remembers it under a key there (common-subexpression elimination): asking again for the
+ *   same key returns the same name while that scope is open.
+ * - Binding: a storage buffer the kernel reads or writes, declared in first-use order.
+ *
+ * Temporaries must only depend on immutable values (lets, loop variables); code that reads
+ * mutable `var`s emits at the current level explicitly (`stmt`, `letHere`).
+ */
+import type { DType } from '../ir.ts';
+import { type Atom, Ix, fitsU32 } from './index_expr.ts';
+import { type Helper, helperSource, storageType } from './wgsl.ts';
+
+interface Scope {
+  readonly header: string;
+  readonly lines: string[];
+  readonly cse: Map<string, string>;
+}
+
+export interface BoundTensor {
+  readonly tensor: number;
+  readonly name: string;
+  readonly dtype: DType;
+  access: 'read' | 'read_write';
+}
+
+export class IndexRangeError extends Error {
+  override name = 'IndexRangeError';
+}
+
+export class KernelWriter {
+  private readonly scopes: Scope[] = [{ header: '', lines: [], cse: new Map() }];
+  private counter = 0;
+  readonly bindings: BoundTensor[] = [];
+  readonly helpers = new Set<Helper>();
+  private readonly moduleDecls: string[] = [];
+  private usesF16 = false;
+
+  get level(): number {
+    return this.scopes.length - 1;
+  }
+
+  fresh(prefix: string): string {
+    return `${prefix}${this.counter++}`;
+  }
+
+  /** A temporary at `level` for `expr`; with a key, reused while its scope is open. */
+  let(expr: string, level: number, key?: string, prefix = 't'): string {
+    if (key !== undefined) {
+      const hit = this.lookup(key);
+      if (hit !== undefined) return hit;
+    }
+    const lvl = Math.min(level, this.level);
+    const name = this.fresh(prefix);
+    const scope = this.scopes[lvl];
+    scope.lines.push(`let ${name} = ${expr};`);
+    if (key !== undefined) scope.cse.set(key, name);
+    return name;
+  }
+
+  lookup(key: string): string | undefined {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const hit = this.scopes[i].cse.get(key);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
+  /** Register a name for a key at a level (e.g. an accumulator standing for an anchor value). */
+  define(key: string, name: string, level = this.level): void {
+    this.scopes[Math.min(level, this.level)].cse.set(key, name);
+  }
+
+  stmt(line: string): void {
+    this.scopes[this.level].lines.push(line);
+  }
+
+  /** Open a block with a header such as `for (...)` or `if (...)`. */
+  open(header: string): void {
+    this.scopes.push({ header, lines: [], cse: new Map() });
+  }
+
+  close(): void {
+    const s = this.scopes.pop();
+    if (!s || this.scopes.length === 0) throw new Error('KernelWriter: unbalanced close');
+    const parent = this.scopes[this.scopes.length - 1];
+    parent.lines.push(`${s.header} {`);
+    for (const l of s.lines) parent.lines.push(`  ${l}`);
+    parent.lines.push('}');
+  }
+
+  /** `for (var name = 0u; name < count; name++)`; the caller builds the Ix var at the new level. */
+  openLoop(name: string, count: number | string, step = 1): void {
+    const c = typeof count === 'number' ? `${count}u` : count;
+    this.open(`for (var ${name} = 0u; ${name} < ${c}; ${name} += ${step}u)`);
+  }
+
+  moduleDecl(line: string): void {
+    this.moduleDecls.push(line);
+  }
+
+  use(h: Helper): void {
+    this.helpers.add(h);
+  }
+
+  /** The WGSL variable of a tensor's binding (declared on first use). */
+  bind(tensor: number, dtype: DType, access: 'read' | 'read_write'): string {
+    let b = this.bindings.find((x) => x.tensor === tensor);
+    if (!b) {
+      b = { tensor, name: `b${this.bindings.length}`, dtype, access };
+      this.bindings.push(b);
+      if (dtype === 'f16') this.usesF16 = true;
+    } else if (access === 'read_write') {
+      b.access = 'read_write';
+    }
+    return b.name;
+  }
+
+  // ---- index expressions ----
+
+  /** The u32 WGSL expression of an index; throws IndexRangeError if it can leave [0, 2^32). */
+  ix(x: Ix): string {
+    if (!fitsU32(x)) throw new IndexRangeError(`index expression ${x.key} ranges over [${x.lo}, ${x.hi}], outside u32`);
+    return this.ixRaw(x);
+  }
+
+  /** Like `ix` but without the final range check (for prefixes of sums, which may wrap). */
+  private ixRaw(x: Ix): string {
+    if (x.isConst) {
+      const c = x.constant;
+      return c >= 0 ? `${c}u` : `(0u - ${-c}u)`;
+    }
+    if (x.constant === 0 && x.terms.length === 1 && x.terms[0].coef === 1) return this.atom(x.terms[0].atom);
+    const hit = this.lookup(`ix:${x.key}`);
+    if (hit !== undefined) return hit;
+    // Loop-invariant prefix: the terms below the deepest level, as a temporary of their own.
+    let prefix: string | undefined;
+    let rest = x.terms;
+    let constant = x.constant;
+    const low = x.terms.filter((t) => t.atom.level < x.level);
+    if (low.length > 0 && x.level > 0) {
+      const lowIx = new Ix(x.constant, low);
+      prefix = this.ixRaw(lowIx);
+      rest = x.terms.filter((t) => t.atom.level === x.level);
+      constant = 0;
+    }
+    const pos: string[] = [];
+    const neg: string[] = [];
+    if (prefix !== undefined) pos.push(prefix);
+    for (const { atom, coef } of rest) {
+      const a = this.atom(atom);
+      const k = Math.abs(coef);
+      const term = k === 1 ? a : `${a} * ${k}u`;
+      (coef > 0 ? pos : neg).push(term);
+    }
+    if (constant > 0) pos.push(`${constant}u`);
+    if (constant < 0) neg.push(`${-constant}u`);
+    let expr = pos.length > 0 ? pos.join(' + ') : '0u';
+    for (const n of neg) expr += ` - ${n}`;
+    return this.let(expr, x.level, `ix:${x.key}`, 'i');
+  }
+
+  private atom(a: Atom): string {
+    if (a.kind === 'var') return a.name;
+    const hit = this.lookup(`ix:${a.key}`);
+    if (hit !== undefined) return hit;
+    const inner = this.ix(a.x);
+    let expr: string;
+    switch (a.kind) {
+      case 'div': expr = `${inner} / ${a.c}u`; break;
+      case 'mod': expr = `${inner} % ${a.c}u`; break;
+      case 'min': expr = `min(${inner}, ${a.c}u)`; break;
+      case 'max': expr = `max(${inner}, ${a.c}u)`; break;
+    }
+    return this.let(expr, a.level, `ix:${a.key}`, 'i');
+  }
+
+  // ---- assembly ----
+
+  /** The whole module: header comment, enables, bindings, module declarations, helpers, main. */
+  finish(opts: { header: string; workgroupSize: readonly [number, number, number]; builtins: string }): string {
+    if (this.scopes.length !== 1) throw new Error('KernelWriter: unclosed scope');
+    const out: string[] = [opts.header];
+    if (this.usesF16) out.push('enable f16;', '');
+    this.bindings.forEach((b, i) => {
+      const acc = b.access === 'read' ? 'read' : 'read_write';
+      out.push(`@group(0) @binding(${i}) var<storage, ${acc}> ${b.name}: array<${storageType(b.dtype)}>;`);
+    });
+    if (this.moduleDecls.length) out.push('', ...this.moduleDecls);
+    // Literals of non-finite floats call kiln_bits wherever they appear.
+    if ([...this.scopes[0].lines, ...this.moduleDecls].some((l) => l.includes('kiln_bits('))) this.helpers.add('bits');
+    const helpers = helperSource(this.helpers);
+    if (helpers) out.push('', helpers);
+    const [x, y, z] = opts.workgroupSize;
+    out.push('', `@compute @workgroup_size(${x}, ${y}, ${z})`, `fn main(${opts.builtins}) {`);
+    for (const l of this.scopes[0].lines) out.push(`  ${l}`);
+    out.push('}', '');
+    return out.join('\n');
+  }
+}

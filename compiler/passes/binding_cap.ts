@@ -1,0 +1,99 @@
+/**
+ * Binding cap: a kernel may bind at most `maxStorageBuffersPerShaderStage` storage buffers.
+ * When inlining a prologue would bind more distinct tensors, part of it is materialised: the
+ * inlined node that brings the count down at the least memory traffic per binding saved (its
+ * element count divided by the bindings saved; ties go to the larger subtree) becomes its own
+ * elementwise kernel. Repeats until every kernel, including the new ones, fits.
+ */
+import type { Node } from '../ir.ts';
+import { numel } from '../ir.ts';
+import { CompileError, describeOrigin } from './errors.ts';
+import { orderGroups } from './order.ts';
+import type { SchedulePass } from './pass.ts';
+import { type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes } from './schedule.ts';
+
+function bindingCount(g: KernelGroup, roots: readonly Node[], s: Schedule, materialised: ReadonlySet<number>, stopAt?: ReadonlySet<number>): number {
+  const keys = new Set<number>();
+  for (const l of leavesOf(roots, materialised, stopAt)) keys.add(s.aliases.get(l.id) ?? l.id);
+  // Outputs are fresh tensors; a copy group writes one output tensor of its own.
+  return keys.size + Math.max(groupOutputs(g).length, g.kind === 'elementwise' && !g.own ? 1 : 0);
+}
+
+/** Inlined nodes under `roots` (candidates for materialisation), with their subtree sizes. */
+function inlinedNodes(roots: readonly Node[], materialised: ReadonlySet<number>): Map<Node, number> {
+  const size = new Map<Node, number>();
+  const visit = (n: Node): number => {
+    if (materialised.has(n.id) || isComputedLeaf(n)) return 0;
+    const hit = size.get(n);
+    if (hit !== undefined) return hit;
+    let total = 1;
+    for (const x of n.src) total += visit(x);
+    size.set(n, total);
+    return total;
+  };
+  for (const r of roots) visit(r);
+  return size;
+}
+
+/** Nodes that reach one of `targets` through inlined nodes (they must stay in the kernel). */
+function reachingTargets(roots: readonly Node[], targets: ReadonlySet<number>, materialised: ReadonlySet<number>): Set<number> {
+  const memo = new Map<number, boolean>();
+  const reach = (n: Node): boolean => {
+    const hit = memo.get(n.id);
+    if (hit !== undefined) return hit;
+    let r = targets.has(n.id);
+    if (!r && !materialised.has(n.id) && !isComputedLeaf(n)) for (const x of n.src) if (reach(x)) r = true;
+    memo.set(n.id, r);
+    return r;
+  };
+  roots.forEach(reach);
+  return new Set([...memo].filter(([, r]) => r).map(([id]) => id));
+}
+
+/** Materialises one node under `g` if it binds too many tensors; returns the new group. */
+function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, cap: number): KernelGroup | undefined {
+  const roots = groupRoots(g);
+  const count = bindingCount(g, roots, s, materialised);
+  if (count <= cap) return undefined;
+  const pinned = reachingTargets(roots, new Set(groupOutputs(g).map((n) => n.id)), materialised);
+  let best: { node: Node; score: number; size: number } | undefined;
+  for (const [node, size] of inlinedNodes(roots, materialised)) {
+    if (pinned.has(node.id)) continue;
+    const c = bindingCount(g, roots, s, materialised, new Set([node.id]));
+    if (c >= count) continue;
+    const score = numel(node.shape) / (count - c);
+    if (!best || score < best.score || (score === best.score && size > best.size)) best = { node, score, size };
+  }
+  if (!best) {
+    const what = ownNodes(g)[0];
+    throw new CompileError(
+      `the kernel for ${what ? describeOrigin(what) : 'a graph output'} needs ${count} storage buffers, ` +
+      `but this device allows ${cap} per kernel, and no part of it can be computed separately. ` +
+      'Split the expression (e.g. combine fewer tensors in one expression) or use a device with a higher limit.');
+  }
+  materialised.add(best.node.id);
+  return { kind: 'elementwise', node: best.node, own: true };
+}
+
+export const bindingCapPass: SchedulePass = {
+  name: 'binding cap',
+  run(s, ctx) {
+    const cap = ctx.target.limits.maxStorageBuffersPerShaderStage;
+    const materialised = new Set(s.materialised);
+    const groups: KernelGroup[] = [...s.groups];
+    // Materialising a node changes what every kernel inlining it binds, so sweep until stable.
+    for (let changed = true; changed;) {
+      changed = false;
+      for (let i = 0; i < groups.length; i++) {
+        for (;;) {
+          const added = relieve(groups[i], s, materialised, cap);
+          if (!added) break;
+          groups.push(added);
+          changed = true;
+        }
+      }
+    }
+    const next: Schedule = { ...s, materialised, groups };
+    return { ...next, groups: orderGroups(next) };
+  },
+};

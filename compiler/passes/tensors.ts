@@ -1,0 +1,98 @@
+/**
+ * Tensor assignment: every materialised node gets a tensor (TensorInfo of kernel.ts): inputs
+ * in call order, then weights, then outputs in graph order, then intermediates in kernel
+ * order. Aliased nodes (a graph output that is a reshape of an intermediate) share their
+ * target's tensor, which takes the output's role and name.
+ *
+ * Limits: every node's element count must be below 2^32 (u32 indexing) and every tensor must
+ * fit one storage binding and one buffer; violations are CompileErrors that name the tensor's
+ * origin, shape and size and suggest tiling.
+ */
+import type { Node } from '../ir.ts';
+import { numel, storageBytes } from '../ir.ts';
+import type { TensorInfo, TensorRole } from '../kernel.ts';
+import type { Target } from '../target.ts';
+import { CompileError, describeOrigin, formatBytes } from './errors.ts';
+import { type Schedule, groupOutputs } from './schedule.ts';
+
+export interface TensorAssignment {
+  readonly tensors: readonly TensorInfo[];
+  /** Stored node id -> tensor id (aliases resolved). */
+  readonly tensorOfNode: ReadonlyMap<number, number>;
+  /** Output index -> tensor id. */
+  readonly outputTensors: readonly number[];
+  readonly inputs: readonly number[];
+  readonly weights: readonly number[];
+}
+
+export const tensorBytes = (shape: readonly number[], dtype: Node['dtype']): number =>
+  Math.max(4, Math.ceil((numel(shape) * storageBytes(dtype)) / 4) * 4);
+
+const label = (n: Node): string => `${n.origin.op}${n.origin.path ? `@${n.origin.path}` : ''}#${n.id}`;
+
+export function assignTensors(s: Schedule): TensorAssignment {
+  const tensors: TensorInfo[] = [];
+  const tensorOfNode = new Map<number, number>();
+  const add = (role: TensorRole, name: string, shape: readonly number[], dtype: Node['dtype']): number => {
+    const id = tensors.length;
+    tensors.push({ id, role, name, shape: [...shape], dtype, bytes: tensorBytes(shape, dtype) });
+    return id;
+  };
+  const inputs: number[] = [];
+  const weights: number[] = [];
+  for (const n of s.graph.inputs) {
+    const id = add(n.kind, n.name, n.shape, n.dtype);
+    (n.kind === 'input' ? inputs : weights).push(id);
+    tensorOfNode.set(n.id, id);
+  }
+  const copies = new Set<number>();
+  for (const g of s.groups) if (g.kind === 'elementwise' && g.outputIndex !== undefined) copies.add(g.outputIndex);
+  const outputTensors = s.graph.outputs.map((o, k) => {
+    const id = add('output', o.name, o.node.shape, o.node.dtype);
+    if (!copies.has(k)) {
+      tensorOfNode.set(o.node.id, id);
+      const target = s.aliases.get(o.node.id);
+      if (target !== undefined) tensorOfNode.set(target, id);
+    }
+    return id;
+  });
+  for (const g of s.groups) {
+    for (const n of groupOutputs(g)) if (!tensorOfNode.has(n.id)) tensorOfNode.set(n.id, add('intermediate', label(n), n.shape, n.dtype));
+  }
+  for (const [alias, target] of s.aliases) {
+    const t = tensorOfNode.get(target) ?? tensorOfNode.get(alias);
+    if (t !== undefined) { tensorOfNode.set(alias, t); tensorOfNode.set(target, t); }
+  }
+  return { tensors, tensorOfNode, outputTensors, inputs, weights };
+}
+
+const U32 = 2 ** 32;
+
+/** Throws a CompileError for the first node or tensor that exceeds the target's limits. */
+export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): void {
+  for (const n of s.order) {
+    const count = numel(n.shape);
+    if (count >= U32) {
+      throw new CompileError(
+        `${describeOrigin(n)} produces a tensor of shape [${n.shape.join(', ')}] with ${count.toLocaleString('en-US')} elements; ` +
+        `Kiln indexes tensors with 32-bit integers, so a tensor must have fewer than 2^32 elements. ` +
+        'Use tiled decoding (`kiln vae decode --tile`) or smaller inputs.');
+    }
+  }
+  const limit = Math.min(target.limits.maxStorageBufferBindingSize, target.limits.maxBufferSize);
+  const nodeOf = new Map<number, Node>();
+  for (const n of s.order) {
+    const t = a.tensorOfNode.get(n.id);
+    if (t !== undefined && !nodeOf.has(t)) nodeOf.set(t, n);
+  }
+  for (const t of a.tensors) {
+    if (t.bytes <= limit) continue;
+    const n = nodeOf.get(t.id);
+    const what = n ? `${describeOrigin(n)} (${t.role} ${JSON.stringify(t.name)})` : `${t.role} ${JSON.stringify(t.name)}`;
+    throw new CompileError(
+      `${what} needs a tensor of shape [${t.shape.join(', ')}] (${t.dtype}), ${t.bytes.toLocaleString('en-US')} bytes (${formatBytes(t.bytes)}), ` +
+      `but this device binds at most ${limit.toLocaleString('en-US')} bytes (${formatBytes(limit)}) per buffer ` +
+      `(maxStorageBufferBindingSize ${target.limits.maxStorageBufferBindingSize}, maxBufferSize ${target.limits.maxBufferSize}). ` +
+      'Use tiled decoding (`kiln vae decode --tile`) or smaller inputs.');
+  }
+}
