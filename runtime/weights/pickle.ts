@@ -398,5 +398,6 @@ export function describe(v: unknown): string {
   if (v instanceof Set) return 'a set';
   if (v instanceof Uint8Array) return 'bytes';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return `${typeof v} ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)}`;
+  const text = JSON.stringify(typeof v === 'bigint' ? String(v) : v) ?? String(v);
+  return `${typeof v} ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
 }

@@ -49,12 +49,12 @@ function keyPart(k: unknown): string | undefined {
   return undefined;
 }
 
-function containsLeaf(v: unknown, isLeaf: (v: unknown) => boolean, seen: Set<unknown>): boolean {
+function containsLeaf(v: unknown, isLeaf: (v: unknown) => boolean, seen: Set<unknown>, depth = 0): boolean {
   if (isLeaf(v)) return true;
-  if (seen.has(v) || !(v instanceof Map || Array.isArray(v))) return false;
+  if (depth >= MAX_DEPTH || seen.has(v) || !(v instanceof Map || Array.isArray(v))) return false;
   seen.add(v);
   const values = v instanceof Map ? [...v.values()] : v;
-  return values.some((c) => containsLeaf(c, isLeaf, seen));
+  return values.some((c) => containsLeaf(c, isLeaf, seen, depth + 1));
 }
 
 /**
@@ -87,7 +87,6 @@ function navigate(value: unknown, path: string): unknown {
       const found = navigate(child, rest);
       if (found !== undefined) return found;
     }
-    if (cut <= 0) break;
   }
   return undefined;
 }
