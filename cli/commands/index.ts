@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { devicesCommand } from './devices.ts';
 import { convertCommand } from './convert.ts';
+import { goldenCommand } from './golden.ts';
 
 /** Every subcommand, in the order `kiln --help` lists them. */
-export const COMMANDS: readonly Command[] = [convertCommand, devicesCommand];
+export const COMMANDS: readonly Command[] = [goldenCommand, convertCommand, devicesCommand];

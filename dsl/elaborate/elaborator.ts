@@ -1022,11 +1022,15 @@ export class Elaborator {
             continue;
           }
           if (d.kind === 'dim_infer') { shape.push(this.ctx.freshDim()); labels.push(undefined); continue; }
-          try {
-            shape.push(this.evalDim(d, env));
-          } catch (err) {
-            if (!(err instanceof UnboundSize)) throw err;
-            shape.push(this.ctx.freshDim(err.variable));
+          for (;;) {
+            try {
+              shape.push(this.evalDim(d, env));
+              break;
+            } catch (err) {
+              if (!(err instanceof UnboundSize)) throw err;
+              // A size only the result names: one fresh unknown per name, shared by every item.
+              env.scope.define(err.variable, intValue(this.ctx.freshDim(err.variable)), { sizeVar: true });
+            }
           }
           labels.push(d.kind === 'dim_sym' ? d.name : undefined);
         }

@@ -1,0 +1,93 @@
+/**
+ * `kiln golden FILE...`: run golden case files (reference outputs of the original PyTorch code)
+ * through Kiln and report, for every output, the max absolute and relative L2 errors against
+ * the reference and the tolerance from the file's metadata. Exits 1 if any output is outside.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.ts';
+import { formatReport, runGoldenCase, type CaseReport } from '../../models/golden/run.ts';
+import { supportedClasses } from '../../models/golden/registry.ts';
+import { acquireDevice, releaseDevice } from '../../runtime/device.ts';
+import type { BackendName } from '../../runtime/model.ts';
+
+const HELP = `Usage: kiln golden FILE|DIR... [options]
+
+Runs golden case files — .safetensors files holding a module's weights, inputs, the reference
+outputs of the original PyTorch code and per-output tolerances (format: the golden README) —
+through Kiln, and prints each output's max abs error and relative L2 error with the tolerance.
+A folder stands for every .safetensors file in it.
+
+Options:
+  --backend webgpu|interp  webgpu (default): compile to fused WGSL and run on the GPU (Dawn).
+                           interp: the float64 reference interpreter on the CPU.
+  --no-fuse                One kernel per IR op (webgpu; for debugging fusion).
+  --dump-wgsl DIR          Write the generated kernels of every program under DIR.
+  --verbose                Print what each call ran (tiles, tiling paths).
+  -h, --help               Show this help.
+
+Exit status: 0 when every output is within tolerance, 1 when any is not, 2 on a usage error.
+
+Supported upstream classes: ${supportedClasses().join(', ')}.`;
+
+function expand(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new UsageError(`${p}: no such file or folder`);
+    }
+    if (st.isDirectory()) {
+      const files = readdirSync(p).filter((f) => f.endsWith('.safetensors')).sort().map((f) => join(p, f));
+      if (!files.length) throw new UsageError(`${p}: the folder holds no .safetensors files`);
+      out.push(...files);
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+export const goldenCommand: Command = {
+  name: 'golden',
+  summary: 'Check Kiln against golden reference outputs of the original PyTorch code',
+  help: HELP,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        backend: { type: 'string', default: 'webgpu' },
+        'no-fuse': { type: 'boolean', default: false },
+        'dump-wgsl': { type: 'string' },
+        verbose: { type: 'boolean', default: false },
+      },
+    });
+    const backend = values.backend as BackendName;
+    if (backend !== 'webgpu' && backend !== 'interp') throw new UsageError(`--backend must be webgpu or interp, not '${values.backend}'`);
+    if (positionals.length === 0) throw new UsageError('give at least one golden case file or folder (see kiln golden --help)');
+    const files = expand(positionals);
+    const device = backend === 'webgpu' ? await acquireDevice() : undefined;
+    const reports: CaseReport[] = [];
+    try {
+      for (const f of files) {
+        const r = await runGoldenCase(f, {
+          backend,
+          device,
+          session: { backend, device, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'] },
+          log: (line) => { if (values.verbose) console.log(`  · ${line}`); },
+        });
+        reports.push(r);
+        console.log(formatReport(r));
+      }
+    } finally {
+      if (device) await releaseDevice();
+    }
+    const failed = reports.filter((r) => !r.pass);
+    console.log(`\n${reports.length - failed.length}/${reports.length} golden cases pass (${backend})${failed.length ? `; failing: ${failed.map((r) => r.caseName).join(', ')}` : ''}`);
+    return failed.length ? 1 : 0;
+  },
+};

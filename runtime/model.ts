@@ -1,0 +1,193 @@
+/**
+ * ModelSession: one Kiln module bound to a config and a set of weights, whose functions can be
+ * called on host tensors with either backend:
+ * - `webgpu`: traced, compiled to fused WGSL and run on the Dawn device (weights uploaded once
+ *   and shared by every program of the session — tiles, steps);
+ * - `interp`: traced and evaluated by the float64 reference interpreter (the oracle).
+ * Traced graphs and compiled programs are cached per function and argument shapes, so calling
+ * with the same shapes again (the tiles of a tiled decode) costs only the run.
+ */
+import { bindModule, checkWeightKeys, type BoundModule } from '../compiler/bind.ts';
+import { compile } from '../compiler/compile.ts';
+import { dumpWgsl } from '../compiler/dump.ts';
+import type { Graph } from '../compiler/ir.ts';
+import type { CompiledProgram, MemoryPlan } from '../compiler/kernel.ts';
+import { interpret } from '../compiler/reference/interpret.ts';
+import type { BackendDType } from '../dsl/backend.ts';
+import type { Program } from '../dsl/program.ts';
+import type { CallArg } from '../dsl/session.ts';
+import type { KilnDevice } from './device.ts';
+import type { ProfileEntry } from './executor.ts';
+import { fromFloat64, toFloat64, type HostTensor, type StorageDType } from './tensor.ts';
+
+export type BackendName = 'webgpu' | 'interp';
+
+/** What a session needs of a weight set: keys with shapes, and tensors on demand. */
+export interface SessionWeights {
+  keys(): Iterable<string> | readonly string[];
+  info(key: string): { readonly shape: readonly number[]; readonly dtype: string };
+  read(key: string): HostTensor;
+  readonly path?: string;
+}
+
+export function weightsFromMap(map: ReadonlyMap<string, HostTensor>, path = '<weights>'): SessionWeights {
+  return {
+    path,
+    keys: () => map.keys(),
+    info: (k) => {
+      const t = map.get(k);
+      if (!t) throw new Error(`no weight ${k}`);
+      return { shape: t.shape, dtype: t.dtype };
+    },
+    read: (k) => {
+      const t = map.get(k);
+      if (!t) throw new Error(`no weight ${k}`);
+      return t;
+    },
+  };
+}
+
+export interface SessionOptions {
+  readonly backend: BackendName;
+  /** Required for `webgpu`. */
+  readonly device?: KilnDevice;
+  /** Fuse kernels (default true). */
+  readonly fuse?: boolean;
+  /** Write every compiled program's kernels under this folder. */
+  readonly dumpWgsl?: string;
+  /** Accept checkpoint keys the module does not use (e.g. a full VAE for an encoder-only session). */
+  readonly allowUnexpected?: boolean;
+}
+
+export type CallInput = HostTensor | { readonly value: unknown };
+
+export interface CallOptions {
+  readonly profile?: boolean;
+  /** Called with the memory plan before a GPU run. */
+  readonly onPlan?: (plan: MemoryPlan, program: CompiledProgram) => void;
+  /** Called once per new (function, shapes) when a program is compiled. */
+  readonly onCompile?: (info: { fn: string; kernels: number; ms: number }) => void;
+}
+
+export interface CallResult {
+  readonly outputs: Readonly<Record<string, HostTensor>>;
+  readonly profile?: readonly ProfileEntry[];
+  readonly plan?: MemoryPlan;
+}
+
+const isHost = (a: CallInput): a is HostTensor => (a as HostTensor).data !== undefined;
+
+const F32_DTYPES: ReadonlySet<StorageDType> = new Set(['F32', 'F64', 'F16', 'BF16']);
+
+/** The Kiln dtype a host tensor enters a graph as. */
+function graphDType(t: HostTensor): BackendDType {
+  if (F32_DTYPES.has(t.dtype)) return 'f32';
+  if (t.dtype === 'BOOL') return 'bool';
+  return 'i32';
+}
+
+function toGraphStorage(t: HostTensor): HostTensor {
+  if (t.dtype === 'F32' || t.dtype === 'I32') return t;
+  const dt = graphDType(t);
+  return fromFloat64(toFloat64(t), t.shape, dt === 'f32' ? 'F32' : dt === 'bool' ? 'BOOL' : 'I32');
+}
+
+let activeWeights: SessionWeights | undefined;
+
+interface Entry {
+  readonly graph: Graph;
+  program?: CompiledProgram;
+}
+
+export class ModelSession {
+  readonly bound: BoundModule;
+  private readonly cache = new Map<string, Entry>();
+  private readonly f64Weights = new Map<string, Float64Array>();
+  private programCount = 0;
+
+  constructor(
+    readonly program: Program,
+    readonly moduleName: string,
+    readonly config: Readonly<Record<string, unknown>>,
+    readonly weights: SessionWeights,
+    readonly opts: SessionOptions,
+  ) {
+    if (opts.backend === 'webgpu' && !opts.device) throw new Error('internal: the webgpu backend needs a device');
+    this.bound = bindModule(program, moduleName, config);
+    const available = new Map<string, { shape: readonly number[] }>();
+    for (const k of weights.keys()) available.set(k, { shape: weights.info(k).shape });
+    checkWeightKeys(this.bound.weights, available, weights.path ?? 'the weights', { allowUnexpected: opts.allowUnexpected });
+  }
+
+  /** Trace (and compile, for webgpu) `fn` for these argument shapes, reusing earlier work. */
+  prepare(fn: string, args: readonly CallInput[], opts: CallOptions = {}): Entry {
+    const callArgs: CallArg[] = args.map((a, i) => (isHost(a) ? { kind: 'tensor', name: `arg${i}`, shape: a.shape, dtype: graphDType(a) } : { kind: 'value', value: a.value }));
+    const key = `${fn}|${JSON.stringify(callArgs)}`;
+    let entry = this.cache.get(key);
+    if (!entry) {
+      const graph = this.bound.trace({ fn, args: callArgs });
+      entry = { graph };
+      this.cache.set(key, entry);
+    }
+    if (this.opts.backend === 'webgpu' && !entry.program) {
+      const t0 = performance.now();
+      entry.program = compile(entry.graph, this.opts.device!.target, { fuse: this.opts.fuse ?? true, name: `${this.moduleName}.${fn}` });
+      opts.onCompile?.({ fn, kernels: entry.program.kernels.length, ms: performance.now() - t0 });
+      if (this.opts.dumpWgsl) dumpWgsl(entry.program, `${this.opts.dumpWgsl}/${this.moduleName}.${fn}.${this.programCount++}`);
+    }
+    return entry;
+  }
+
+  /** Call a function of the module; tensor arguments in parameter order, other arguments as `{ value }`. */
+  async call(fn: string, args: readonly CallInput[], opts: CallOptions = {}): Promise<CallResult> {
+    const entry = this.prepare(fn, args, opts);
+    const hosts = new Map<string, HostTensor>();
+    args.forEach((a, i) => { if (isHost(a)) hosts.set(`arg${i}`, toGraphStorage(a)); });
+    if (this.opts.backend === 'interp') return { outputs: this.interpret(entry.graph, hosts) };
+    const device = this.opts.device!;
+    if (activeWeights !== this.weights) {
+      device.setWeights({ read: (k: string) => this.weights.read(k), has: (k: string) => { try { this.weights.info(k); return true; } catch { return false; } } });
+      activeWeights = this.weights;
+    }
+    const program = entry.program!;
+    const inputs: Record<string, HostTensor> = {};
+    for (const [k, v] of hosts) inputs[k] = v;
+    const result = await device.run(program, inputs, {
+      readback: 'all',
+      profile: opts.profile,
+      onPlan: (plan) => opts.onPlan?.(plan, program),
+    });
+    const outputs = { ...result.outputs };
+    result.release();
+    return { outputs, profile: result.profile, plan: result.plan };
+  }
+
+  private interpret(graph: Graph, hosts: ReadonlyMap<string, HostTensor>): Readonly<Record<string, HostTensor>> {
+    const inputs = new Map<string, Float64Array>();
+    for (const n of graph.inputs) {
+      if (n.kind === 'input') {
+        inputs.set(n.name, toFloat64(hosts.get(n.name)!));
+        continue;
+      }
+      let w = this.f64Weights.get(n.name);
+      if (!w) {
+        w = toFloat64(this.weights.read(n.name));
+        this.f64Weights.set(n.name, w);
+      }
+      inputs.set(n.name, w);
+    }
+    const values = interpret(graph, inputs);
+    const out: Record<string, HostTensor> = {};
+    for (const o of graph.outputs) {
+      const v = values.get(o.name)!;
+      const dt: StorageDType = o.node.dtype === 'i32' ? 'I32' : o.node.dtype === 'bool' ? 'BOOL' : 'F32';
+      out[o.name] = dt === 'F32' ? { dtype: 'F64', shape: o.node.shape, data: v } : fromFloat64(v, o.node.shape, dt);
+    }
+    return out;
+  }
+}
+
+/** Forget which weights are on the device (after releaseDevice, or in tests). */
+export function resetActiveWeights(): void {
+  activeWeights = undefined;
+}
