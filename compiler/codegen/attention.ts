@@ -16,13 +16,12 @@
 import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { AttentionMatch, Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixDelinearize, ixLinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { inBounds } from './register_tile.ts';
 import { type AttentionConfig, defaultAttentionConfig } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
 import { f32Literal } from './wgsl.ts';
-import { KernelWriter } from './writer.ts';
 
 export function generateAttention(name: string, att: AttentionMatch, epi: Epilogue, ctx: GenContext, cfgOverride?: AttentionConfig): GeneratedKernel {
   const r = att.pv.shape.length;
@@ -40,7 +39,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   const qTiles = Math.ceil(lq / rows);
   const kTiles = Math.ceil(lk / lanes);
 
-  const w = new KernelWriter();
+  const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(att.pv);
   ve.noteOrigin(att.qk);
@@ -118,7 +117,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   w.stmt(`let alive = m_new > ${negInf};`);
   w.stmt('let corr = select(1.0f, exp(m_run - m_new), alive);');
   w.stmt('l_run = l_run * corr;');
-  w.stmt(`for (var u = 0u; u < ${vu}u; u += 1u) { acc[u] = acc[u] * corr; }`);
+  w.stmt(`for (var u = 0u; u < ${w.bound(vu)}; u += 1u) { acc[u] = acc[u] * corr; }`);
   w.openLoop('kk', lanes);
   {
     const kk = ixVar('kk', 0, lanes - 1, w.level);

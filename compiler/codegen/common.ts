@@ -9,7 +9,7 @@ import type { Target } from '../target.ts';
 import { type Ix, ixVar } from './index_expr.ts';
 import type { AttentionConfig, ReductionConfig, TileConfig } from './tile.ts';
 import type { Storage } from './values.ts';
-import type { KernelWriter } from './writer.ts';
+import { KernelWriter } from './writer.ts';
 
 export interface GenContext {
   readonly target: Target;
@@ -68,4 +68,9 @@ export function kernelHeader(name: string, kind: KernelKind, detail: string, sou
   for (const s of sourceOps) lines.push(`//   ${s}`);
   lines.push('');
   return lines.join('\n');
+}
+
+/** A writer configured for the target's quirks. */
+export function newWriter(ctx: GenContext): KernelWriter {
+  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter });
 }

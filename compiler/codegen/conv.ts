@@ -9,12 +9,11 @@
 import type { ConvNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
-import { KernelWriter } from './writer.ts';
 
 export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileOverride?: TileConfig): GeneratedKernel {
   const conv = epi.anchor as ConvNode;
@@ -33,7 +32,7 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   const tilesM = Math.ceil(m / tm);
   const tilesN = Math.ceil(n / tn);
 
-  const w = new KernelWriter();
+  const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(conv);
   const count = tilesM * tilesN;
@@ -73,7 +72,16 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
       w.close();
     }
   };
-  tapLoop(0, []);
+  const nTaps = numel(taps);
+  if (!t.unrollTaps && nd > 1 && nTaps > 1) {
+    // One loop over all taps, decoded by division: nested 3-trip loops get fully unrolled by
+    // LLVM (lavapipe), multiplying shader-compile time by ~3-10 for no run-time gain.
+    w.openLoop('tap', nTaps);
+    tapLoop(nd, ixDelinearize(ixVar('tap', 0, nTaps - 1, w.level), taps));
+    w.close();
+  } else {
+    tapLoop(0, []);
+  }
   w.close();
 
   storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,

@@ -5,14 +5,13 @@
  */
 import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
 import { type Ix, ixAddConst, ixConst, ixDelinearize, ixLinearize, ixScale, ixVar } from './index_expr.ts';
 import { elementwiseWorkgroupSize } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
-import { KernelWriter } from './writer.ts';
 
 export function generateElementwise(name: string, node: Node, own: boolean, outTensor: number, ctx: GenContext): GeneratedKernel {
-  const w = new KernelWriter();
+  const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
   const shape = node.shape.length === 0 ? [1] : node.shape;
   const total = numel(shape);

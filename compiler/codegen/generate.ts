@@ -6,7 +6,8 @@ import type { Node } from '../ir.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Target } from '../target.ts';
 import { CompileError } from '../passes/errors.ts';
-import type { KernelGroup, Schedule } from '../passes/schedule.ts';
+import { type KernelGroup, type Schedule, groupOutputs } from '../passes/schedule.ts';
+import { numel } from '../ir.ts';
 import type { TensorAssignment } from '../passes/tensors.ts';
 import { generateAttention } from './attention.ts';
 import type { GenContext, GeneratedKernel } from './common.ts';
@@ -58,8 +59,10 @@ export function generateKernels(s: Schedule, a: TensorAssignment, target: Target
       return t;
     },
   };
-  const width = String(Math.max(0, s.groups.length - 1)).length;
-  return s.groups.map((g, i) => {
+  // A kernel whose outputs have no elements has nothing to do.
+  const groups = s.groups.filter((g) => g.kind === 'elementwise' ? numel(g.node.shape) > 0 : groupOutputs(g).some((n) => numel(n.shape) > 0));
+  const width = String(Math.max(0, groups.length - 1)).length;
+  return groups.map((g, i) => {
     const name = kernelName(g, i, Math.max(2, width));
     let k: GeneratedKernel;
     try {

@@ -79,9 +79,9 @@ export function ixConst(c: number): Ix {
 
 export const IX_ZERO = ixConst(0);
 
+/** A variable in [lo, hi]. An empty range (code that never runs, e.g. a loop over 0 items) is treated as [lo, lo]. */
 export function ixVar(name: string, lo: number, hi: number, level: number): Ix {
-  if (hi < lo) throw new Error(`index variable ${name}: empty range [${lo}, ${hi}]`);
-  if (lo === hi) return ixConst(lo);
+  if (hi <= lo) return ixConst(lo);
   const atom: VarAtom = { kind: 'var', name, lo, hi, level, key: name };
   return new Ix(0, [{ atom, coef: 1 }]);
 }
@@ -281,9 +281,10 @@ export function ixDelinearize(lin: Ix, shape: readonly number[]): Ix[] {
   let stride = 1;
   for (let k = shape.length - 1; k >= 0; k--) {
     const d = shape[k];
-    if (d === 1) out[k] = IX_ZERO;
+    // Size 1 is always 0; size 0 never runs (any coordinate will do).
+    if (d <= 1) out[k] = IX_ZERO;
     else out[k] = k === 0 ? ixDiv(lin, stride) : ixMod(ixDiv(lin, stride), d);
-    stride *= d;
+    stride *= Math.max(1, d);
   }
   return out;
 }

@@ -7,12 +7,11 @@
 import type { MatmulNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
-import { KernelWriter } from './writer.ts';
 
 export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, tileOverride?: TileConfig): GeneratedKernel {
   const mm = epi.anchor as MatmulNode;
@@ -29,7 +28,7 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const tilesN = Math.ceil(n / tn);
   const batch = numel(batchShape);
 
-  const w = new KernelWriter();
+  const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(mm);
   const count = batch * tilesM * tilesN;

@@ -10,12 +10,11 @@
 import type { Node, ReduceNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
 import { type Ix, ixDelinearize, ixVar } from './index_expr.ts';
 import { defaultReductionConfig } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
 import { literal, lowestLiteral, valueType } from './wgsl.ts';
-import { KernelWriter } from './writer.ts';
 
 function combine(r: ReduceNode, acc: string, v: string): string {
   return r.fn === 'sum' ? `${acc} + ${v}` : `max(${acc}, ${v})`;
@@ -26,7 +25,7 @@ function identity(r: ReduceNode): string {
 }
 
 export function generateReduction(name: string, chain: readonly Epilogue[], ctx: GenContext): GeneratedKernel {
-  const w = new KernelWriter();
+  const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
   const first = chain[0].anchor as ReduceNode;
   const inShape = first.src[0].shape;
@@ -64,7 +63,7 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     const acc = `acc${j}`;
     w.stmt(`var ${acc}: ${t} = ${identity(r)};`);
     if (perRow === 1) w.openLoop('k', len);
-    else w.open(`for (var k = lid.x; k < ${len}u; k += ${perRow}u)`);
+    else w.open(`for (var k = lid.x; k < ${w.bound(len)}; k += ${perRow}u)`);
     const k = ixVar('k', 0, Math.max(0, len - 1), w.level);
     const kc = ixDelinearize(k, reduced);
     const coords = rowCoords.map((c, a) => (axes.includes(a) ? kc[axes.indexOf(a)] : c));

@@ -7,7 +7,8 @@
  * - wgM × wgN: threads per workgroup along M and N.
  * - rm × rn: outputs per thread (its register tile); a workgroup covers (wgM·rm) × (wgN·rn).
  * - unrollK: the K loop body is repeated this many times per iteration (matmul), and
- *   `unrollTaps` unrolls a convolution's kernel-tap loops (constant offsets simplify).
+ *   `unrollTaps` unrolls a convolution's kernel-tap loops (constant offsets simplify). Both
+ *   are off by default: on lavapipe they multiply shader-compile time for no run-time gain.
  * Lavapipe (a CPU) is load-bound: large register tiles beat workgroup-memory tiling there,
  * while discrete GPUs want more threads per workgroup and smaller register tiles.
  */
@@ -53,7 +54,10 @@ export function defaultContractionTile(target: Target, m: number, n: number, k: 
   while (wgM * wgN > maxInv) { if (wgM >= wgN) wgM /= 2; else wgN /= 2; }
   wgM = Math.min(wgM, target.limits.maxComputeWorkgroupSizeY);
   wgN = Math.min(wgN, target.limits.maxComputeWorkgroupSizeX);
-  return { wgM, wgN, rm, rn, unrollK: k >= 4 ? 4 : 1, unrollTaps: taps <= 27 };
+  // Unrolling costs far more shader-compile time than it saves (LLVM on lavapipe: a 3x3x3
+  // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
+  void k; void taps;
+  return { wgM, wgN, rm, rn, unrollK: 1, unrollTaps: false };
 }
 
 export function defaultReductionConfig(target: Target, rows: number, rowLength: number): ReductionConfig {

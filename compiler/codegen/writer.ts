@@ -34,13 +34,32 @@ export class IndexRangeError extends Error {
   override name = 'IndexRangeError';
 }
 
+export interface WriterOptions {
+  /**
+   * Hide constant loop trip counts behind a runtime zero (`n + kiln_zero`). LLVM (lavapipe)
+   * fully unrolls small constant loops, which multiplies shader-compile time (seconds per
+   * kernel) for no measurable run-time gain; GPU drivers keep their own heuristics.
+   */
+  readonly opaqueLoopBounds?: boolean;
+}
+
 export class KernelWriter {
   private readonly scopes: Scope[] = [{ header: '', lines: [], cse: new Map() }];
+  private usesZero = false;
   private counter = 0;
   readonly bindings: BoundTensor[] = [];
   readonly helpers = new Set<Helper>();
   private readonly moduleDecls: string[] = [];
   private usesF16 = false;
+
+  constructor(private readonly opts: WriterOptions = {}) {}
+
+  /** A loop bound of `n` iterations (see WriterOptions.opaqueLoopBounds). */
+  bound(n: number): string {
+    if (!this.opts.opaqueLoopBounds || n <= 1) return `${n}u`;
+    this.usesZero = true;
+    return `${n}u + kiln_zero`;
+  }
 
   get level(): number {
     return this.scopes.length - 1;
@@ -97,7 +116,7 @@ export class KernelWriter {
 
   /** `for (var name = 0u; name < count; name++)`; the caller builds the Ix var at the new level. */
   openLoop(name: string, count: number | string, step = 1): void {
-    const c = typeof count === 'number' ? `${count}u` : count;
+    const c = typeof count === 'number' ? this.bound(count) : count;
     this.open(`for (var ${name} = 0u; ${name} < ${c}; ${name} += ${step}u)`);
   }
 
@@ -163,7 +182,7 @@ export class KernelWriter {
     if (constant < 0) neg.push(`${-constant}u`);
     let expr = pos.length > 0 ? pos.join(' + ') : '0u';
     for (const n of neg) expr += ` - ${n}`;
-    return this.let(expr, x.level, `ix:${x.key}`, 'i');
+    return this.let(expr, x.level, `ix:${x.key}`, 'n');
   }
 
   private atom(a: Atom): string {
@@ -178,7 +197,7 @@ export class KernelWriter {
       case 'min': expr = `min(${inner}, ${a.c}u)`; break;
       case 'max': expr = `max(${inner}, ${a.c}u)`; break;
     }
-    return this.let(expr, a.level, `ix:${a.key}`, 'i');
+    return this.let(expr, a.level, `ix:${a.key}`, 'n');
   }
 
   // ---- assembly ----
@@ -199,6 +218,9 @@ export class KernelWriter {
     if (helpers) out.push('', helpers);
     const [x, y, z] = opts.workgroupSize;
     out.push('', `@compute @workgroup_size(${x}, ${y}, ${z})`, `fn main(${opts.builtins}) {`);
+    // Every bound buffer holds at least one element, so this is 0, but only at run time
+    // (shift or mask tricks are not enough: LLVM knows arrayLength is a byte size / 4).
+    if (this.usesZero) out.push(`  let kiln_zero = select(0u, 1u, arrayLength(&${this.bindings[0].name}) == 0u);`);
     for (const l of this.scopes[0].lines) out.push(`  ${l}`);
     out.push('}', '');
     return out.join('\n');

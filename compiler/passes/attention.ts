@@ -19,8 +19,12 @@ interface Ctx {
 const isLastAxisReduce = (n: Node, fn: 'sum' | 'max'): n is ReduceNode =>
   n.op === 'reduce' && n.fn === fn && n.axes.length === 1 && n.axes[0] === n.shape.length - 1;
 
-/** `expand(r)` back to the shape of r's operand, along the reduced (last) axis. */
+/**
+ * `expand(r)` back to the shape of r's operand, along the reduced (last) axis; or r itself
+ * when that axis has size 1 (the builder drops the identity expand).
+ */
 function expandedReduce(n: Node, fn: 'sum' | 'max'): ReduceNode | undefined {
+  if (isLastAxisReduce(n, fn) && n.src[0].shape.every((d, i) => d === n.shape[i])) return n;
   if (n.op !== 'expand') return undefined;
   const r = n.src[0];
   if (!isLastAxisReduce(r, fn)) return undefined;
@@ -33,14 +37,14 @@ function matchNormalise(p: Node): { e: Node; extra: Node[] } | undefined {
   if (p.op !== 'binary') return undefined;
   if (p.fn === 'div') {
     const sum = expandedReduce(p.src[1], 'sum');
-    if (sum && sum.src[0] === p.src[0]) return { e: p.src[0], extra: [p.src[1], sum] };
+    if (sum && sum.src[0] === p.src[0]) return { e: p.src[0], extra: sum === p.src[1] ? [sum] : [p.src[1], sum] };
     return undefined;
   }
   if (p.fn !== 'mul') return undefined;
   for (const [e, other] of [[p.src[0], p.src[1]], [p.src[1], p.src[0]]] as const) {
     if (other.op === 'unary' && other.fn === 'recip') {
       const sum = expandedReduce(other.src[0], 'sum');
-      if (sum && sum.src[0] === e) return { e, extra: [other, other.src[0], sum] };
+      if (sum && sum.src[0] === e) return { e, extra: sum === other.src[0] ? [other, sum] : [other, other.src[0], sum] };
     }
     if (other.op === 'expand' && other.src[0].op === 'unary' && other.src[0].fn === 'recip') {
       const r = other.src[0].src[0];

@@ -3,14 +3,16 @@
  * When inlining a prologue would bind more distinct tensors, part of it is materialised: the
  * inlined node that brings the count down at the least memory traffic per binding saved (its
  * element count divided by the bindings saved; ties go to the larger subtree) becomes its own
- * elementwise kernel. Repeats until every kernel, including the new ones, fits.
+ * elementwise kernel. When only the kernel's own operands remain (an epilogue reading many
+ * tensors), its epilogue is cut short instead. Repeats until every kernel, including the new
+ * ones, fits.
  */
 import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import { CompileError, describeOrigin } from './errors.ts';
 import { orderGroups } from './order.ts';
 import type { SchedulePass } from './pass.ts';
-import { type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes } from './schedule.ts';
+import { type Epilogue, type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes } from './schedule.ts';
 
 function bindingCount(g: KernelGroup, roots: readonly Node[], s: Schedule, materialised: ReadonlySet<number>, stopAt?: ReadonlySet<number>): number {
   const keys = new Set<number>();
@@ -50,8 +52,38 @@ function reachingTargets(roots: readonly Node[], targets: ReadonlySet<number>, m
   return new Set([...memo].filter(([, r]) => r).map(([id]) => id));
 }
 
-/** Materialises one node under `g` if it binds too many tensors; returns the new group. */
-function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, cap: number): KernelGroup | undefined {
+/**
+ * Shortens an epilogue by its last node (which becomes its own elementwise kernel, reading
+ * the new end), or splits the last reduction off a row chain: for kernels whose own operands
+ * alone exceed the cap.
+ */
+function cutEpilogue(g: KernelGroup, materialised: Set<number>): { replaced: KernelGroup; added: KernelGroup } | undefined {
+  const shorten = (e: Epilogue): { epi: Epilogue; cut: Node } | undefined => {
+    if (e.chain.length === 0) return undefined;
+    const chain = e.chain.slice(0, -1);
+    const end = chain.length > 0 ? chain[chain.length - 1] : e.anchor;
+    materialised.add(end.id);
+    return { epi: { anchor: e.anchor, chain, end }, cut: e.end };
+  };
+  switch (g.kind) {
+    case 'matmul': case 'conv': case 'attention': {
+      const r = shorten(g.epi);
+      return r && { replaced: { ...g, epi: r.epi }, added: { kind: 'elementwise', node: r.cut, own: true } };
+    }
+    case 'reduction': {
+      if (g.chain.length > 1) return { replaced: { kind: 'reduction', chain: g.chain.slice(0, -1) }, added: { kind: 'reduction', chain: g.chain.slice(-1) } };
+      const r = shorten(g.chain[0]);
+      return r && { replaced: { kind: 'reduction', chain: [r.epi] }, added: { kind: 'elementwise', node: r.cut, own: true } };
+    }
+    case 'elementwise': return undefined;
+  }
+}
+
+/**
+ * Brings `g` under the cap by one step, if it is over: materialises one inlined node (a new
+ * elementwise group) or, failing that, cuts its epilogue. Returns the groups to replace `g`.
+ */
+function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, cap: number): KernelGroup[] | undefined {
   const roots = groupRoots(g);
   const count = bindingCount(g, roots, s, materialised);
   if (count <= cap) return undefined;
@@ -64,15 +96,17 @@ function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, cap: nu
     const score = numel(node.shape) / (count - c);
     if (!best || score < best.score || (score === best.score && size > best.size)) best = { node, score, size };
   }
-  if (!best) {
-    const what = ownNodes(g)[0];
-    throw new CompileError(
-      `the kernel for ${what ? describeOrigin(what) : 'a graph output'} needs ${count} storage buffers, ` +
-      `but this device allows ${cap} per kernel, and no part of it can be computed separately. ` +
-      'Split the expression (e.g. combine fewer tensors in one expression) or use a device with a higher limit.');
+  if (best) {
+    materialised.add(best.node.id);
+    return [g, { kind: 'elementwise', node: best.node, own: true }];
   }
-  materialised.add(best.node.id);
-  return { kind: 'elementwise', node: best.node, own: true };
+  const cut = cutEpilogue(g, materialised);
+  if (cut) return [cut.replaced, cut.added];
+  const what = ownNodes(g)[0];
+  throw new CompileError(
+    `the kernel for ${what ? describeOrigin(what) : 'a graph output'} needs ${count} storage buffers, ` +
+    `but this device allows ${cap} per kernel, and no part of it can be computed separately. ` +
+    'Split the expression (e.g. combine fewer tensors in one expression) or use a device with a higher limit.');
 }
 
 export const bindingCapPass: SchedulePass = {
@@ -86,9 +120,10 @@ export const bindingCapPass: SchedulePass = {
       changed = false;
       for (let i = 0; i < groups.length; i++) {
         for (;;) {
-          const added = relieve(groups[i], s, materialised, cap);
-          if (!added) break;
-          groups.push(added);
+          const next = relieve(groups[i], s, materialised, cap);
+          if (!next) break;
+          groups[i] = next[0];
+          groups.push(...next.slice(1));
           changed = true;
         }
       }

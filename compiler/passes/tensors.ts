@@ -80,7 +80,15 @@ export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): v
     }
   }
   const limit = Math.min(target.limits.maxStorageBufferBindingSize, target.limits.maxBufferSize);
+  // Name a tensor by the op that computes it: an epilogue's anchor says more than its last add.
   const nodeOf = new Map<number, Node>();
+  for (const g of s.groups) {
+    const ends = g.kind === 'reduction' ? g.chain : g.kind === 'elementwise' ? [] : [g.epi];
+    for (const e of ends) {
+      const t = a.tensorOfNode.get(e.end.id);
+      if (t !== undefined && !nodeOf.has(t)) nodeOf.set(t, e.anchor);
+    }
+  }
   for (const n of s.order) {
     const t = a.tensorOfNode.get(n.id);
     if (t !== undefined && !nodeOf.has(t)) nodeOf.set(t, n);
@@ -88,7 +96,7 @@ export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): v
   for (const t of a.tensors) {
     if (t.bytes <= limit) continue;
     const n = nodeOf.get(t.id);
-    const what = n ? `${describeOrigin(n)} (${t.role} ${JSON.stringify(t.name)})` : `${t.role} ${JSON.stringify(t.name)}`;
+    const what = n ? `the result of ${describeOrigin(n)} (${t.role} ${JSON.stringify(t.name)})` : `${t.role} ${JSON.stringify(t.name)}`;
     throw new CompileError(
       `${what} needs a tensor of shape [${t.shape.join(', ')}] (${t.dtype}), ${t.bytes.toLocaleString('en-US')} bytes (${formatBytes(t.bytes)}), ` +
       `but this device binds at most ${limit.toLocaleString('en-US')} bytes (${formatBytes(limit)}) per buffer ` +

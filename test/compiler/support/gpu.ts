@@ -13,8 +13,10 @@ import { expect } from 'vitest';
 import type { DType, Graph } from '../../../compiler/ir.ts';
 import { numel } from '../../../compiler/ir.ts';
 import type { CompiledProgram } from '../../../compiler/kernel.ts';
+import type { Target, TargetLimits } from '../../../compiler/target.ts';
 import { type CompileOptions, compile } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/reference/interpret.ts';
+import { roundToF16 } from '../../../compiler/f16.ts';
 import type { KilnDevice } from '../../../runtime/device.ts';
 import { type HostTensor, type StorageDType, fromFloat64, toFloat64 } from '../../../runtime/tensor.ts';
 import { deviceOrUndefined } from '../../runtime/gpu-available.ts';
@@ -82,8 +84,10 @@ export function randomInputs(graph: Graph, rand: () => number, opts: { min?: num
       if (n.dtype === 'bool') v[i] = rand() < 0.5 ? 1 : 0;
       else if (n.dtype === 'i32') v[i] = Math.floor(rand() * 19) - 9;
       else {
+        // Exactly representable in the storage type, so the oracle sees what the GPU sees.
         const mag = lo + (hi - lo) * rand();
-        v[i] = rand() < 0.5 ? -mag : mag;
+        const x = rand() < 0.5 ? -mag : mag;
+        v[i] = n.dtype === 'f16' ? roundToF16(x) : Math.fround(x);
       }
     }
     out[n.name] = v;
@@ -135,6 +139,10 @@ export function expectClose(actual: Float64Array, expected: Float64Array, what: 
 export interface CheckOptions extends CompileOptions, Tolerance {
   readonly values?: Values;
   readonly seed?: number;
+  /** Per-output tolerance overrides. */
+  readonly tolerances?: Readonly<Record<string, Tolerance>>;
+  /** Compile as if the device had these (lower) limits. */
+  readonly limits?: Partial<TargetLimits>;
 }
 
 /**
@@ -143,7 +151,8 @@ export interface CheckOptions extends CompileOptions, Tolerance {
  */
 export async function checkGraph(graph: Graph, opts: CheckOptions = {}): Promise<CompiledProgram> {
   const d = await requireGpu();
-  const program = compile(graph, d.target, { validate: true, ...opts });
+  const target: Target = opts.limits ? { ...d.target, limits: { ...d.target.limits, ...opts.limits } } : d.target;
+  const program = compile(graph, target, { validate: true, ...opts });
   const values = opts.values ?? randomInputs(graph, rng(opts.seed ?? 1));
   const expected = interpret(graph, values);
   const actual = await runProgram(program, values);
@@ -153,8 +162,9 @@ export async function checkGraph(graph: Graph, opts: CheckOptions = {}): Promise
     const e = expected.get(o.name);
     const a = actual.get(o.name);
     if (!e || !a) throw new Error(`output ${o.name} missing (expected: ${!!e}, actual: ${!!a})`);
-    expectClose(a, e, o.name, opts);
-    if (again) expectClose(again.get(o.name)!, e, `${o.name} (zero poison)`, opts);
+    const tol = opts.tolerances?.[o.name] ?? opts;
+    expectClose(a, e, o.name, tol);
+    if (again) expectClose(again.get(o.name)!, e, `${o.name} (zero poison)`, tol);
   }
   return program;
 }

@@ -1,0 +1,94 @@
+/**
+ * compile(): user-facing errors for programs that exceed the device (what, where, the limit,
+ * the advice), and the program's shape (tensor roles, kernel names and headers).
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../compiler/builder.ts';
+import { CompileError, compile } from '../../compiler/compile.ts';
+import { dumpWgsl, formatProgram } from '../../compiler/dump.ts';
+import { DEFAULT_TARGET } from '../../compiler/target.ts';
+import { isUserError } from '../../cli/errors.ts';
+import { resnetBlock } from './support/graphs.ts';
+
+function bigConv(): ReturnType<GraphBuilder['graph']> {
+  const b = new GraphBuilder();
+  const x = b.input('z', [1, 16, 17, 64, 64], 'f32');
+  const w = b.input('decoder.conv_in.conv.weight', [512, 16, 3, 3, 3], 'f32', 'weight');
+  const y = b.withOrigin({ op: 'conv', path: 'decoder.conv_in', loc: 'vae.kiln:40:5' }, () =>
+    b.conv(b.pad(x, [[0, 0], [0, 0], [2, 0], [1, 1], [1, 1]], 'replicate'), w, [1, 1, 1]));
+  return b.graph([{ name: 'h', node: b.unary('exp', y) }]);
+}
+
+describe('compile errors', () => {
+  it('reports a tensor larger than the binding limit with its origin, shape, size, the limit and advice', () => {
+    let err: unknown;
+    try {
+      compile(bigConv(), DEFAULT_TARGET, { name: 'vae decode' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CompileError);
+    expect(isUserError(err)).toBe(true);
+    const msg = (err as Error).message;
+    expect(msg).toContain('vae decode');
+    expect(msg).toContain('decoder.conv_in');
+    expect(msg).toContain('vae.kiln:40:5');
+    expect(msg).toContain('[1, 512, 17, 64, 64]');
+    expect(msg).toContain('142,606,336 bytes');
+    expect(msg).toContain('134,217,728');
+    expect(msg).toContain('kiln vae decode --tile');
+  });
+
+  it('accepts the same program on a device with larger buffers', () => {
+    const big = { ...DEFAULT_TARGET, limits: { ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 32 } };
+    expect(() => compile(bigConv(), big)).not.toThrow();
+  });
+
+  it('rejects tensors with 2^32 elements or more (32-bit indexing)', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1], 'f32');
+    const huge = b.expand(b.reshape(x, [1, 1]), [65536, 65536]);
+    const big = { ...DEFAULT_TARGET, limits: { ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 } };
+    expect(() => compile(b.graph([{ name: 'y', node: b.reduce('sum', huge, [0, 1]) }]), big)).toThrow(/fewer than 2\^32 elements/);
+  });
+});
+
+describe('compiled programs', () => {
+  it('lists inputs in call order, then weights, and outputs in graph order', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 4, 2, 3, 3], 'f32');
+    const g = b.graph([{ name: 'y', node: resnetBlock(b, x, { prefix: 'blk', cin: 4, cout: 4, groups: 2 }) }, { name: 'x_again', node: x }]);
+    const p = compile(g, DEFAULT_TARGET);
+    expect(p.inputs.map((id) => p.tensors[id].name)).toEqual(['x']);
+    expect(p.weights.map((id) => p.tensors[id].role)).toEqual(p.weights.map(() => 'weight'));
+    expect(p.outputs.map((id) => p.tensors[id].name)).toEqual(['y', 'x_again']);
+    for (const [i, k] of p.kernels.entries()) {
+      expect(k.name.startsWith(`k${String(i).padStart(2, '0')}_`)).toBe(true);
+      expect(k.wgsl.startsWith(`// Kiln kernel ${k.name}`)).toBe(true);
+      for (const op of k.sourceOps) expect(k.wgsl).toContain(`//   ${op}`);
+      k.bindings.forEach((bd, j) => expect(k.wgsl).toContain(`@binding(${j}) var<storage, ${bd.access}>`));
+    }
+  });
+
+  it('dumps one WGSL file per kernel and an index', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 4, 2, 3, 3], 'f32');
+    const p = compile(b.graph([{ name: 'y', node: resnetBlock(b, x, { prefix: 'blk', cin: 4, cout: 4, groups: 2 }) }]), DEFAULT_TARGET);
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-dump-'));
+    try {
+      await dumpWgsl(p, join(dir, 'out'));
+      const files = (await readdir(join(dir, 'out'))).sort();
+      expect(files).toEqual([...p.kernels.map((k, i) => `${String(i).padStart(2, '0')}_${k.name.replace(/^k\d+_/, '')}.wgsl`), 'index.txt'].sort());
+      expect(await readFile(join(dir, 'out', files[0]), 'utf8')).toBe(p.kernels[0].wgsl);
+      const index = await readFile(join(dir, 'out', 'index.txt'), 'utf8');
+      expect(index).toBe(formatProgram(p));
+      expect(index).toContain('"x" f32[1, 4, 2, 3, 3]');
+      expect(index).toContain('memory plan: peak');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

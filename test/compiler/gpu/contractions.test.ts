@@ -1,0 +1,94 @@
+/**
+ * Reductions, matmul and convolution on the device against the reference interpreter, with
+ * sizes that do not divide the workgroup and tile sizes.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../../compiler/builder.ts';
+import { GPU_RUNS, dim, seed, shape } from '../support/arbitraries.ts';
+import { checkGraph } from '../support/gpu.ts';
+
+describe('reductions on the GPU', () => {
+  it('sum and max over random axes (f32 and i32)', async () => {
+    const arb = shape(1, 4, 4000).chain((s) => fc.tuple(fc.constant(s), fc.subarray([...s.keys()], { minLength: 1 })));
+    await fc.assert(fc.asyncProperty(arb, seed, async ([s, axes], sd) => {
+      const b = new GraphBuilder();
+      const x = b.input('x', s, 'f32');
+      const i = b.input('i', s, 'i32');
+      const g = b.graph([
+        { name: 'sum', node: b.reduce('sum', x, axes) },
+        { name: 'max', node: b.reduce('max', x, axes) },
+        { name: 'isum', node: b.reduce('sum', i, axes) },
+        { name: 'imax', node: b.reduce('max', i, axes) },
+      ]);
+      await checkGraph(g, { seed: sd, rtol: 1e-5, tolerances: { isum: { rtol: 0, atol: 0 }, imax: { rtol: 0, atol: 0 } } });
+    }), GPU_RUNS);
+  });
+
+  it('long rows (workgroup per row) and many short rows (thread per row)', async () => {
+    for (const s of [[3, 5000], [700, 7], [1, 1], [2, 1, 9000]]) {
+      const b = new GraphBuilder();
+      const x = b.input('x', s, 'f32');
+      const g = b.graph([{ name: 'sum', node: b.reduce('sum', x, [s.length - 1]) }, { name: 'max', node: b.reduce('max', x, [s.length - 1]) }]);
+      await checkGraph(g, { rtol: 1e-5 });
+    }
+  });
+});
+
+describe('matmul on the GPU', () => {
+  it('random sizes with batch axes', async () => {
+    const arb = fc.tuple(fc.array(dim(3), { maxLength: 2 }), dim(), dim(), dim());
+    await fc.assert(fc.asyncProperty(arb, seed, async ([batch, m, k, n], sd) => {
+      const b = new GraphBuilder();
+      const a = b.input('a', [...batch, m, k], 'f32');
+      const c = b.input('c', [...batch, k, n], 'f32');
+      await checkGraph(b.graph([{ name: 'mm', node: b.matmul(a, c) }]), { seed: sd, rtol: 1e-5 });
+    }), GPU_RUNS);
+  });
+
+  it('permuted and broadcast operands, with a bias and residual epilogue', async () => {
+    const arb = fc.tuple(dim(5), dim(), dim(), dim());
+    await fc.assert(fc.asyncProperty(arb, seed, async ([batch, m, k, n], sd) => {
+      const b = new GraphBuilder();
+      const at = b.input('at', [batch, k, m], 'f32'); // A stored transposed
+      const w = b.input('w', [n, k], 'f32'); // B shared by every batch, stored [N, K]
+      const bias = b.input('bias', [n], 'f32');
+      const res = b.input('res', [batch, m, n], 'f32');
+      const a = b.permute(at, [0, 2, 1]);
+      const wt = b.expand(b.reshape(b.permute(w, [1, 0]), [1, k, n]), [batch, k, n]);
+      const mm = b.matmul(a, wt);
+      const y = b.binary('add', b.binary('add', mm, b.expand(b.reshape(bias, [1, 1, n]), mm.shape)), res);
+      const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { seed: sd, rtol: 1e-5 });
+      expect(p.kernels.map((kk) => kk.kind)).toEqual(['contraction']);
+    }), GPU_RUNS);
+  });
+});
+
+describe('convolution on the GPU', () => {
+  it('1-d, 2-d and 3-d with strides and odd sizes', async () => {
+    const arb = fc.integer({ min: 1, max: 3 }).chain((nd) => fc.record({
+      batch: fc.integer({ min: 1, max: 2 }),
+      cin: dim(7),
+      cout: dim(17),
+      k: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: nd, maxLength: nd }),
+      extra: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: nd, maxLength: nd }),
+      stride: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: nd, maxLength: nd }),
+    }));
+    await fc.assert(fc.asyncProperty(arb, seed, async (c, sd) => {
+      const b = new GraphBuilder();
+      const spatial = c.k.map((kk, i) => kk + c.extra[i]);
+      const x = b.input('x', [c.batch, c.cin, ...spatial], 'f32');
+      const w = b.input('w', [c.cout, c.cin, ...c.k], 'f32', 'weight');
+      await checkGraph(b.graph([{ name: 'y', node: b.conv(x, w, c.stride) }]), { seed: sd, rtol: 1e-5 });
+    }), { numRuns: 12 });
+  });
+
+  it('without fusion, too (one kernel per node)', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 3, 5, 6, 7], 'f32');
+    const w = b.input('w', [5, 3, 3, 3, 3], 'f32', 'weight');
+    const y = b.binary('mul', b.conv(b.pad(x, [[0, 0], [0, 0], [2, 0], [1, 1], [1, 1]], 'replicate'), w, [1, 2, 2]), b.const(0.5, [1, 5, 5, 3, 4]));
+    const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { fuse: false, rtol: 1e-5 });
+    expect(p.kernels.map((k) => k.kind)).toEqual(['elementwise', 'contraction', 'elementwise']);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Fused chains on the device: what fusion folds into one kernel must still compute exactly
+ * what the reference interpreter computes, on random shapes with odd sizes.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../../compiler/builder.ts';
+import { seed, shape } from '../support/arbitraries.ts';
+import { checkGraph } from '../support/gpu.ts';
+import { broadcast, causalConv3d, groupNorm, resnetBlock, silu, upsampleCausal } from '../support/graphs.ts';
+
+const kinds = (p: { kernels: readonly { kind: string }[] }): string[] => p.kernels.map((k) => k.kind);
+
+/** [B, C, T, H, W] with C a multiple of the group count. */
+const video = fc.record({
+  batch: fc.constantFrom(1, 2),
+  groups: fc.constantFrom(1, 2, 3),
+  perGroup: fc.constantFrom(1, 2),
+  t: fc.constantFrom(1, 2, 3, 5),
+  h: fc.constantFrom(1, 3, 5, 6),
+  w: fc.constantFrom(2, 3, 7),
+});
+
+describe('fused chains on the GPU', () => {
+  it('elementwise ops and views folded into a reduction', async () => {
+    const arb = shape(2, 4, 3000).chain((s) => fc.tuple(fc.constant(s), fc.subarray([...s.keys()], { minLength: 1 })));
+    await fc.assert(fc.asyncProperty(arb, seed, async ([s, axes], sd) => {
+      const b = new GraphBuilder();
+      const x = b.input('x', s, 'f32');
+      const y = b.input('y', [...s].reverse(), 'f32');
+      const yt = b.permute(y, s.map((_, i) => s.length - 1 - i));
+      const e = b.binary('mul', b.unary('exp', x), yt);
+      const padded = b.pad(e, s.map(() => [1, 0] as const), 'replicate');
+      const r = b.reduce('sum', padded, axes);
+      const out = b.binary('mul', r, b.const(0.5, r.shape));
+      const p = await checkGraph(b.graph([{ name: 'out', node: out }]), { seed: sd, rtol: 1e-5 });
+      expect(kinds(p)).toEqual(['reduction']);
+    }), { numRuns: 6 });
+  });
+
+  it('group norm statistics as one row-chain kernel, normalise + SiLU in the next convolution', async () => {
+    await fc.assert(fc.asyncProperty(video, fc.constantFrom(1, 3, 5), seed, async (v, cout, sd) => {
+      const b = new GraphBuilder();
+      const c = v.groups * v.perGroup;
+      const x = b.input('x', [v.batch, c, v.t, v.h, v.w], 'f32');
+      const gamma = b.input('gamma', [c], 'f32', 'weight');
+      const beta = b.input('beta', [c], 'f32', 'weight');
+      const w = b.input('w', [cout, c, 3, 3, 3], 'f32', 'weight');
+      const bias = b.input('bias', [cout], 'f32', 'weight');
+      const y = causalConv3d(b, silu(b, groupNorm(b, x, v.groups, gamma, beta)), w, bias);
+      const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { seed: sd, rtol: 2e-5 });
+      expect(kinds(p)).toEqual(['reduction', 'contraction']);
+      expect(p.kernels[1].sourceOps.some((s) => s.startsWith('silu'))).toBe(true);
+    }), { numRuns: 4 });
+  });
+
+  it('bias and residual in a contraction epilogue; replicate pad with stride in its prologue', async () => {
+    const arb = fc.record({ v: video, stride: fc.constantFrom([1, 2, 2], [2, 2, 2], [1, 1, 1]), cout: fc.constantFrom(2, 5) });
+    await fc.assert(fc.asyncProperty(arb, seed, async ({ v, stride, cout }, sd) => {
+      const b = new GraphBuilder();
+      const c = v.groups * v.perGroup;
+      const x = b.input('x', [v.batch, c, v.t, v.h, v.w], 'f32');
+      const w = b.input('w', [cout, c, 3, 3, 3], 'f32', 'weight');
+      const bias = b.input('bias', [cout], 'f32', 'weight');
+      const y = causalConv3d(b, x, w, bias, stride);
+      const res = b.input('res', y.shape, 'f32');
+      const out = b.binary('mul', b.binary('add', y, res), b.const(0.5, y.shape));
+      const p = await checkGraph(b.graph([{ name: 'out', node: out }]), { seed: sd, rtol: 2e-5 });
+      expect(kinds(p)).toEqual(['contraction']);
+    }), { numRuns: 4 });
+  });
+
+  it('upsampling (slice + repeat + concat) folded into a convolution', async () => {
+    await fc.assert(fc.asyncProperty(video, fc.constantFrom(1, 2), seed, async (v, ft, sd) => {
+      const b = new GraphBuilder();
+      const c = v.groups * v.perGroup;
+      const x = b.input('x', [v.batch, c, v.t, v.h, v.w], 'f32');
+      const w = b.input('w', [3, c, 3, 3, 3], 'f32', 'weight');
+      const bias = b.input('bias', [3], 'f32', 'weight');
+      const y = causalConv3d(b, upsampleCausal(b, x, ft), w, bias);
+      const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { seed: sd, rtol: 2e-5 });
+      expect(kinds(p)).toEqual(['contraction']);
+    }), { numRuns: 4 });
+  });
+
+  it('a ResNet block, fused and unfused', async () => {
+    for (const [cin, cout] of [[4, 4], [2, 6]]) {
+      const b = new GraphBuilder();
+      const x = b.input('x', [1, cin, 3, 5, 3], 'f32');
+      const y = resnetBlock(b, x, { prefix: 'blk', cin, cout, groups: 2 });
+      const g = b.graph([{ name: 'y', node: y }]);
+      const fused = await checkGraph(g, { rtol: 2e-5, seed: cin });
+      expect(kinds(fused).includes('elementwise')).toBe(false);
+      const unfused = await checkGraph(g, { rtol: 2e-5, seed: cin, fuse: false });
+      expect(unfused.kernels.length).toBeGreaterThan(fused.kernels.length);
+    }
+  });
+
+  it('a ResNet block under a binding cap of 8 and 5 (parts of prologues and epilogues materialised)', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 4, 2, 3, 5], 'f32');
+    const g = b.graph([{ name: 'y', node: resnetBlock(b, x, { prefix: 'blk', cin: 4, cout: 4, groups: 2 }) }]);
+    for (const cap of [8, 5]) {
+      const p = await checkGraph(g, { rtol: 2e-5, limits: { maxStorageBuffersPerShaderStage: cap } });
+      for (const k of p.kernels) expect(k.bindings.length).toBeLessThanOrEqual(cap);
+    }
+  });
+
+  it('a matmul with a scaled, permuted prologue operand and a broadcast weight', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [2, 7, 5, 3], 'f32'); // [B, C, H, W] -> tokens [B, H*W, C]
+    const tokens = b.permute(b.reshape(x, [2, 7, 15]), [0, 2, 1]);
+    const w = b.input('w', [9, 7], 'f32', 'weight');
+    const bias = b.input('bias', [9], 'f32', 'weight');
+    const scaled = b.binary('mul', tokens, b.const(0.25, tokens.shape));
+    const mm = b.matmul(scaled, b.expand(b.reshape(b.permute(w, [1, 0]), [1, 7, 9]), [2, 7, 9]));
+    const y = b.binary('add', mm, broadcast(b, bias, mm.shape, [2]));
+    const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { rtol: 1e-5 });
+    expect(kinds(p)).toEqual(['contraction']);
+  });
+});
