@@ -276,11 +276,27 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d.equals(b[i]));
 }
 
-/** How two dims compare, as far as their canonical forms can tell. */
+/** How two integers compare, as far as their canonical forms can tell. */
 export function compareDims(a: Dim, b: Dim): 'equal' | 'different' | 'unknown' {
   if (a.equals(b)) return 'equal';
   const diff = a.sub(b);
   return diff.isConst ? 'different' : 'unknown';
+}
+
+/**
+ * How two sizes compare, assuming every size variable and config list element is >= 1 (as
+ * JAX's shape polymorphism does): a difference whose terms are all products of such
+ * variables, with coefficients of one sign, cannot be zero (6*B vs 4*B, 2*C vs C).
+ */
+export function compareSizes(a: Dim, b: Dim): 'equal' | 'different' | 'unknown' {
+  const c = compareDims(a, b);
+  if (c !== 'unknown') return c;
+  const diff = a.sub(b);
+  const plain = diff.terms.every((t) => t.atoms.every((x) => x.kind === 'sym' || x.kind === 'index'));
+  if (!plain) return 'unknown';
+  const positive = diff.terms.every((t) => t.coef > 0);
+  const negative = diff.terms.every((t) => t.coef < 0);
+  return positive || negative ? 'different' : 'unknown';
 }
 
 /**

@@ -483,10 +483,8 @@ class KilnParser extends EmbeddedActionsParser {
 
   // ------------------------------------------------------------ expressions
 
-  expr = this.RULE('expr', (): Expr => this.OR([
-    { ALT: () => this.SUBRULE(this.ifExpr) },
-    { ALT: () => this.SUBRULE(this.orExpr) },
-  ]));
+  // `if` is a primary expression, so it can be an operand: `conv(x) + if c { s } else { x }`.
+  expr = this.RULE('expr', (): Expr => this.SUBRULE(this.orExpr));
 
   private ifExpr = this.RULE('ifExpr', (): Expr => {
     const kw = this.CONSUME(Kw.if);
@@ -697,6 +695,7 @@ class KilnParser extends EmbeddedActionsParser {
       const t = this.CONSUME(Identifier);
       return this.ACTION(() => ({ kind: 'name' as const, name: t.image, span: this.sp(t) }));
     } },
+    { ALT: () => this.SUBRULE(this.ifExpr) },
     { ALT: () => this.SUBRULE(this.parenExpr) },
     { ALT: () => this.SUBRULE(this.listExpr) },
     { ALT: () => {
@@ -805,7 +804,7 @@ export function parseFile(file: SourceFile): FileAst {
 function hintFor(message: string, tok: IToken): string | undefined {
   if (tok.tokenType === Newline && message.includes("')'")) return 'a parenthesis or bracket is not closed before the end of the line';
   if (message.includes("expected '{'") && tok.image === ':') return 'Kiln blocks use { }, not a colon as in Python';
-  if (tok.image === '=' && message.includes('expression')) return "use '==' to compare, or `let name = value` to bind";
+  if (tok.image === '=' && (message.includes('expression') || message.includes("'{'"))) return "use '==' to compare, or `let name = value` to bind";
   if (message.includes('end of line') || message.includes("';'")) return 'put each statement on its own line or separate them with ;';
   return undefined;
 }

@@ -191,13 +191,17 @@ export class Args {
     return this.axesOf(a.value, x);
   }
 
+  private isBound(name: string): boolean {
+    return this.env.scope.lookup(name) !== undefined || !!this.env.self?.members.has(name) || !!this.env.self?.config.has(name) || this.env.file.scope.has(name);
+  }
+
   /** True when an axis argument is a symbolic int (check mode), so the axis is not known. */
   axesUnknown(name: string, x: TensorValue): boolean {
     const a = this.byName.get(name);
     if (!a) return false;
     const items = a.value.kind === 'list' || a.value.kind === 'tuple' ? a.value.items : [a.value];
     return items.some((e) => {
-      if (e.kind === 'name' && x.labels.includes(e.name)) return false;
+      if (e.kind === 'name' && (x.labels.includes(e.name) || !this.isBound(e.name))) return false;
       const v = this.el.eval(e, this.env);
       return v.kind === 'int' && v.dim.value === undefined && !this.env.scope.lookup(e.kind === 'name' ? e.name : '')?.sizeVar;
     });
@@ -212,8 +216,16 @@ export class Args {
     if (e.kind === 'name') {
       const i = x.labels.indexOf(e.name);
       if (i >= 0) return i;
-      // A size such as T is not an axis number: sum(x, axis: T) must not mean "axis 5" when T = 5.
-      if (this.env.scope.lookup(e.name)?.sizeVar) {
+      // A size such as T is not an axis number: sum(x, axis: T) must not mean "axis 5" when T = 5;
+      // and a name bound to nothing is an axis name the tensor lacks, not an unknown variable.
+      const binding = this.env.scope.lookup(e.name);
+      if (!this.isBound(e.name)) {
+        const named = x.labels.filter(Boolean);
+        throw error(`${this.fn}(): ${typeToString(x)} has no axis named '${e.name}'`, e.span, {
+          help: named.length ? `its named axes are ${named.join(', ')}; or give the axis number` : 'give the axis number (axes are named by the declared parameter type, e.g. f32[B, C, T])',
+        });
+      }
+      if (binding?.sizeVar) {
         const named = x.labels.filter(Boolean);
         throw error(`${this.fn}(): ${typeToString(x)} has no axis named '${e.name}' ('${e.name}' is a size, not an axis of this tensor)`, e.span, {
           help: named.length ? `its named axes are ${named.join(', ')}; or give the axis number` : 'give the axis number',

@@ -8,7 +8,7 @@
  * program is traced with concrete shapes), never an error.
  */
 import type { TensorBackend, BackendOrigin } from '../backend.ts';
-import { compareDims, Dim, type DimEnv } from '../dims.ts';
+import { compareDims, compareSizes, Dim, type DimEnv } from '../dims.ts';
 import { error, KilnError, type Diagnostic, type Note } from '../diagnostics.ts';
 import type { Program } from '../program.ts';
 import { formatLocation, type Span } from '../source.ts';
@@ -79,9 +79,14 @@ export class Ctx {
     return compareDims(this.facts.apply(a), this.facts.apply(b));
   }
 
-  /** Require a == b; `describe` builds the error when they provably differ. */
+  /** Compare two sizes (>= 1 each). */
+  compareSizes(a: Dim, b: Dim): 'equal' | 'different' | 'unknown' {
+    return compareSizes(this.facts.apply(a), this.facts.apply(b));
+  }
+
+  /** Require sizes a == b; `describe` builds the error when they provably differ. */
   requireEqual(a: Dim, b: Dim, span: Span, describe: () => { message: string; help?: string; notes?: Note[] }): void {
-    const c = this.compare(a, b);
+    const c = this.compareSizes(a, b);
     if (c === 'equal') return;
     if (c === 'unknown' && !this.tracing) {
       this.obligation(`${describe().message.replace(/ but .*$/, '')}: ${a} == ${b}`, span);

@@ -1,0 +1,15 @@
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const GOLDEN_DIR = resolve(import.meta.dirname, '../golden');
+
+const all = readdirSync(GOLDEN_DIR).filter((f) => f.endsWith('.safetensors')).sort();
+
+/** The five VAE block classes (issue: language and interpreter; WebGPU codegen). */
+export const BLOCK_CASES = all.filter((f) => /^(causal_conv3d|downsample|upsample|resnet|midblock)_/.test(f));
+/** Whole encoder, decoder and untiled autoencoder. */
+export const MODEL_CASES = all.filter((f) => /^(encoder_tiny|decoder_tiny|vae_tiny_untiled)\./.test(f));
+/** Tiled encode/decode cases. */
+export const TILED_CASES = all.filter((f) => /^vae_tiny_tiled_/.test(f));
+
+export const goldenPath = (f: string) => resolve(GOLDEN_DIR, f);
