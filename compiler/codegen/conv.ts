@@ -1,15 +1,25 @@
 /**
- * Convolution kernels as implicit GEMM: M = output positions (batch × output spatial, flattened),
- * N = output channels, K = input channels × kernel taps. Each thread owns rm positions × rn
- * channels of accumulators. The input operand is an inlined expression, so its prologue
- * (replicate pad, GroupNorm's normalise-scale-shift, SiLU, upsampling views) is folded into
- * the loads; loop-invariant parts (per-channel statistics) hoist out of the tap loops by
- * themselves. Bias, residual add and scaling run in the epilogue at the store.
+ * Convolution kernels as implicit GEMM: M = output positions, N = output channels, K = input
+ * channels × kernel taps. Each thread owns rm positions × rn channels of accumulators.
+ *
+ * Vocabulary
+ * - Row: the output positions that differ only in the last spatial axis (batch and all other
+ *   output coordinates fixed). A thread's rm positions are consecutive along one row (a
+ *   *segment*; the last segment of a row may overhang it and is clamped, not stored).
+ * - Tap: one kernel offset. The last kernel axis is unrolled and the others run as one flat
+ *   loop: with consecutive positions and unrolled last-axis taps, the input element at
+ *   position i, tap t is the one at position i+1, tap t-1 (stride 1), and common-
+ *   subexpression elimination loads it, and evaluates its prologue, once: rm + k - 1 loads
+ *   per row of taps instead of rm·k.
+ * The input operand is an inlined expression, so its prologue (replicate pad, GroupNorm's
+ * normalise-scale-shift, SiLU, upsampling views) is folded into the loads; loop-invariant
+ * parts (per-channel statistics) hoist out of the tap loop by themselves. Bias, residual add
+ * and scaling run in the epilogue at the store.
  */
 import type { ConvNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
@@ -23,14 +33,18 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   const cin = x.shape[1];
   const outSpatial = conv.shape.slice(2);
   const taps = wt.shape.slice(2);
+  const last = outSpatial[nd - 1];
+  const inLast = x.shape[x.shape.length - 1];
+  const strideLast = conv.stride[nd - 1];
   const m = batch * numel(outSpatial);
-  const n = cout;
   const k = cin * numel(taps);
-  const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, n, k, numel(taps));
-  const tm = t.wgM * t.rm;
+  const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, cout, k, numel(taps), last);
+  const rows = batch * numel(outSpatial.slice(0, -1));
+  const segsPerRow = Math.ceil(last / t.rm);
+  const segs = rows * segsPerRow;
   const tn = t.wgN * t.rn;
-  const tilesM = Math.ceil(m / tm);
-  const tilesN = Math.ceil(n / tn);
+  const tilesM = Math.ceil(segs / t.wgM);
+  const tilesN = Math.ceil(cout / tn);
 
   const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
@@ -41,58 +55,57 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   const [ti, tj] = ixDelinearize(wg, [tilesM, tilesN]);
   const ty = ixVar('lid.y', 0, t.wgM - 1, 0);
   const tx = ixVar('lid.x', 0, t.wgN - 1, 0);
+  // This thread's segment (clamped: surplus threads compute a copy of the last one, unstored).
+  const seg = ixAdd(ixScale(ti, t.wgM), ty);
+  const [row, segInRow] = ixDelinearize(ixMin(seg, segs - 1), [rows, segsPerRow]);
+  const rowCoords = ixDelinearize(row, [batch, ...outSpatial.slice(0, -1)]);
   const pos: Ix[] = [];
+  for (let i = 0; i < t.rm; i++) pos.push(ixAddConst(ixScale(segInRow, t.rm), i));
+  const posC = pos.map((p) => ixMin(p, last - 1));
   const ch: Ix[] = [];
-  for (let i = 0; i < t.rm; i++) pos.push(ixAddConst(ixAdd(ixScale(ti, tm), ixScale(ty, t.rm)), i));
   for (let j = 0; j < t.rn; j++) ch.push(ixAddConst(ixAdd(ixScale(tj, tn), ixScale(tx, t.rn)), j));
-  // Per position: batch index and output spatial coordinates (clamped for safe loads).
-  const posCoords = pos.map((p) => ixDelinearize(ixMin(p, m - 1), [batch, ...outSpatial]));
-  const chC = ch.map((c) => ixMin(c, n - 1));
+  const chC = ch.map((c) => ixMin(c, cout - 1));
   const acc = declareAccumulators(w, t.rm, t.rn);
 
   w.openLoop('ci', cin);
   const ci = ixVar('ci', 0, cin - 1, w.level);
-  const tapLoop = (axis: number, tap: Ix[]): void => {
-    if (axis === nd) {
-      const xv = posCoords.map((pc) => {
-        const spatial = tap.map((kk, a) => ixAdd(ixScale(pc[1 + a], conv.stride[a]), kk));
-        return ve.value(x, [pc[0], ci, ...spatial]).code;
+  const outer = taps.slice(0, -1);
+  const nOuter = numel(outer);
+  const body = (outerTap: readonly Ix[]): void => {
+    const spatialOuter = rowCoords.slice(1).map((o, a) => ixAdd(ixScale(o, conv.stride[a]), outerTap[a]));
+    for (let kl = 0; kl < taps[nd - 1]; kl++) {
+      const xv = pos.map((p) => {
+        // Unclamped positions keep consecutive loads recognisably equal across taps; the input
+        // coordinate itself is clamped so a segment overhanging the row still loads in bounds.
+        const xi = ixMin(ixAddConst(ixScale(p, strideLast), kl), inLast - 1);
+        return ve.value(x, [rowCoords[0], ci, ...spatialOuter, xi]).code;
       });
-      const wv = chC.map((c) => ve.value(wt, [c, ci, ...tap]).code);
+      const wv = chC.map((c) => ve.value(wt, [c, ci, ...outerTap, ixConst(kl)]).code);
       accumulate(w, acc, xv, wv);
-      return;
-    }
-    const size = taps[axis];
-    if (t.unrollTaps || size === 1) {
-      for (let s = 0; s < size; s++) tapLoop(axis + 1, [...tap, ixConst(s)]);
-    } else {
-      const v = `k${axis}`;
-      w.openLoop(v, size);
-      tapLoop(axis + 1, [...tap, ixVar(v, 0, size - 1, w.level)]);
-      w.close();
     }
   };
-  const nTaps = numel(taps);
-  if (!t.unrollTaps && nd > 1 && nTaps > 1) {
-    // One loop over all taps, decoded by division: nested 3-trip loops get fully unrolled by
-    // LLVM (lavapipe), multiplying shader-compile time by ~3-10 for no run-time gain.
-    w.openLoop('tap', nTaps);
-    tapLoop(nd, ixDelinearize(ixVar('tap', 0, nTaps - 1, w.level), taps));
-    w.close();
+  if (t.unrollTaps || nOuter <= 1) {
+    for (let i = 0; i < nOuter; i++) body(ixDelinearize(ixConst(i), outer));
   } else {
-    tapLoop(0, []);
+    // One flat loop over the other kernel axes: nested 3-trip loops get fully unrolled by LLVM
+    // (lavapipe), multiplying shader-compile time for no run-time gain.
+    w.openLoop('tap', nOuter);
+    body(ixDelinearize(ixVar('tap', 0, nOuter - 1, w.level), outer));
+    w.close();
   }
   w.close();
 
+  const segOk = inBounds(w, seg, segs);
   storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
-    (i, j) => [posCoords[i][0], chC[j], ...posCoords[i].slice(1)],
+    (i, j) => [rowCoords[0], chC[j], ...rowCoords.slice(1), posC[i]],
     (i, j) => {
-      const g = [inBounds(w, pos[i], m), inBounds(w, ch[j], n)].filter((c): c is string => c !== true);
+      const g = [segOk, inBounds(w, pos[i], last), inBounds(w, ch[j], cout)].filter((c): c is string => c !== true);
       return g.length ? g.join(' && ') : true;
     });
 
   const sourceOps = ve.origins;
-  const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM ${m}x${k} @ ${k}x${n}, tile ${tm}x${tn} regs ${t.rm}x${t.rn}`;
+  const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM ${m}x${k} @ ${k}x${cout}; ` +
+    `${t.wgM} x ${t.rm}-position segments by ${tn} channels, regs ${t.rm}x${t.rn}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
 }

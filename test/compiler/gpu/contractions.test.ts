@@ -83,6 +83,25 @@ describe('convolution on the GPU', () => {
     }), { numRuns: 12 });
   });
 
+  it('gives the same results under any tile configuration (what an autotuner may choose)', async () => {
+    const tile = fc.record({
+      wgM: fc.constantFrom(1, 2, 8), wgN: fc.constantFrom(1, 4), rm: fc.constantFrom(1, 3, 8), rn: fc.constantFrom(1, 2, 5),
+      unrollK: fc.constantFrom(1, 3), unrollTaps: fc.boolean(),
+    });
+    await fc.assert(fc.asyncProperty(tile, dim(7), seed, async (t, wdt, sd) => {
+      const b = new GraphBuilder();
+      const x = b.input('x', [2, 3, 3, 4, wdt + 2], 'f32');
+      const w = b.input('w', [5, 3, 3, 3, 3], 'f32', 'weight');
+      const a = b.input('a', [2, 7, 9], 'f32');
+      const c = b.input('c', [2, 9, 6], 'f32');
+      const g = b.graph([
+        { name: 'conv', node: b.conv(b.pad(x, [[0, 0], [0, 0], [2, 0], [1, 1], [1, 1]], 'replicate'), w, [1, 1, 2]) },
+        { name: 'mm', node: b.matmul(a, c) },
+      ]);
+      await checkGraph(g, { seed: sd, rtol: 1e-5, tiles: { contraction: t } });
+    }), { numRuns: 6 });
+  });
+
   it('without fusion, too (one kernel per node)', async () => {
     const b = new GraphBuilder();
     const x = b.input('x', [1, 3, 5, 6, 7], 'f32');
