@@ -96,8 +96,8 @@ export class KernelWriter {
     this.scopes[Math.min(level, this.level)].cse.set(key, name);
   }
 
-  stmt(line: string): void {
-    this.scopes[this.level].lines.push(line);
+  stmt(...lines: string[]): void {
+    this.scopes[this.level].lines.push(...lines);
   }
 
   /** Open a block with a header such as `for (...)` or `if (...)`. */

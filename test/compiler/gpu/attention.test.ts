@@ -38,6 +38,20 @@ describe('flash attention on the GPU', () => {
     }), { numRuns: 8 });
   });
 
+  it('gives the same results under any attention configuration', async () => {
+    const cfg = fc.record({ rows: fc.constantFrom(1, 2, 4), lanes: fc.constantFrom(1, 4, 16), perThread: fc.constantFrom(1, 3, 8) });
+    await fc.assert(fc.asyncProperty(cfg, dims, seed, async (a, c, sd) => {
+      const b = new GraphBuilder();
+      const l = c.frames * c.hw;
+      const q = b.input('q', [c.batch, l, c.d], 'f32');
+      const k = b.input('k', [c.batch, l, c.d], 'f32');
+      const v = b.input('v', [c.batch, l, c.dv], 'f32');
+      const o = attention(b, q, k, v, blockCausalMask(b, l, c.hw), true);
+      const p = await checkGraph(b.graph([{ name: 'o', node: o }]), { seed: sd, rtol: 2e-5, tiles: { attention: a } });
+      expect(kinds(p)).toEqual(['attention']);
+    }), { numRuns: 6 });
+  });
+
   it('runs the VAE mid-block attention layer as norm + projections + one attention kernel', async () => {
     const b = new GraphBuilder();
     const [batch, ch, t, h, w] = [1, 8, 2, 3, 5];
