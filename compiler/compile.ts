@@ -4,7 +4,7 @@
  * The back end is a flat, ordered list of passes (passes/pass.ts):
  *   graph passes     simplify, split wide concats
  *   schedule passes  fuse (attention, epilogues, materialisation, output kernels)
- *                    -> row chains -> binding cap          (fuse: false: unfused -> binding cap)
+ *                    -> row chains -> inline cost -> binding cap   (fuse: false: unfused -> binding cap)
  *   then tensor assignment and limit checks, code generation per kernel group, memory plan.
  * User-caused failures (a tensor too large for the device, an index beyond 32 bits) are
  * CompileErrors (`userFacing = true`) with the offending tensor's origin and advice.
@@ -17,6 +17,7 @@ import { generateKernels } from './codegen/generate.ts';
 import { bindingCapPass } from './passes/binding_cap.ts';
 import { CompileError } from './passes/errors.ts';
 import { fusePass, unfusedPass } from './passes/fuse.ts';
+import { inlineCostPass } from './passes/inline_cost.ts';
 import { type GraphPass, type PassContext, type SchedulePass, runGraphPasses, runSchedulePasses } from './passes/pass.ts';
 import { planMemory } from './passes/plan_memory.ts';
 import { rowChainPass } from './passes/row_chain.ts';
@@ -40,7 +41,7 @@ export interface CompileOptions {
 }
 
 export const GRAPH_PASSES: readonly GraphPass[] = [simplifyPass, splitWideConcatsPass];
-export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, bindingCapPass];
+export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, bindingCapPass];
 export const UNFUSED_PASSES: readonly SchedulePass[] = [unfusedPass, bindingCapPass];
 
 /** Graph passes and fusion only: the schedule the code generator will see. */

@@ -12,7 +12,9 @@ import { numel } from '../ir.ts';
 import { CompileError, describeOrigin } from './errors.ts';
 import { orderGroups } from './order.ts';
 import type { SchedulePass } from './pass.ts';
-import { type Epilogue, type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes } from './schedule.ts';
+import {
+  type Epilogue, type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes, reachingTargets,
+} from './schedule.ts';
 
 function bindingCount(g: KernelGroup, roots: readonly Node[], s: Schedule, materialised: ReadonlySet<number>, stopAt?: ReadonlySet<number>): number {
   const keys = new Set<number>();
@@ -35,21 +37,6 @@ function inlinedNodes(roots: readonly Node[], materialised: ReadonlySet<number>)
   };
   for (const r of roots) visit(r);
   return size;
-}
-
-/** Nodes that reach one of `targets` through inlined nodes (they must stay in the kernel). */
-function reachingTargets(roots: readonly Node[], targets: ReadonlySet<number>, materialised: ReadonlySet<number>): Set<number> {
-  const memo = new Map<number, boolean>();
-  const reach = (n: Node): boolean => {
-    const hit = memo.get(n.id);
-    if (hit !== undefined) return hit;
-    let r = targets.has(n.id);
-    if (!r && !materialised.has(n.id) && !isComputedLeaf(n)) for (const x of n.src) if (reach(x)) r = true;
-    memo.set(n.id, r);
-    return r;
-  };
-  roots.forEach(reach);
-  return new Set([...memo].filter(([, r]) => r).map(([id]) => id));
 }
 
 /**

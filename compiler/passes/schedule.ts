@@ -133,3 +133,18 @@ export function groupLeaves(g: KernelGroup, materialised: ReadonlySet<number>): 
 export function reductionsOf(g: KernelGroup): ReduceNode[] {
   return g.kind === 'reduction' ? g.chain.map((e) => e.anchor as ReduceNode) : [];
 }
+
+/** Nodes that reach one of `targets` through inlined nodes (they must stay in the kernel). */
+export function reachingTargets(roots: readonly Node[], targets: ReadonlySet<number>, materialised: ReadonlySet<number>): Set<number> {
+  const memo = new Map<number, boolean>();
+  const reach = (n: Node): boolean => {
+    const hit = memo.get(n.id);
+    if (hit !== undefined) return hit;
+    let r = targets.has(n.id);
+    if (!r && !materialised.has(n.id) && !isComputedLeaf(n)) for (const x of n.src) if (reach(x)) r = true;
+    memo.set(n.id, r);
+    return r;
+  };
+  roots.forEach(reach);
+  return new Set([...memo].filter(([, r]) => r).map(([id]) => id));
+}

@@ -70,6 +70,12 @@ const U32 = 2 ** 32;
 
 /** Throws a CompileError for the first node or tensor that exceeds the target's limits. */
 export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): void {
+  const half = a.tensors.find((t) => t.dtype === 'f16');
+  if (half && !target.features.shaderF16) {
+    throw new CompileError(
+      `${half.role} ${JSON.stringify(half.name)} is f16, but this device has no 'shader-f16' feature, so its kernels cannot read or write ` +
+      'f16 buffers. Run the model in f32 (convert the weights to f32), or use a device that supports shader-f16.');
+  }
   for (const n of s.order) {
     const count = numel(n.shape);
     if (count >= U32) {

@@ -92,3 +92,14 @@ describe('compiled programs', () => {
     }
   });
 });
+
+describe('f16 programs', () => {
+  it('need the shader-f16 feature', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [4], 'f16');
+    const g = b.graph([{ name: 'y', node: b.unary('exp', x) }]);
+    expect(() => compile(g, DEFAULT_TARGET)).toThrow(/shader-f16/);
+    const withF16 = { ...DEFAULT_TARGET, features: { ...DEFAULT_TARGET.features, shaderF16: true } };
+    expect(compile(g, withF16).kernels[0].wgsl).toContain('enable f16;');
+  });
+});

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
+import type { Node } from '../../../compiler/ir.ts';
 import { seed, shape } from '../support/arbitraries.ts';
 import { checkGraph } from '../support/gpu.ts';
 import { broadcast, causalConv3d, groupNorm, resnetBlock, silu, upsampleCausal } from '../support/graphs.ts';
@@ -106,6 +107,14 @@ describe('fused chains on the GPU', () => {
     }
   });
 
+  it('a deep chain of shifted sums (inline-cost guard materialises shared subtrees)', async () => {
+    const b = new GraphBuilder();
+    let v: Node = b.input('x', [37], 'f32');
+    for (let i = 0; i < 14; i++) v = b.binary('mul', b.binary('add', v, b.pad(b.slice(v, [1], [36]), [[0, 1]], 'replicate')), b.const(0.5, [37]));
+    const p = await checkGraph(b.graph([{ name: 'y', node: v }]), { rtol: 1e-5 });
+    expect(p.kernels.length).toBeGreaterThan(1);
+  });
+
   it('a matmul with a scaled, permuted prologue operand and a broadcast weight', async () => {
     const b = new GraphBuilder();
     const x = b.input('x', [2, 7, 5, 3], 'f32'); // [B, C, H, W] -> tokens [B, H*W, C]
@@ -117,5 +126,19 @@ describe('fused chains on the GPU', () => {
     const y = b.binary('add', mm, broadcast(b, bias, mm.shape, [2]));
     const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { rtol: 1e-5 });
     expect(kinds(p)).toEqual(['contraction']);
+  });
+});
+
+describe('f16 tensors on the GPU', () => {
+  it('loads and stores f16 inputs, weights, intermediates and outputs (math in f32)', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 3, 2, 5, 6], 'f16');
+    const w = b.input('w', [4, 3, 3, 3, 3], 'f16', 'weight');
+    const bias = b.input('bias', [4], 'f16', 'weight');
+    const y = causalConv3d(b, x, w, bias);
+    const s = b.reduce('sum', y, [2, 3, 4]);
+    const g = b.graph([{ name: 'y', node: y }, { name: 's', node: s }, { name: 'y32', node: b.cast(b.binary('mul', y, b.const(2, y.shape, 'f16')), 'f32') }]);
+    // Outputs are rounded to f16 when stored (the oracle keeps float64): half an f16 ulp.
+    await checkGraph(g, { rtol: 2 ** -10, atol: 1e-3 });
   });
 });

@@ -113,6 +113,18 @@ describe('fusion into kernel groups', () => {
     for (const k of p.kernels) expect(k.bindings.length).toBeLessThanOrEqual(8);
   });
 
+  it('materialises shared subtrees when inlining would recompute exponentially many paths', () => {
+    // v' = v + shift(v), 24 times: the inlined tree would have 2^24 leaves.
+    const b = new GraphBuilder();
+    let v: Node = b.input('x', [64], 'f32');
+    for (let i = 0; i < 24; i++) v = b.binary('add', v, b.pad(b.slice(v, [1], [63]), [[0, 1]], 'replicate'));
+    const t0 = performance.now();
+    const p = compile(b.graph([{ name: 'y', node: v }]), WIDE, { validate: true });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(p.kernels.length).toBeGreaterThan(1);
+    for (const k of p.kernels) expect(k.wgsl.length).toBeLessThan(400_000);
+  });
+
   it('stores an output that is a reshape of an intermediate in place, without a copy', () => {
     const b = new GraphBuilder();
     const x = b.input('x', [4, 6], 'f32');
