@@ -11,6 +11,8 @@ import { checkGraph } from '../support/gpu.ts';
 
 type ViewFn = (b: GraphBuilder, x: Node) => Node;
 
+let partCount = 0;
+
 /** A random view applicable to a tensor of shape `s`. */
 function viewFor(s: readonly number[]): fc.Arbitrary<ViewFn> {
   const r = s.length;
@@ -39,7 +41,7 @@ function viewFor(s: readonly number[]): fc.Arbitrary<ViewFn> {
     .map((f) => ((b: GraphBuilder, x: Node) => b.repeat(x, f)) as ViewFn);
   const concat = fc.tuple(fc.integer({ min: 0, max: r - 1 }), fc.array(dim(7), { minLength: 1, maxLength: 3 }))
     .map(([axis, sizes]) => ((b: GraphBuilder, x: Node) => {
-      const parts = sizes.map((sz, i) => b.input(`part${i}`, s.map((d, k) => (k === axis ? sz : d)), 'f32'));
+      const parts = sizes.map((sz) => b.input(`part${partCount++}`, s.map((d, k) => (k === axis ? sz : d)), 'f32'));
       return b.concat([parts[0], x, ...parts.slice(1)], axis);
     }) as ViewFn);
   const expand = fc.array(dim(5), { minLength: r, maxLength: r }).map((to) => ((b: GraphBuilder, x: Node) => {
