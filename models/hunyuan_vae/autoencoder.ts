@@ -6,7 +6,7 @@
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProgram, type Program } from '../../dsl/program.ts';
-import { ModelSession, type SessionOptions, type SessionWeights, type CallOptions } from '../../runtime/model.ts';
+import { ModelSession, type SessionOptions, type SessionWeights, type CallOptions, type CallResult } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { Tensor5 } from './tensor5.ts';
 import { decodeSample, encodeMoments, tilingFromConfig, type TileRunner, type TilingConfig, type TilingFlags } from './tiling.ts';
@@ -67,7 +67,7 @@ export function vaeConfigFrom(json: Readonly<Record<string, unknown>>): VaeConfi
 }
 
 /** The Kiln module's constructor arguments. */
-function kilnConfig(c: VaeConfig): Record<string, unknown> {
+export function kilnVaeConfig(c: VaeConfig): Record<string, unknown> {
   return { ...c, block_out_channels: [...c.block_out_channels] };
 }
 
@@ -80,15 +80,18 @@ export interface Posterior {
 
 export class HunyuanVae {
   readonly session: ModelSession;
-  readonly tiling: TilingConfig;
+  /** Tile sizes (from the config's sample_size / sample_tsize unless overridden). */
+  tiling: TilingConfig;
   /** Upstream's use_spatial_tiling / use_temporal_tiling (both off after construction). */
   flags: TilingFlags = { spatial: false, temporal: false };
   /** Called after every encoder/decoder tile. */
   onTile?: () => void;
+  /** Called with every program call's result (e.g. to collect per-kernel profiles). */
+  onCall?: (fn: string, result: CallResult) => void;
   callOptions: CallOptions = {};
 
   constructor(readonly config: VaeConfig, weights: SessionWeights, opts: SessionOptions, tiling?: Partial<TilingConfig>) {
-    this.session = new ModelSession(vaeProgram(), 'AutoencoderKLCausal3D', kilnConfig(config), weights, opts);
+    this.session = new ModelSession(vaeProgram(), 'AutoencoderKLCausal3D', kilnVaeConfig(config), weights, opts);
     this.tiling = { ...tilingFromConfig(config), ...tiling };
   }
 
@@ -100,6 +103,7 @@ export class HunyuanVae {
   private runner(): TileRunner {
     const one = async (fn: string, t: Tensor5): Promise<Tensor5> => {
       const r = await this.session.call(fn, [t.toHost()], this.callOptions);
+      this.onCall?.(fn, r);
       return Tensor5.from(Object.values(r.outputs)[0]);
     };
     return {
@@ -116,6 +120,7 @@ export class HunyuanVae {
 
   async posterior(moments: HostTensor): Promise<Posterior> {
     const r = await this.session.call('posterior', [moments], this.callOptions);
+    this.onCall?.('posterior', r);
     return { parameters: moments, mean: r.outputs.mean, logvar: r.outputs.logvar, std: r.outputs.std };
   }
 

@@ -1,0 +1,91 @@
+/**
+ * Deterministic random VAE weights: the built-in stand-in for a checkpoint, so `kiln vae demo`
+ * and `kiln vae encode/decode` without `--weights` run anywhere with nothing downloaded.
+ *
+ * Vocabulary
+ * - Init rule (the golden README's): conv/linear weights (rank >= 2) ~ N(0, 1) / sqrt(fan_in),
+ *   fan_in = prod(shape[1:]); 1-D `*.weight` (GroupNorm scales) = 1 + 0.1·N(0, 1);
+ *   `*.bias` = 0.1·N(0, 1).
+ * - Draw: element i of the tensor named `key` is a pure function of (seed, key, i). Philox4x32-10
+ *   (compiler/random.ts) keyed by the seed, with the counter (i, hash(key), j, 0) for j = 0, 1, 2,
+ *   gives twelve 24-bit uniforms; their sum minus 6 (Irwin–Hall) has mean 0 and variance 1.
+ *   Everything after Philox's integer rounds is exact float64 arithmetic followed by one
+ *   correctly rounded multiply and one rounding to float32 — no library transcendental — so the
+ *   same seed gives the same bits on every machine and JavaScript engine.
+ * - TINY_VAE_CONFIG: the golden files' tiny config (block_out_channels [8, 16, 16, 16], one
+ *   resnet per level, 4 latent channels, 4 groups, sample_tsize 16), with sample_size 64 so a
+ *   64×64 demo clip decodes as one tile (see the note on TINY_VAE_CONFIG).
+ */
+import { bindModule } from '../../compiler/bind.ts';
+import { philox4x32 } from '../../compiler/random.ts';
+import type { HostTensor } from '../../runtime/tensor.ts';
+import { kilnVaeConfig, vaeProgram, type VaeConfig } from './autoencoder.ts';
+
+/**
+ * The built-in tiny VAE. It is the config of the golden `vae_tiny_*` files except for
+ * `sample_size`: upstream's tiling constants would make a 64×64 decode a 3×3 grid of 32-pixel
+ * tiles, each normalised on its own statistics, which with random weights shows as a visible
+ * patchwork and costs four distinct program shapes (= shader compiles) instead of one. With 64
+ * the demo decodes in one piece and tiling still starts above 64 pixels, with size-correct
+ * strides (64 is a multiple of 32).
+ */
+export const TINY_VAE_CONFIG: VaeConfig = {
+  in_channels: 3,
+  out_channels: 3,
+  block_out_channels: [8, 16, 16, 16],
+  layers_per_block: 1,
+  latent_channels: 4,
+  norm_num_groups: 4,
+  sample_size: 64,
+  sample_tsize: 16,
+  scaling_factor: 0.476986,
+  time_compression_ratio: 4,
+  spatial_compression_ratio: 8,
+  mid_block_add_attention: true,
+};
+
+/** The seed of the built-in weights (any fixed value; changing it changes every demo output). */
+export const BUILTIN_WEIGHTS_SEED = 20250328;
+
+const TWO_POW_MINUS_24 = 1 / 16777216;
+
+/** FNV-1a over the key's UTF-16 code units: a stable 32-bit tensor id, independent of key order. */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/** Irwin–Hall(12) − 6 for element `index` of tensor `tensorId`: mean 0, variance 1, in (−6, 6). */
+export function standardDraw(seed: number, tensorId: number, index: number): number {
+  let sum = 0;
+  for (let j = 0; j < 3; j++) {
+    const w = philox4x32([index >>> 0, tensorId, j, 0], [seed >>> 0, 0x4b494c4e]);
+    // Each term is a multiple of 2^-24 below 1, so the sum of twelve is exact in float64.
+    sum += (w[0] >>> 8) + (w[1] >>> 8) + (w[2] >>> 8) + (w[3] >>> 8);
+  }
+  return sum * TWO_POW_MINUS_24 - 6;
+}
+
+/** How one tensor is initialised: value = offset + scale · draw. */
+export function initRule(key: string, shape: readonly number[]): { offset: number; scale: number } {
+  if (shape.length >= 2) return { offset: 0, scale: 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)) };
+  if (key.endsWith('.bias')) return { offset: 0, scale: 0.1 };
+  return { offset: 1, scale: 0.1 };
+}
+
+/** One tensor drawn by the init rule (float32). */
+export function randomTensor(key: string, shape: readonly number[], seed: number): HostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const { offset, scale } = initRule(key, shape);
+  const id = keyHash(key);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = offset + scale * standardDraw(seed, id, i);
+  return { dtype: 'F32', shape: [...shape], data };
+}
+
+/** Every state-dict entry of the VAE with `config`, drawn with `seed`, keyed as the checkpoint would be. */
+export function randomVaeWeights(config: VaeConfig = TINY_VAE_CONFIG, seed = BUILTIN_WEIGHTS_SEED): Map<string, HostTensor> {
+  const bound = bindModule(vaeProgram(), 'AutoencoderKLCausal3D', kilnVaeConfig(config));
+  return new Map(bound.weights.map((w) => [w.key, randomTensor(w.key, w.shape, seed)]));
+}
