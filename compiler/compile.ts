@@ -2,7 +2,7 @@
  * compile: graph IR -> CompiledProgram (kernel.ts) for one Target.
  *
  * The back end is a flat, ordered list of passes (passes/pass.ts):
- *   graph passes     simplify, split wide concats
+ *   graph passes     simplify, split wide concats (+ conv weight layout with relayoutWeights)
  *   schedule passes  fuse (attention, epilogues, materialisation, output kernels)
  *                    -> row chains -> inline cost -> binding cap   (fuse: false: unfused -> binding cap)
  *   then tensor assignment and limit checks, code generation per kernel group, memory plan.
@@ -23,6 +23,7 @@ import { planMemory } from './passes/plan_memory.ts';
 import { rowChainPass } from './passes/row_chain.ts';
 import { type Schedule, emptySchedule } from './passes/schedule.ts';
 import { simplifyPass, splitWideConcatsPass } from './passes/simplify.ts';
+import { weightLayoutPass } from './passes/weight_layout.ts';
 import { assignTensors, checkLimits } from './passes/tensors.ts';
 
 export { CompileError } from './passes/errors.ts';
@@ -36,18 +37,26 @@ export interface CompileOptions {
   readonly validate?: boolean;
   /** Tile overrides for every kernel of their kind (an autotuner's choice). */
   readonly tiles?: GenContext['tiles'];
+  /**
+   * Give convolutions channels-last copies of their weights (one copy kernel per weight and
+   * run; ~15% faster convolutions on lavapipe, coalesced weight loads on GPUs). Off by default:
+   * the copies are elementwise kernels that run on every call; computing them once per weight
+   * upload needs a runtime hook (see the compiler's report).
+   */
+  readonly relayoutWeights?: boolean;
   /** Called after every pass with its result. */
   readonly trace?: PassContext['trace'];
 }
 
 export const GRAPH_PASSES: readonly GraphPass[] = [simplifyPass, splitWideConcatsPass];
+export const RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutPass];
 export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, bindingCapPass];
 export const UNFUSED_PASSES: readonly SchedulePass[] = [unfusedPass, bindingCapPass];
 
 /** Graph passes and fusion only: the schedule the code generator will see. */
 export function schedule(graph: Graph, target: Target, opts: CompileOptions = {}): Schedule {
   const ctx: PassContext = { target, fuse: opts.fuse ?? true, validate: opts.validate ?? false, trace: opts.trace };
-  const g = runGraphPasses(graph, GRAPH_PASSES, ctx);
+  const g = runGraphPasses(graph, ctx.fuse && opts.relayoutWeights ? RELAYOUT_GRAPH_PASSES : GRAPH_PASSES, ctx);
   return runSchedulePasses(emptySchedule(g), ctx.fuse ? FUSED_PASSES : UNFUSED_PASSES, ctx);
 }
 

@@ -261,10 +261,9 @@ function typeDoc(name: string, declared: string, concrete: string): string {
 
 function paramDoc(p: ParamSig): string {
   if (p.kind === 'value') {
-    const def = p.literalDefault ? ` (default ${JSON.stringify(p.literalDefault.json)})` : p.optional ? ' (has a default)' : '';
-    return `${p.name}: ${p.declared}${def}`;
+    return `${p.name}: ${p.declared}${p.defaultText ? ` = ${p.defaultText}` : ''}`;
   }
-  return `${typeDoc(p.name, p.declared, formatSigType(p.dtype, p.dims))}${p.optional ? ' (optional)' : ''}`;
+  return `${typeDoc(p.name, p.declared, formatSigType(p.dtype, p.dims))}${p.defaultText ? ` = ${p.defaultText} (optional)` : ''}`;
 }
 
 function inputsInterface(sig: FunctionSig, name: string, tp: ReadonlyMap<string, string>): ts.Statement {

@@ -37,6 +37,8 @@ export interface TensorParam {
   readonly optional: boolean;
   /** The type as written in the source. */
   readonly declared: string;
+  /** The default as written, when there is one. */
+  readonly defaultText?: string;
 }
 
 export interface ValueParam {
@@ -47,6 +49,7 @@ export interface ValueParam {
   /** The default as JSON when it is a literal (null for `none`); absent when it is computed. */
   readonly literalDefault?: { readonly json: unknown };
   readonly declared: string;
+  readonly defaultText?: string;
 }
 
 export type ParamSig = TensorParam | ValueParam;
@@ -133,9 +136,10 @@ export function functionSignature(fn: FnDecl, scope: ConfigScope = NO_CONFIG): F
   const params = fn.params.map((p): ParamSig => {
     const declared = spanText(p.type.span);
     const optional = p.default !== undefined;
-    if (p.type.kind === 'type_tensor') return { kind: 'tensor', name: p.name, dtype: p.type.dtype, dims: dims(p.type), optional, declared };
+    const defaultText = p.default ? { defaultText: spanText(p.default.span) } : {};
+    if (p.type.kind === 'type_tensor') return { kind: 'tensor', name: p.name, dtype: p.type.dtype, dims: dims(p.type), optional, declared, ...defaultText };
     const lit = p.default ? literalJson(p.default) : undefined;
-    return { kind: 'value', name: p.name, type: valueType(p.type), optional, ...(lit ? { literalDefault: lit } : {}), declared };
+    return { kind: 'value', name: p.name, type: valueType(p.type), optional, ...(lit ? { literalDefault: lit } : {}), declared, ...defaultText };
   });
   const outputs = fn.result?.items.map((it, i): OutputSig => {
     const name = fn.result!.tuple ? (it.name ?? `out${i}`) : 'out';

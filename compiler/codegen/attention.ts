@@ -145,7 +145,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
 
   // 4. Normalise, epilogue, store.
   const end: Node = epi.end;
-  const out = w.bind(ctx.tensorOf(end), end.dtype, 'read_write');
+  const out = ctx.tensorOf(end);
   for (const q of queries) {
     w.stmt(`let l_inv${q} = 1.0f / l_run${q};`);
     w.openLoop('u', vu);
@@ -155,7 +155,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
     ve.bind(att.pv, coords, o);
     const v = end === att.pv ? o : ve.compute(end, coords).code;
     const guard = [inBounds(w, qi(q), lq), inBounds(w, f, dv)].filter((g): g is string => g !== true);
-    const store = `${out}[${w.ix(ixLinearize(coords, end.shape))}] = ${storeExpr(v, end.dtype)};`;
+    const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, end.dtype)};`;
     w.stmt(guard.length ? `if ${guard.join(' && ')} { ${store} }` : store);
     w.close();
   }
@@ -165,5 +165,5 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   const detail = `${batch > 1 ? `${batch} x ` : ''}Lq ${lq}, Lk ${lk}, D ${dq}, Dv ${dv}; ${rows} rows x ${lanes} lanes, ${nq} queries per thread`;
   const wgsl = w.finish({ header: kernelHeader(name, 'attention', detail, sourceOps), workgroupSize: [lanes, rows, 1], builtins: BUILTINS });
   const flops = 2 * batch * lq * lk * (dq + dv);
-  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'attention', sourceOps, flops };
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'attention', sourceOps, flops };
 }

@@ -22,6 +22,8 @@ export interface GenContext {
     readonly reduction?: ReductionConfig;
     readonly attention?: AttentionConfig;
   };
+  /** Tensors to bind as vec4 arrays (from a first generation pass; see WriterOptions). */
+  readonly vectorPlan?: ReadonlySet<number>;
 }
 
 export interface GeneratedKernel {
@@ -31,6 +33,8 @@ export interface GeneratedKernel {
   readonly kind: KernelKind;
   readonly sourceOps: readonly string[];
   readonly flops: number;
+  /** Tensors the kernel accessed four elements at a time (the next pass's vectorPlan). */
+  readonly vectorAccessed: ReadonlySet<number>;
 }
 
 export const BUILTINS =
@@ -72,5 +76,5 @@ export function kernelHeader(name: string, kind: KernelKind, detail: string, sou
 
 /** A writer configured for the target's quirks. */
 export function newWriter(ctx: GenContext): KernelWriter {
-  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter });
+  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, vectorPlan: ctx.vectorPlan });
 }

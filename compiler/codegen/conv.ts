@@ -80,6 +80,9 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
         const xi = ixMin(ixAddConst(ixScale(p, strideLast), kl), inLast - 1);
         return ve.value(x, [rowCoords[0], ci, ...spatialOuter, xi]).code;
       });
+      // Groups of four consecutive output channels: one vec4 load each when the weight is
+      // laid out channels-last (weight_layout.ts) and aligned.
+      for (let j = 0; j + 4 <= t.rn; j += 4) ve.prefetch(wt, chC.slice(j, j + 4).map((c) => [c, ci, ...outerTap, ixConst(kl)]));
       const wv = chC.map((c) => ve.value(wt, [c, ci, ...outerTap, ixConst(kl)]).code);
       accumulate(w, acc, xv, wv);
     }
@@ -107,5 +110,5 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM ${m}x${k} @ ${k}x${cout}; ` +
     `${t.wgM} x ${t.rm}-position segments by ${tn} channels, regs ${t.rm}x${t.rn}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
-  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
 }

@@ -6,9 +6,11 @@
 import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
-import { type Ix, ixAddConst, ixConst, ixDelinearize, ixLinearize, ixScale, ixVar } from './index_expr.ts';
+import { type Ix, ixAddConst, ixConst, ixDelinearize, ixDiv, ixLinearize, ixScale, ixVar } from './index_expr.ts';
 import { elementwiseWorkgroupSize } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
+import { storageType } from './wgsl.ts';
+import { vectorizable } from './writer.ts';
 
 export function generateElementwise(name: string, node: Node, own: boolean, outTensor: number, ctx: GenContext): GeneratedKernel {
   const w = newWriter(ctx);
@@ -27,14 +29,21 @@ export function generateElementwise(name: string, node: Node, own: boolean, outT
   const tid = ixVar('tid', 0, Math.max(0, threads - 1), 0);
   const grouped = [...shape.slice(0, -1), last / per];
   const base = ixDelinearize(tid, grouped);
-  const out = w.bind(outTensor, node.dtype, 'read_write');
+  const lanes: Ix[][] = [];
   for (let j = 0; j < per; j++) {
     const coords: Ix[] = [...base];
     coords[coords.length - 1] = per === 1 ? base[base.length - 1] : ixAddConst(ixScale(base[base.length - 1], per), j);
-    const nodeCoords = node.shape.length === 0 ? [] : coords;
-    const v = own ? ve.compute(node, nodeCoords) : ve.value(node, nodeCoords);
-    const idx = node.shape.length === 0 ? ixConst(0) : ixLinearize(coords, shape);
-    w.stmt(`${out}[${w.ix(idx)}] = ${storeExpr(v.code, node.dtype)};`);
+    lanes.push(node.shape.length === 0 ? [] : coords);
+  }
+  if (per === 4) ve.prefetch(node, lanes, own);
+  const values = lanes.map((c) => (own ? ve.compute(node, c) : ve.value(node, c)).code);
+  const idx = lanes.map((c) => (node.shape.length === 0 ? ixConst(0) : ixLinearize(c, shape)));
+  if (per === 4 && vectorizable(node.dtype)) {
+    // Four consecutive, 4-aligned elements (the last axis is a multiple of 4): one vec4 store.
+    const target = w.vector(outTensor, node.dtype, 'read_write', w.ix(ixDiv(idx[0], 4)));
+    w.stmt(`${target} = vec4<${storageType(node.dtype)}>(${values.join(', ')});`);
+  } else {
+    values.forEach((v, j) => w.stmt(`${w.element(outTensor, node.dtype, 'read_write', w.ix(idx[j]))} = ${storeExpr(v, node.dtype)};`));
   }
   const sourceOps = ve.origins.length ? ve.origins : [`copy of %${node.id}`];
   const wgsl = w.finish({
@@ -42,5 +51,5 @@ export function generateElementwise(name: string, node: Node, own: boolean, outT
     workgroupSize: [wgSize, 1, 1],
     builtins: BUILTINS,
   });
-  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'elementwise', sourceOps, flops: own ? total * Math.max(1, ve.origins.length) : 0 };
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'elementwise', sourceOps, flops: own ? total * Math.max(1, ve.origins.length) : 0 };
 }

@@ -67,6 +67,8 @@ export function generateKernels(s: Schedule, a: TensorAssignment, target: Target
     let k: GeneratedKernel;
     try {
       k = generateGroup(name, g, ctx, a.outputTensors);
+      // Second pass: bind the tensors the first pass read four at a time as vec4 arrays.
+      if (k.vectorAccessed.size > 0) k = generateGroup(name, g, { ...ctx, vectorPlan: k.vectorAccessed }, a.outputTensors);
     } catch (e) {
       if (e instanceof IndexRangeError) {
         throw new CompileError(`kernel ${name} needs an index beyond 32 bits (${e.message}); use tiled decoding (\`kiln vae decode --tile\`) or smaller inputs.`);

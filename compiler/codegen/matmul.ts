@@ -47,6 +47,8 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const acc = declareAccumulators(w, t.rm, t.rn);
 
   const body = (kk: Ix): void => {
+    // Groups of four consecutive columns of B: one vec4 load each when aligned.
+    for (let j = 0; j + 4 <= t.rn; j += 4) ve.prefetch(b, colsC.slice(j, j + 4).map((col) => [...bc, kk, col]));
     const av = rowsC.map((row) => ve.value(a, [...bc, row, kk]).code);
     const bv = colsC.map((col) => ve.value(b, [...bc, kk, col]).code);
     accumulate(w, acc, av, bv);
@@ -56,6 +58,12 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   if (main > 0) {
     w.openLoop('k0', main);
     const k0 = ixVar('k0', 0, main - 1, w.level);
+    // Four consecutive k of a row of A: one vec4 load each when aligned.
+    if (u % 4 === 0) {
+      for (let s = 0; s < u; s += 4) {
+        for (const row of rowsC) ve.prefetch(a, [0, 1, 2, 3].map((q) => [...bc, row, ixAddConst(ixScale(k0, u), s + q)]));
+      }
+    }
     for (let s = 0; s < u; s++) body(ixAddConst(ixScale(k0, u), s));
     w.close();
   }
@@ -71,5 +79,5 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const sourceOps = ve.origins;
   const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n}, tile ${tm}x${tn} regs ${t.rm}x${t.rn}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
-  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
 }

@@ -88,8 +88,7 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     ve.bind(r, rowCoords, total, 0);
     const end: Node = epi.end;
     const val = end === r ? { code: total, level: 0 } : ve.compute(end, rowCoords);
-    const out = w.bind(ctx.tensorOf(end), end.dtype, 'read_write');
-    const store = `${out}[${w.ix(row)}] = ${storeExpr(val.code, end.dtype)};`;
+    const store = `${w.element(ctx.tensorOf(end), end.dtype, 'read_write', w.ix(row))} = ${storeExpr(val.code, end.dtype)};`;
     w.stmt(perRow === 1 ? store : `if (lid.x == 0u) { ${store} }`);
     ve.bindEverywhere(end, val);
   });
@@ -97,5 +96,5 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
   const sourceOps = ve.origins;
   const detail = chain.map((e) => (e.anchor as ReduceNode).fn).join(', ') + ` over ${len} x ${rows} rows`;
   const wgsl = w.finish({ header: kernelHeader(name, 'reduction', detail, sourceOps), workgroupSize: [wgSize, 1, 1], builtins: BUILTINS });
-  return { wgsl, workgroups: grid, bindings: w.bindings, kind: 'reduction', sourceOps, flops: chain.length * numel(inShape) };
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'reduction', sourceOps, flops: chain.length * numel(inShape) };
 }

@@ -45,14 +45,13 @@ export function storeTile(
   coords: (i: number, j: number) => readonly Ix[], guard: (i: number, j: number) => string | true,
 ): void {
   const end: Node = epi.end;
-  const buf = w.bind(out, end.dtype, 'read_write');
   for (let i = 0; i < acc.length; i++) {
     for (let j = 0; j < acc[i].length; j++) {
       const c = coords(i, j);
       const total = w.let(acc[i][j], w.level);
       ve.bind(epi.anchor, c, total);
       const v = end === epi.anchor ? { code: total } : ve.compute(end, c);
-      const store = `${buf}[${w.ix(ixLinearize(c, end.shape))}] = ${storeExpr(v.code, end.dtype)};`;
+      const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(c, end.shape)))} = ${storeExpr(v.code, end.dtype)};`;
       const g = guard(i, j);
       w.stmt(g === true ? store : `if ${g} { ${store} }`);
     }

@@ -15,12 +15,13 @@
  * Every computed value is a `let` placed at the level of its operands and reused by key.
  */
 import type { BinaryNode, DType, Node, UnaryNode } from '../ir.ts';
+import { numel } from '../ir.ts';
 import { describeOrigin } from '../passes/errors.ts';
 import {
-  type Ix, IX_ZERO, ixAddConst, ixClamp, ixDelinearize, ixDiv, ixLinearize, ixMax, ixMin, ixScale,
+  type Ix, IX_ZERO, ixAddConst, ixClamp, ixDelinearize, ixDiv, ixLinearize, ixMax, ixMin, ixScale, ixSub,
 } from './index_expr.ts';
 import { literal, valueType } from './wgsl.ts';
-import type { KernelWriter } from './writer.ts';
+import { type KernelWriter, vectorizable } from './writer.ts';
 
 export interface Value {
   readonly code: string;
@@ -105,35 +106,66 @@ export class ValueEmitter {
         const a = this.value(n.src[0], coords);
         return this.emit(n, key, this.cast(a.code, n.src[0].dtype, n.dtype), a.level);
       }
-      case 'reshape': {
+      case 'reshape': case 'permute': case 'expand': case 'slice': case 'repeat':
         this.noteOrigin(n);
-        const lin = ixLinearize(coords, n.shape);
-        return this.value(n.src[0], ixDelinearize(lin, n.src[0].shape));
-      }
-      case 'permute': {
-        this.noteOrigin(n);
-        const inner: Ix[] = new Array<Ix>(coords.length);
-        n.perm.forEach((p, k) => { inner[p] = coords[k]; });
-        return this.value(n.src[0], inner);
-      }
-      case 'expand': {
-        this.noteOrigin(n);
-        const s = n.src[0].shape;
-        return this.value(n.src[0], coords.map((c, k) => (s[k] === 1 ? IX_ZERO : c)));
-      }
-      case 'slice': {
-        this.noteOrigin(n);
-        return this.value(n.src[0], coords.map((c, k) => ixAddConst(ixScale(c, n.step[k]), n.start[k])));
-      }
-      case 'repeat': {
-        this.noteOrigin(n);
-        return this.value(n.src[0], coords.map((c, k) => ixDiv(c, n.factors[k])));
-      }
+        return this.value(n.src[0], viewCoords(n, coords));
       case 'pad': return this.pad(n, coords, key);
       case 'concat': return this.concat(n, coords, key);
       case 'input': case 'reduce': case 'matmul': case 'conv':
         throw new Error(`codegen: ${n.op} %${n.id} must be stored or bound before it is read`);
     }
+  }
+
+  /**
+   * Vector loads: `lanes` are the coordinates of the same expression at four consecutive
+   * positions. Every stored tensor the expression reads at four consecutive, 4-aligned
+   * elements is loaded with one vec4 load, and each lane's value is bound (so the scalar
+   * emission that follows finds it). With `own`, `n` itself is computed here, not loaded.
+   */
+  prefetch(n: Node, lanes: readonly (readonly Ix[])[], own = false): void {
+    if (lanes.length !== 4 || this.anyCoords.has(n.id)) return;
+    const keys = lanes.map((c) => coordsKey(n, c));
+    if (keys.every((k) => this.w.lookup(k) !== undefined)) return;
+    const t = own ? undefined : this.storage.tensorOf(n);
+    if (t !== undefined) { this.vectorLoad(n, t, lanes, keys); return; }
+    switch (n.op) {
+      case 'unary': case 'binary': case 'where': case 'cast':
+        for (const src of n.src) this.prefetch(src, lanes);
+        return;
+      case 'reshape': case 'permute': case 'expand': case 'slice': case 'repeat': case 'pad':
+        this.prefetch(n.src[0], lanes.map((c) => viewCoords(n, c)));
+        return;
+      case 'concat': {
+        let off = 0;
+        for (const p of n.src) {
+          const size = p.shape[n.axis];
+          const start = off;
+          off += size;
+          // Only parts that every lane reads at the same relative offset stay contiguous.
+          if (lanes.every((c) => c[n.axis].lo >= start && c[n.axis].hi < start + size)) {
+            this.prefetch(p, lanes.map((c) => concatPartCoords(c, n.axis, start, size)));
+          }
+        }
+        return;
+      }
+      default: return;
+    }
+  }
+
+  private vectorLoad(n: Node, tensor: number, lanes: readonly (readonly Ix[])[], keys: readonly string[]): void {
+    if (!vectorizable(n.dtype) || numel(n.shape) % 4 !== 0) return;
+    const idx = lanes.map((c) => ixLinearize(c, n.shape));
+    for (let j = 1; j < 4; j++) {
+      const d = ixSub(idx[j], idx[0]);
+      if (!d.isConst || d.constant !== j) return;
+    }
+    const first = idx[0];
+    if (first.constant % 4 !== 0 || first.terms.some((t) => t.coef % 4 !== 0)) return;
+    const vec = this.w.let(this.w.vector(tensor, n.dtype, 'read', this.w.ix(ixDiv(first, 4))), first.level, `vec:${keys[0]}`, 'v');
+    keys.forEach((k, j) => {
+      this.w.define(k, `${vec}.${'xyzw'[j]}`, first.level);
+      this.levels.set(k, first.level);
+    });
   }
 
   private emit(n: Node, key: string, expr: string, level: number): Value {
@@ -144,9 +176,8 @@ export class ValueEmitter {
   }
 
   private load(n: Node, tensor: number, coords: readonly Ix[], key: string): Value {
-    const buf = this.w.bind(tensor, n.dtype, 'read');
     const idx = ixLinearize(coords, n.shape);
-    const raw = `${buf}[${this.w.ix(idx)}]`;
+    const raw = this.w.element(tensor, n.dtype, 'read', this.w.ix(idx));
     const expr = n.dtype === 'f16' ? `f32(${raw})` : n.dtype === 'bool' ? `(${raw} != 0u)` : raw;
     const code = this.w.let(expr, idx.level, key, 'v');
     this.levels.set(key, idx.level);
@@ -169,11 +200,7 @@ export class ValueEmitter {
   private pad(n: Extract<Node, { op: 'pad' }>, coords: readonly Ix[], key: string): Value {
     this.noteOrigin(n);
     const s = n.src[0].shape;
-    const inner = coords.map((c, k) => {
-      const [before, after] = n.pads[k];
-      if (before === 0 && after === 0) return c;
-      return ixClamp(ixAddConst(ixMax(c, before), -before), 0, s[k] - 1);
-    });
+    const inner = viewCoords(n, coords);
     if (n.mode === 'replicate') return this.value(n.src[0], inner);
     const conds: string[] = [];
     for (let k = 0; k < coords.length; k++) {
@@ -203,9 +230,7 @@ export class ValueEmitter {
       const start = off;
       off += size;
       if (size === 0 || i.hi < start || i.lo >= start + size) continue;
-      const inner = [...coords];
-      inner[a] = ixMin(ixAddConst(ixMax(i, start), -start), size - 1);
-      parts.push({ value: this.value(p, inner), start });
+      parts.push({ value: this.value(p, concatPartCoords(coords, a, start, size)), start });
     }
     if (parts.length === 1) return parts[0].value;
     let code = parts[parts.length - 1].value.code;
@@ -297,4 +322,32 @@ export class ValueEmitter {
 /** The expression that stores value `code` of dtype `d` into a storage element. */
 export function storeExpr(code: string, d: DType): string {
   return d === 'f16' ? `f16(${code})` : d === 'bool' ? `select(0u, 1u, ${code})` : code;
+}
+
+/** Coordinates of a view's operand (pads clamped into it: a replicate pad's value, a constant pad's safe load). */
+function viewCoords(n: Node, coords: readonly Ix[]): Ix[] {
+  switch (n.op) {
+    case 'reshape': return ixDelinearize(ixLinearize(coords, n.shape), n.src[0].shape);
+    case 'permute': {
+      const inner: Ix[] = new Array<Ix>(coords.length);
+      n.perm.forEach((p, k) => { inner[p] = coords[k]; });
+      return inner;
+    }
+    case 'expand': return coords.map((c, k) => (n.src[0].shape[k] === 1 ? IX_ZERO : c));
+    case 'slice': return coords.map((c, k) => ixAddConst(ixScale(c, n.step[k]), n.start[k]));
+    case 'repeat': return coords.map((c, k) => ixDiv(c, n.factors[k]));
+    case 'pad': return coords.map((c, k) => {
+      const [before, after] = n.pads[k];
+      if (before === 0 && after === 0) return c;
+      return ixClamp(ixAddConst(ixMax(c, before), -before), 0, n.src[0].shape[k] - 1);
+    });
+    default: throw new Error(`viewCoords: ${n.op} is not a single-operand view`);
+  }
+}
+
+/** Coordinates in a concat part that starts at `start` along `axis` (clamped into it). */
+function concatPartCoords(coords: readonly Ix[], axis: number, start: number, size: number): Ix[] {
+  const inner = [...coords];
+  inner[axis] = ixMin(ixAddConst(ixMax(coords[axis], start), -start), size - 1);
+  return inner;
 }

@@ -28,6 +28,8 @@ export interface BoundTensor {
   readonly name: string;
   readonly dtype: DType;
   access: 'read' | 'read_write';
+  /** Declared as array<vec4<...>>: four elements per array index. */
+  readonly vec4: boolean;
 }
 
 export class IndexRangeError extends Error {
@@ -41,11 +43,23 @@ export interface WriterOptions {
    * kernel) for no measurable run-time gain; GPU drivers keep their own heuristics.
    */
   readonly opaqueLoopBounds?: boolean;
+  /**
+   * Tensors to bind as arrays of vec4 (decided by a first generation pass: those read or
+   * written four aligned elements at a time). Each tensor gets exactly one binding; scalar
+   * accesses to a vec4 tensor index its component. Without a plan, vector and scalar accesses
+   * get separate bindings (fine for the discovery pass, whose text is thrown away).
+   */
+  readonly vectorPlan?: ReadonlySet<number>;
 }
+
+/** Element types a vec4 binding can hold. */
+export const vectorizable = (d: DType): boolean => d === 'f32' || d === 'i32';
 
 export class KernelWriter {
   private readonly scopes: Scope[] = [{ header: '', lines: [], cse: new Map() }];
   private usesZero = false;
+  /** Tensors accessed four elements at a time (for the next pass's vectorPlan). */
+  readonly vectorAccessed = new Set<number>();
   private counter = 0;
   readonly bindings: BoundTensor[] = [];
   readonly helpers = new Set<Helper>();
@@ -129,16 +143,29 @@ export class KernelWriter {
   }
 
   /** The WGSL variable of a tensor's binding (declared on first use). */
-  bind(tensor: number, dtype: DType, access: 'read' | 'read_write'): string {
-    let b = this.bindings.find((x) => x.tensor === tensor);
+  bind(tensor: number, dtype: DType, access: 'read' | 'read_write', vec4 = this.opts.vectorPlan?.has(tensor) ?? false): string {
+    let b = this.bindings.find((x) => x.tensor === tensor && x.vec4 === vec4);
     if (!b) {
-      b = { tensor, name: `b${this.bindings.length}`, dtype, access };
+      b = { tensor, name: `b${this.bindings.length}`, dtype, access, vec4 };
       this.bindings.push(b);
       if (dtype === 'f16') this.usesF16 = true;
     } else if (access === 'read_write') {
       b.access = 'read_write';
     }
     return b.name;
+  }
+
+  /** Element `idx` (a u32 expression) of a tensor, in its storage type. */
+  element(tensor: number, dtype: DType, access: 'read' | 'read_write', idx: string): string {
+    const name = this.bind(tensor, dtype, access);
+    if (this.opts.vectorPlan?.has(tensor)) return `${name}[(${idx}) >> 2u][(${idx}) & 3u]`;
+    return `${name}[${idx}]`;
+  }
+
+  /** The vec4 at vector index `idx4` (elements 4·idx4 ..), in its storage type. */
+  vector(tensor: number, dtype: DType, access: 'read' | 'read_write', idx4: string): string {
+    this.vectorAccessed.add(tensor);
+    return `${this.bind(tensor, dtype, access, true)}[${idx4}]`;
   }
 
   // ---- index expressions ----
@@ -209,7 +236,8 @@ export class KernelWriter {
     if (this.usesF16) out.push('enable f16;', '');
     this.bindings.forEach((b, i) => {
       const acc = b.access === 'read' ? 'read' : 'read_write';
-      out.push(`@group(0) @binding(${i}) var<storage, ${acc}> ${b.name}: array<${storageType(b.dtype)}>;`);
+      const elem = b.vec4 ? `vec4<${storageType(b.dtype)}>` : storageType(b.dtype);
+      out.push(`@group(0) @binding(${i}) var<storage, ${acc}> ${b.name}: array<${elem}>;`);
     });
     if (this.moduleDecls.length) out.push('', ...this.moduleDecls);
     // Literals of non-finite floats call kiln_bits wherever they appear.

@@ -15,6 +15,7 @@
 import type { MatmulNode, Node } from '../ir.ts';
 import { matchAttention } from './attention.ts';
 import { orderGroups } from './order.ts';
+import { isRelayout } from './weight_layout.ts';
 import type { SchedulePass } from './pass.ts';
 import {
   type Epilogue, type KernelGroup, type Schedule, isAnchor, isComputedLeaf, isElementwise,
@@ -95,6 +96,10 @@ export const fusePass: SchedulePass = {
     }
     const materialised = new Set<number>();
     for (const n of s.order) if (n.op === 'input') materialised.add(n.id);
+    // Relaid-out weights (weight_layout.ts) are copied once per run, not recomputed per load.
+    for (const n of s.order) {
+      if (isRelayout(n, s.users)) { materialised.add(n.id); groups.push({ kind: 'elementwise', node: n, own: true }); }
+    }
     for (const g of groups) {
       if (g.kind === 'reduction') for (const e of g.chain) materialised.add(e.end.id);
       else if (g.kind !== 'elementwise') materialised.add(g.epi.end.id);

@@ -125,6 +125,15 @@ describe('fusion into kernel groups', () => {
     for (const k of p.kernels) expect(k.wgsl.length).toBeLessThan(400_000);
   });
 
+  it('with relayoutWeights, copies each convolution weight channels-last once and loads it four channels at a time', () => {
+    const g = resnetGraph(8, 8);
+    const p = compile(g, WIDE, { validate: true, relayoutWeights: true });
+    expect(p.kernels.map((k) => k.kind)).toEqual(['reduction', 'elementwise', 'contraction', 'reduction', 'elementwise', 'contraction']);
+    const conv = p.kernels[2];
+    expect(conv.wgsl).toMatch(/array<vec4<f32>>/);
+    expect(conv.bindings.length).toBe(new Set(conv.bindings.map((b) => b.tensor)).size);
+  });
+
   it('stores an output that is a reshape of an intermediate in place, without a copy', () => {
     const b = new GraphBuilder();
     const x = b.input('x', [4, 6], 'f32');

@@ -1,0 +1,36 @@
+/**
+ * Convolution weight layout: a convolution reads its weight [Cout, Cin, ...K] for a few
+ * consecutive output channels at a time, which in that layout are Cin·∏K elements apart. This
+ * pass gives the convolution a copy laid out [Cin, ...K, Cout] (channels last), read through
+ * the inverse permutation, so those channels are adjacent: vec4 loads on a CPU, coalesced
+ * loads across threads on a GPU. The copy is one small kernel per weight and run; fusion
+ * materialises it (see `isRelayout`), and everything else sees ordinary views.
+ */
+import type { Node } from '../ir.ts';
+import type { GraphPass } from './pass.ts';
+import { rewriteGraph } from './rebuild.ts';
+
+const channelsLast = (rank: number): number[] => [...Array(rank - 1).keys()].map((i) => i + 1).concat([0]);
+const inverse = (perm: readonly number[]): number[] => {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => { inv[p] = i; });
+  return inv;
+};
+
+export const weightLayoutPass: GraphPass = {
+  name: 'conv weight layout',
+  run: (g) => rewriteGraph(g, [(b, n, src) => {
+    if (n.op !== 'conv' || src[1].op !== 'input') return undefined;
+    const w = src[1];
+    const perm = channelsLast(w.shape.length);
+    const relaid = b.permute(b.permute(w, perm), inverse(perm));
+    return b.conv(src[0], relaid, n.stride);
+  }]),
+};
+
+/** The inner permute of a relaid weight (permute∘permute = identity over an input): to be materialised. */
+export function isRelayout(n: Node, users: ReadonlyMap<number, readonly Node[]>): boolean {
+  if (n.op !== 'permute' || n.src[0].op !== 'input') return false;
+  const us = users.get(n.id) ?? [];
+  return us.length > 0 && us.every((u) => u.op === 'permute' && u.perm.every((p, i) => n.perm[p] === i));
+}
