@@ -111,3 +111,28 @@ describe('convolution on the GPU', () => {
     expect(p.kernels.map((k) => k.kind)).toEqual(['elementwise', 'contraction', 'elementwise']);
   });
 });
+
+describe('vector loads and stores on the GPU', () => {
+  it('matmul and elementwise kernels with aligned sizes take the vec4 paths and stay exact', async () => {
+    const arb = fc.tuple(fc.constantFrom(1, 2), fc.constantFrom(4, 8, 12, 32), fc.constantFrom(4, 16, 20), fc.constantFrom(4, 8, 36));
+    await fc.assert(fc.asyncProperty(arb, seed, async ([batch, m, k, n], sd) => {
+      const b = new GraphBuilder();
+      const a = b.input('a', [batch, m, k], 'f32');
+      const c = b.input('c', [batch, k, n], 'f32');
+      const big = b.input('big', [batch, 32, 64], 'f32');
+      const wide = b.input('wide', [batch, 64, 136], 'f32');
+      const g = b.graph([
+        // Lanes that are not consecutive in memory (transposed, strided) must stay scalar loads.
+        { name: 'transposed', node: b.unary('exp', b.permute(big, [0, 2, 1])) },
+        { name: 'strided', node: b.unary('neg', b.slice(wide, [0, 0, 0], [batch, 64, 64], [1, 1, 2])) },
+        { name: 'shifted', node: b.unary('neg', b.slice(wide, [0, 0, 2], [batch, 64, 128])) },
+        { name: 'mm', node: b.matmul(a, c) },
+        { name: 'ew', node: b.binary('mul', b.unary('exp', big), big) },
+        { name: 'iw', node: b.binary('add', b.cast(big, 'i32'), b.const(3, big.shape, 'i32')) },
+      ]);
+      const p = await checkGraph(g, { seed: sd, rtol: 1e-5, tiles: { contraction: { wgM: 2, wgN: 2, rm: 4, rn: 4, unrollK: 4, unrollTaps: false } } });
+      expect(p.kernels.some((kk) => kk.wgsl.includes('array<vec4<f32>>'))).toBe(true);
+      expect(p.kernels.some((kk) => kk.wgsl.includes('array<vec4<i32>>'))).toBe(true);
+    }), { numRuns: 5 });
+  });
+});

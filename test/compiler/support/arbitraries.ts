@@ -6,8 +6,14 @@ import fc from 'fast-check';
 
 /** Sizes that stress edges: 1, primes, one past powers of two. */
 export const ODD_SIZES = [1, 2, 3, 5, 7, 11, 13, 17, 33] as const;
+/** Multiples of 4, which take the vec4 load and store paths. */
+export const VECTOR_SIZES = [4, 8, 12, 16, 32] as const;
 
-export const dim = (max = 33): fc.Arbitrary<number> => fc.constantFrom(...ODD_SIZES.filter((d) => d <= max));
+export function dim(max = 33): fc.Arbitrary<number> {
+  const odd = fc.constantFrom(...ODD_SIZES.filter((d) => d <= max));
+  const vec = VECTOR_SIZES.filter((d) => d <= max);
+  return vec.length ? fc.oneof({ weight: 3, arbitrary: odd }, { weight: 1, arbitrary: fc.constantFrom(...vec) }) : odd;
+}
 
 /** A shape of rank in [minRank, maxRank] with at most `maxElements` elements. */
 export function shape(minRank = 1, maxRank = 4, maxElements = 4096, maxDim = 33): fc.Arbitrary<number[]> {
