@@ -9,9 +9,10 @@
  * - Draw: element i of the tensor named `key` is a pure function of (seed, key, i). Philox4x32-10
  *   (compiler/random.ts) keyed by the seed, with the counter (i, hash(key), j, 0) for j = 0, 1, 2,
  *   gives twelve 24-bit uniforms; their sum minus 6 (Irwin–Hall) has mean 0 and variance 1.
- *   Everything after Philox's integer rounds is exact float64 arithmetic followed by one
- *   correctly rounded multiply and one rounding to float32 — no library transcendental — so the
- *   same seed gives the same bits on every machine and JavaScript engine.
+ *   Everything after Philox's integer rounds is exact float64 arithmetic, then the init rule's
+ *   few correctly rounded IEEE operations (sqrt, divide, multiply, add) and one rounding to
+ *   float32 — no library transcendental — so the same seed gives the same bits on every machine
+ *   and JavaScript engine.
  * - TINY_VAE_CONFIG: the golden files' tiny config (block_out_channels [8, 16, 16, 16], one
  *   resnet per level, 4 latent channels, 4 groups, sample_tsize 16), with sample_size 64 so a
  *   64×64 demo clip decodes as one tile (see the note on TINY_VAE_CONFIG).
@@ -67,20 +68,23 @@ export function standardDraw(seed: number, tensorId: number, index: number): num
   return sum * TWO_POW_MINUS_24 - 6;
 }
 
-/** How one tensor is initialised: value = offset + scale · draw. */
-export function initRule(key: string, shape: readonly number[]): { offset: number; scale: number } {
-  if (shape.length >= 2) return { offset: 0, scale: 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)) };
-  if (key.endsWith('.bias')) return { offset: 0, scale: 0.1 };
-  return { offset: 1, scale: 0.1 };
+/** How one tensor's values follow from standard draws (the init rule of the file header). */
+export function initRule(key: string, shape: readonly number[]): (draw: number) => number {
+  if (shape.length >= 2) {
+    const root = Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
+    return (d) => d / root;
+  }
+  if (key.endsWith('.bias')) return (d) => 0.1 * d;
+  return (d) => 1 + 0.1 * d;
 }
 
 /** One tensor drawn by the init rule (float32). */
 export function randomTensor(key: string, shape: readonly number[], seed: number): HostTensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const { offset, scale } = initRule(key, shape);
+  const rule = initRule(key, shape);
   const id = keyHash(key);
   const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = offset + scale * standardDraw(seed, id, i);
+  for (let i = 0; i < n; i++) data[i] = rule(standardDraw(seed, id, i));
   return { dtype: 'F32', shape: [...shape], data };
 }
 
@@ -88,4 +92,11 @@ export function randomTensor(key: string, shape: readonly number[], seed: number
 export function randomVaeWeights(config: VaeConfig = TINY_VAE_CONFIG, seed = BUILTIN_WEIGHTS_SEED): Map<string, HostTensor> {
   const bound = bindModule(vaeProgram(), 'AutoencoderKLCausal3D', kilnVaeConfig(config));
   return new Map(bound.weights.map((w) => [w.key, randomTensor(w.key, w.shape, seed)]));
+}
+
+let builtin: Map<string, HostTensor> | undefined;
+
+/** The built-in weights (TINY_VAE_CONFIG, BUILTIN_WEIGHTS_SEED), drawn once per process; never modify them. */
+export function builtinVaeWeights(): ReadonlyMap<string, HostTensor> {
+  return (builtin ??= randomVaeWeights(TINY_VAE_CONFIG, BUILTIN_WEIGHTS_SEED));
 }

@@ -20,7 +20,7 @@ import { toFloat32, type HostTensor } from '../../runtime/tensor.ts';
 import { topLevelNames } from '../../runtime/weights/state_dict.ts';
 import { HunyuanVae, type Posterior, type VaeConfig } from './autoencoder.ts';
 import { chooseVaeConfig, loadVaeWeights, readVaeConfigFile, VaeWeightsError } from './checkpoint.ts';
-import { BUILTIN_WEIGHTS_SEED, randomVaeWeights, TINY_VAE_CONFIG } from './random_weights.ts';
+import { BUILTIN_WEIGHTS_SEED, builtinVaeWeights, randomVaeWeights, TINY_VAE_CONFIG } from './random_weights.ts';
 
 export interface VaeSource {
   readonly config: VaeConfig;
@@ -47,7 +47,7 @@ export function openVaeSource(opts: { weightsPath?: string; configPath?: string 
     const config = opts.configPath ? readVaeConfigFile(opts.configPath) : TINY_VAE_CONFIG;
     const label = opts.configPath ? `random weights (seed ${BUILTIN_WEIGHTS_SEED}, untrained) for ${opts.configPath}` : BUILTIN_WEIGHTS_LABEL;
     return {
-      config, configSource: opts.configPath ?? 'the built-in tiny config', weights: weightsFromMap(randomVaeWeights(config), label),
+      config, configSource: opts.configPath ?? 'the built-in tiny config', weights: weightsFromMap(opts.configPath ? randomVaeWeights(config) : builtinVaeWeights(), label),
       weightsLabel: label, random: true, notes: [], close: () => undefined,
     };
   }

@@ -63,8 +63,6 @@ export interface PlanOptions {
   /** Tile sizes the user chose; auto mode keeps them fixed. */
   readonly fixedTileSize?: boolean;
   readonly fixedTileFrames?: boolean;
-  /** Plan programs (trace + compile): true on webgpu. */
-  readonly compile: boolean;
   /** Called once per program compiled while planning. */
   readonly onCompile?: (info: { fn: string; shape: readonly number[]; kernels: number; ms: number }) => void;
 }
@@ -168,7 +166,8 @@ export function planVaeRun(vae: HunyuanVae, op: VaeOp, shape: readonly number[],
     const bySize = [...wanted].sort((a, b) => b.shape.reduce((x, y) => x * y, 1) - a.shape.reduce((x, y) => x * y, 1));
     const planned = new Map<object, ProgramPlan>();
     for (const w of bySize) {
-      if (!opts.compile) {
+      // The interp backend runs the float64 interpreter: there is no device program to plan.
+      if (vae.session.opts.backend !== 'webgpu') {
         planned.set(w, { ...w });
         continue;
       }

@@ -97,7 +97,6 @@ export class VaeContext {
       budgetBytes: this.budgetBytes,
       fixedTileSize: this.args.tileSize !== undefined,
       fixedTileFrames: this.args.tileFrames !== undefined,
-      compile: this.args.backend === 'webgpu',
     });
     progress.done();
     this.plans.push(plan);
