@@ -45,8 +45,8 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   ve.noteOrigin(att.pv);
   ve.noteOrigin(att.qk);
   const negInf = f32Literal(-Infinity);
-  w.moduleDecl(`var<workgroup> part: array<f32, ${tileRows * lanes * lanes}>;`);
-  w.moduleDecl(`var<workgroup> sc: array<f32, ${tileRows * lanes}>;`);
+  w.workgroupArray('part', 'f32', tileRows * lanes * lanes);
+  w.workgroupArray('sc', 'f32', tileRows * lanes);
 
   const count = batch * qTiles;
   const grid = dispatchGrid(count, ctx.target);

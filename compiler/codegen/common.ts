@@ -76,5 +76,5 @@ export function kernelHeader(name: string, kind: KernelKind, detail: string, sou
 
 /** A writer configured for the target's quirks. */
 export function newWriter(ctx: GenContext): KernelWriter {
-  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, vectorPlan: ctx.vectorPlan });
+  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, vectorPlan: ctx.vectorPlan, limits: ctx.target.limits });
 }

@@ -55,7 +55,7 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
   }
   const rowCoords = ixDelinearize(row, outShape);
   const types = new Set(chain.map((e) => valueType(e.anchor.dtype)));
-  for (const t of types) if (perRow > 1) w.moduleDecl(`var<workgroup> red_${t}: array<${t}, ${perRow}>;`);
+  for (const t of types) if (perRow > 1) w.workgroupArray(`red_${t}`, t === 'i32' ? 'i32' : 'f32', perRow);
 
   chain.forEach((epi, j) => {
     const r = epi.anchor as ReduceNode;

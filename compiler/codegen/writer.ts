@@ -15,6 +15,7 @@
  */
 import type { DType } from '../ir.ts';
 import { type Atom, Ix, fitsU32 } from './index_expr.ts';
+import type { TargetLimits } from '../target.ts';
 import { type Helper, helperSource, storageType } from './wgsl.ts';
 
 interface Scope {
@@ -50,6 +51,8 @@ export interface WriterOptions {
    * get separate bindings (fine for the discovery pass, whose text is thrown away).
    */
   readonly vectorPlan?: ReadonlySet<number>;
+  /** Device limits the kernel must respect (checked when the kernel is finished). */
+  readonly limits?: TargetLimits;
 }
 
 /** Element types a vec4 binding can hold. */
@@ -136,6 +139,14 @@ export class KernelWriter {
 
   moduleDecl(line: string): void {
     this.moduleDecls.push(line);
+  }
+
+  private sharedBytes = 0;
+
+  /** A workgroup-memory array (counted against maxComputeWorkgroupStorageSize). */
+  workgroupArray(name: string, type: 'f32' | 'i32' | 'u32', length: number): void {
+    this.sharedBytes += 4 * length;
+    this.moduleDecl(`var<workgroup> ${name}: array<${type}, ${length}>;`);
   }
 
   use(h: Helper): void {
@@ -229,9 +240,23 @@ export class KernelWriter {
 
   // ---- assembly ----
 
+  /** A tile configuration that exceeds the device is a bug in whoever chose it (not a user error). */
+  private checkLimits([x, y, z]: readonly [number, number, number]): void {
+    const L = this.opts.limits;
+    if (!L) return;
+    const bad = (what: string): never => { throw new Error(`kernel exceeds the device: ${what}`); };
+    if (x > L.maxComputeWorkgroupSizeX || y > L.maxComputeWorkgroupSizeY || z > L.maxComputeWorkgroupSizeZ) bad(`workgroup size ${x}x${y}x${z}`);
+    if (x * y * z > L.maxComputeInvocationsPerWorkgroup) bad(`${x * y * z} invocations per workgroup (limit ${L.maxComputeInvocationsPerWorkgroup})`);
+    if (this.sharedBytes > L.maxComputeWorkgroupStorageSize) bad(`${this.sharedBytes} bytes of workgroup memory (limit ${L.maxComputeWorkgroupStorageSize})`);
+    // Distinct tensors: a discovery pass may bind one tensor twice (scalar and vec4).
+    const tensors = new Set(this.bindings.map((b) => b.tensor)).size;
+    if (tensors > L.maxStorageBuffersPerShaderStage) bad(`${tensors} storage buffers (limit ${L.maxStorageBuffersPerShaderStage})`);
+  }
+
   /** The whole module: header comment, enables, bindings, module declarations, helpers, main. */
   finish(opts: { header: string; workgroupSize: readonly [number, number, number]; builtins: string }): string {
     if (this.scopes.length !== 1) throw new Error('KernelWriter: unclosed scope');
+    this.checkLimits(opts.workgroupSize);
     const out: string[] = [opts.header];
     if (this.usesF16) out.push('enable f16;', '');
     this.bindings.forEach((b, i) => {

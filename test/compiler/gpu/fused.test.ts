@@ -8,7 +8,7 @@ import { GraphBuilder } from '../../../compiler/builder.ts';
 import type { Node } from '../../../compiler/ir.ts';
 import { seed, shape } from '../support/arbitraries.ts';
 import { checkGraph } from '../support/gpu.ts';
-import { broadcast, causalConv3d, groupNorm, resnetBlock, silu, upsampleCausal } from '../support/graphs.ts';
+import { attention, blockCausalMask, broadcast, causalConv3d, groupNorm, resnetBlock, silu, upsampleCausal } from '../support/graphs.ts';
 
 const kinds = (p: { kernels: readonly { kind: string }[] }): string[] => p.kernels.map((k) => k.kind);
 
@@ -141,5 +141,25 @@ describe('f16 tensors on the GPU', () => {
     const g = b.graph([{ name: 'y', node: y }, { name: 's', node: s }, { name: 'y32', node: b.cast(b.binary('mul', y, b.const(2, y.shape, 'f16')), 'f32') }]);
     // Outputs are rounded to f16 when stored (the oracle keeps float64): half an f16 ulp.
     await checkGraph(g, { rtol: 2 ** -10, atol: 1e-3 });
+  });
+});
+
+describe('dispatch grids', () => {
+  it('spread workgroups over 2-D and 3-D grids when one dimension is not enough', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 4, 3, 5, 7], 'f32');
+    const q = b.input('q', [3, 20, 8], 'f32');
+    const y = resnetBlock(b, x, { prefix: 'blk', cin: 4, cout: 4, groups: 2 });
+    const g = b.graph([
+      { name: 'y', node: y },
+      { name: 'e', node: b.unary('exp', b.permute(b.input('z', [10, 11, 13], 'f32'), [2, 1, 0])) },
+      { name: 'att', node: attention(b, q, q, q, blockCausalMask(b, 20, 4)) },
+    ]);
+    for (const max of [3, 2]) {
+      const p = await checkGraph(g, { rtol: 2e-5, limits: { maxComputeWorkgroupsPerDimension: max } });
+      for (const k of p.kernels) expect(Math.max(...k.workgroups)).toBeLessThanOrEqual(max);
+      expect(p.kernels.some((k) => k.workgroups[1] > 1)).toBe(true);
+      if (max === 2) expect(p.kernels.some((k) => k.workgroups[2] > 1)).toBe(true);
+    }
   });
 });
