@@ -38,7 +38,7 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   const strideLast = conv.stride[nd - 1];
   const m = batch * numel(outSpatial);
   const k = cin * numel(taps);
-  const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, cout, k, numel(taps), last);
+  const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, cout, last);
   const rows = batch * numel(outSpatial.slice(0, -1));
   const segsPerRow = Math.ceil(last / t.rm);
   const segs = rows * segsPerRow;

@@ -21,7 +21,7 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const m = mm.shape[r - 2];
   const n = mm.shape[r - 1];
   const k = a.shape[r - 1];
-  const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, n, k);
+  const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, n);
   const tm = t.wgM * t.rm;
   const tn = t.wgN * t.rn;
   const tilesM = Math.ceil(m / tm);

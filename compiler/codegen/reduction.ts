@@ -36,6 +36,7 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
   const len = numel(reduced);
   const cfg = ctx.tiles?.reduction ?? defaultReductionConfig(ctx.target, rows, len);
   const perRow = cfg.threadsPerRow;
+  if (perRow < 1 || (perRow & (perRow - 1)) !== 0) throw new Error(`reduction: threadsPerRow ${perRow} must be a power of two (the combining tree halves it)`);
 
   let row: Ix;
   let grid: [number, number, number];

@@ -49,25 +49,24 @@ function fit(threads: number, regs: number, extent: number): [number, number] {
 }
 
 /**
- * For a convolution pass `rowLength` (the last output axis): each thread's rm positions lie
- * along it, so rm is fitted to it and wgM to the number of such segments.
+ * The default tile for C[M, N]. For a convolution pass `rowLength` (the last output axis):
+ * each thread's rm positions lie along it, so rm is fitted to it.
  */
-export function defaultContractionTile(target: Target, m: number, n: number, k: number, taps = 1, rowLength?: number): TileConfig {
+export function defaultContractionTile(target: Target, m: number, n: number, rowLength?: number): TileConfig {
   const cpu = target.adapter.isFallbackAdapter;
   const maxInv = target.limits.maxComputeInvocationsPerWorkgroup;
   // Measured on lavapipe (conv3d 64->64 on 5x32x32 with a GroupNorm+SiLU prologue, matmul
   // 1024x512x512): 8x4 register tiles reach ~13 and ~8 GFLOP/s, 4x4 ~5-7 and ~5, 8x8 spills.
   let rm = cpu ? 8 : 4;
   if (rowLength !== undefined) while (rm > 1 && rm >= 2 * rowLength) rm /= 2;
-  let [wgM, rmFit] = fit(cpu ? 8 : 16, rm, rowLength !== undefined ? Math.ceil(m / rowLength) * rowLength : m);
-  rm = rowLength !== undefined ? rm : rmFit;
+  let [wgM, rmFit] = fit(cpu ? 8 : 16, rm, m);
+  if (rowLength === undefined) rm = rmFit;
   let [wgN, rn] = fit(cpu ? 8 : 16, 4, n);
   while (wgM * wgN > maxInv) { if (wgM >= wgN) wgM /= 2; else wgN /= 2; }
   wgM = Math.min(wgM, target.limits.maxComputeWorkgroupSizeY);
   wgN = Math.min(wgN, target.limits.maxComputeWorkgroupSizeX);
   // Unrolling costs far more shader-compile time than it saves (LLVM on lavapipe: a 3x3x3
   // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
-  void k; void taps;
   return { wgM, wgN, rm, rn, unrollK: 1, unrollTaps: false };
 }
 

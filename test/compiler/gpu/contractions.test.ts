@@ -25,6 +25,22 @@ describe('reductions on the GPU', () => {
     }), GPU_RUNS);
   });
 
+  it('gives the same results under any reduction configuration, row chains included', async () => {
+    const cfg = fc.record({ threadsPerRow: fc.constantFrom(1, 2, 8, 64), rowsPerWorkgroup: fc.constantFrom(1, 3, 64) });
+    await fc.assert(fc.asyncProperty(cfg, shape(2, 3, 3000), seed, async (c, s, sd) => {
+      const b = new GraphBuilder();
+      const x = b.input('x', s, 'f32');
+      const last = s.length - 1;
+      // softmax statistics: max, then sum of exp(x - max) in the same row kernel.
+      const m = b.reduce('max', x, [last]);
+      const e = b.unary('exp', b.binary('sub', x, b.expand(m, s)));
+      const sum = b.reduce('sum', e, [last]);
+      const g = b.graph([{ name: 'm', node: m }, { name: 'sum', node: b.unary('log', sum) }]);
+      const p = await checkGraph(g, { seed: sd, rtol: 1e-5, tiles: { reduction: c } });
+      expect(p.kernels.map((k) => k.kind)).toEqual(['reduction']);
+    }), { numRuns: 6 });
+  });
+
   it('long rows (workgroup per row) and many short rows (thread per row)', async () => {
     for (const s of [[3, 5000], [700, 7], [1, 1], [2, 1, 9000]]) {
       const b = new GraphBuilder();
