@@ -179,7 +179,7 @@ function isBindingTensor(t: WeightTensor): t is Tensor {
 function asHost(t: WeightTensor, what: string): HostTensor {
   if (!isBindingTensor(t)) return t;
   const Array_ = ARRAYS[t.dtype];
-  if (!(t.data instanceof Array_)) throw new BindingInputError(`${what}: a ${t.dtype} tensor holds its data in a ${Array_.name}, not a ${describeData(t.data)}.`);
+  if (!(t.data instanceof Array_)) throw new BindingInputError(`${what}: ${t.dtype === 'bool' ? 'a' : 'an'} ${t.dtype} tensor holds its data in a ${Array_.name}, not a ${describeData(t.data)}.`);
   if (t.data.length !== elementCount(t.shape)) throw new BindingInputError(`${what}: shape [${t.shape.join(', ')}] has ${elementCount(t.shape)} elements but the data holds ${t.data.length}.`);
   return { dtype: STORAGE[t.dtype], shape: [...t.shape], data: t.data };
 }

@@ -3,6 +3,9 @@ import { devicesCommand } from './devices.ts';
 import { convertCommand } from './convert.ts';
 import { goldenCommand } from './golden.ts';
 import { vaeCommand } from './vae.ts';
+import { checkCommand } from './check.ts';
+import { runCommand } from './run.ts';
+import { compileCommand } from './compile.ts';
 
 /** Every subcommand, in the order `kiln --help` lists them. */
-export const COMMANDS: readonly Command[] = [vaeCommand, goldenCommand, convertCommand, devicesCommand];
+export const COMMANDS: readonly Command[] = [vaeCommand, checkCommand, runCommand, compileCommand, goldenCommand, convertCommand, devicesCommand];

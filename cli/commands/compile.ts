@@ -1,0 +1,192 @@
+/**
+ * `kiln compile FILE --entry NAME ...`: compile an entry without running it. With `--shapes`
+ * the entry is traced for those input shapes and compiled to WGSL kernels (for WebGPU's
+ * guaranteed limits, so no GPU is needed), and the kernel count and memory plan are printed
+ * (`--dump-wgsl` writes the kernels). With `--emit-ts` a typed TypeScript module is written for
+ * the entry's functions (compiler/bindings/emit_ts.ts); that needs no shapes.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.ts';
+import { entryOwner, entrySignature, loadChecked, parseShape, parseValue, readConfig, requireEntry, sourceFiles, splitAssignment } from './entry_options.ts';
+import { bindModule } from '../../compiler/bind.ts';
+import { emitBindings } from '../../compiler/bindings/emit_ts.ts';
+import { BindingInputError } from '../../compiler/bindings/errors.ts';
+import { describeParams, formatSigType, orderArguments, shapeProblem, type FunctionSig } from '../../compiler/bindings/signature.ts';
+import { compile } from '../../compiler/compile.ts';
+import { dumpWgsl } from '../../compiler/dump.ts';
+import type { CompiledProgram } from '../../compiler/kernel.ts';
+import { formatBytes } from '../../compiler/passes/errors.ts';
+import { DEFAULT_TARGET } from '../../compiler/target.ts';
+import type { CallArg } from '../../dsl/session.ts';
+
+const HELP = `Usage: kiln compile FILE... --entry NAME [--shapes NAME=[...]...] [--emit-ts OUT.ts] [options]
+
+Compiles a Kiln entry without running it.
+
+NAME is Module.fn, Module (its forward; --emit-ts then binds every function of the module) or a
+free function declared in FILE (or a file it imports).
+
+Options:
+  --entry NAME             The entry (required).
+  --config CFG.json        The module's config: a JSON object of its parameters.
+  --set KEY=VALUE          One config parameter (a JSON value; repeatable; overrides --config).
+  --shapes NAME=[1,3,9,32,32]
+                           The shape of tensor parameter NAME (repeatable). With shapes, the entry
+                           is traced and compiled to WGSL kernels for WebGPU's guaranteed limits,
+                           and the kernel count and memory plan are printed.
+  --arg NAME=VALUE         A non-tensor parameter, for tracing (JSON).
+  --dump-wgsl DIR          Write the kernels and an index under DIR (needs --shapes).
+  --no-fuse                One kernel per IR op.
+  --emit-ts OUT.ts         Write typed TypeScript bindings for the entry: input and output
+                           interfaces (names, dtypes, shape tuples), the config type, the weight
+                           key union and a typed load(). Needs no shapes.
+  -h, --help               Show this help.
+
+Examples:
+  kiln compile examples/gelu_mlp.kiln --entry GeluMLP --config examples/gelu_mlp.json --shapes x=[2,5,8]
+  kiln compile examples/gelu_mlp.kiln --entry GeluMLP --config examples/gelu_mlp.json --emit-ts gelu_mlp.bindings.ts`;
+
+interface CompileArgs {
+  readonly files: string[];
+  readonly entry?: string;
+  readonly config?: string;
+  readonly set: string[];
+  readonly shapes: string[];
+  readonly args: string[];
+  readonly dumpWgsl?: string;
+  readonly fuse: boolean;
+  readonly emitTs?: string;
+}
+
+function parse(argv: readonly string[]): CompileArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        entry: { type: 'string' },
+        config: { type: 'string' },
+        set: { type: 'string', multiple: true, default: [] },
+        shapes: { type: 'string', multiple: true, default: [] },
+        arg: { type: 'string', multiple: true, default: [] },
+        'dump-wgsl': { type: 'string' },
+        'no-fuse': { type: 'boolean', default: false },
+        'emit-ts': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nRun \`kiln compile --help\` for the options.`);
+  }
+  const v = parsed.values;
+  if (!v.shapes.length && v['emit-ts'] === undefined) {
+    throw new UsageError('nothing to do: give --shapes NAME=[...] to compile kernels, or --emit-ts OUT.ts to write bindings (or both)');
+  }
+  if (v['dump-wgsl'] !== undefined && !v.shapes.length) throw new UsageError('--dump-wgsl needs --shapes: kernels are generated for concrete shapes');
+  if (v['emit-ts'] !== undefined && !v['emit-ts'].endsWith('.ts')) throw new UsageError(`--emit-ts ${v['emit-ts']} must name a .ts file`);
+  const files = sourceFiles('compile', parsed.positionals);
+  return {
+    files, entry: v.entry, config: v.config, set: v.set, shapes: v.shapes, args: v.arg, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'], emitTs: v['emit-ts'],
+  };
+}
+
+export const compileCommand: Command = {
+  name: 'compile',
+  summary: 'Compile a Kiln entry to WGSL kernels and/or typed TypeScript bindings',
+  help: HELP,
+  async run(argv) {
+    const args = parse(argv);
+    const program = loadChecked(args.files);
+    const entry = requireEntry('compile', program, args.entry);
+    const config = readConfig(args.config, args.set);
+    if (entry.kind === 'function' && Object.keys(config).length) throw new UsageError(`${entry.name} is a free function: it has no config.`);
+    const bound = bindModule(entry.program, entry.moduleName, config);
+    const owner = entryOwner(entry);
+
+    if (args.shapes.length) {
+      const sig = entrySignature(entry, bound.instance);
+      const callArgs = traceArguments(sig, args, owner);
+      const t0 = performance.now();
+      const graph = bound.trace({ fn: sig.name, args: callArgs });
+      const compiled = compile(graph, DEFAULT_TARGET, { fuse: args.fuse, name: owner });
+      console.log(`${owner}(${callArgs.map((a, i) => `${sig.params[i].name}: ${a.kind === 'tensor' ? `${a.dtype}[${a.shape.join(', ')}]` : JSON.stringify(a.value)}`).join(', ')})`);
+      console.log(`compiled for WebGPU's default limits in ${(performance.now() - t0).toFixed(0)} ms: ${describeKernels(compiled)}`);
+      const plan = compiled.plan;
+      console.log(`planned peak memory: ${formatBytes(plan.peakBytes)} (inputs ${formatBytes(plan.inputBytes)}, weights ${formatBytes(plan.weightBytes)}, intermediates and outputs ${formatBytes(plan.arenaBytes)})`);
+      for (const id of compiled.outputs) {
+        const t = compiled.tensors[id];
+        console.log(`  output ${t.name}: ${t.dtype}[${t.shape.join(', ')}]`);
+      }
+      if (args.dumpWgsl) {
+        const written = await dumpWgsl(compiled, args.dumpWgsl);
+        console.log(`wrote ${written.length - 1} kernel${written.length === 2 ? '' : 's'} and index.txt under ${args.dumpWgsl}`);
+      }
+    }
+
+    if (args.emitTs !== undefined) {
+      const outFile = resolve(args.emitTs);
+      const emitted = emitBindings({
+        entry, config, instance: bound.instance, weights: bound.weights, sources: args.files, outFile,
+        generatedBy: `kiln compile ${argv.join(' ')}`,
+      });
+      writeTextAtomically(outFile, emitted.text);
+      console.log(`wrote bindings ${args.emitTs} (${emitted.functions.join(', ')}${entry.kind === 'module' ? `; ${bound.weights.length} weight keys` : ''})`);
+      for (const s of emitted.skipped) console.log(`  not bound: ${s.name} (${s.reason})`);
+    }
+    return 0;
+  },
+};
+
+function describeKernels(p: CompiledProgram): string {
+  const kinds = new Map<string, number>();
+  for (const k of p.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
+  const n = p.kernels.length;
+  return `${n} kernel${n === 1 ? '' : 's'} (${[...kinds].map(([k, c]) => `${c} ${k}`).join(', ')})`;
+}
+
+/** `--shapes` and `--arg` → the trace's positional arguments. */
+function traceArguments(sig: FunctionSig, args: CompileArgs, owner: string): CallArg[] {
+  const given = new Map<string, CallArg>();
+  const sizes = new Map<string, { size: number; from: string }>();
+  const param = (name: string, option: string) => {
+    const p = sig.params.find((q) => q.name === name);
+    if (!p) throw new UsageError(`${option} ${name}: ${owner} has no parameter ${name}; its parameters are ${describeParams(sig)}`);
+    return p;
+  };
+  for (const text of args.shapes) {
+    const [name, shapeText] = splitAssignment(text, '--shapes', 'x=[1,3,9,32,32]');
+    const p = param(name, '--shapes');
+    if (p.kind !== 'tensor') throw new UsageError(`--shapes ${name}: ${name} is not a tensor (${p.declared}); give it with --arg ${name}=VALUE`);
+    const shape = parseShape(shapeText, `--shapes ${name}`);
+    const problem = shapeProblem(p, shape, sizes);
+    if (problem) throw new UsageError(`--shapes ${name}=[${shape.join(', ')}] ${problem}`);
+    given.set(name, { kind: 'tensor', name, shape, dtype: p.dtype });
+  }
+  for (const text of args.args) {
+    const [name, value] = splitAssignment(text, '--arg', 'scale=0.5');
+    const p = param(name, '--arg');
+    if (p.kind === 'tensor') throw new UsageError(`--arg ${name}: ${name} is a tensor (${formatSigType(p.dtype, p.dims)}); give its shape with --shapes ${name}=[...]`);
+    given.set(name, { kind: 'value', value: parseValue(value, `--arg ${name}`) });
+  }
+  try {
+    return orderArguments(sig, given, (json) => ({ kind: 'value', value: json }), owner);
+  } catch (err) {
+    if (err instanceof BindingInputError) throw new UsageError(`${err.message}\nGive tensor shapes with --shapes NAME=[...] and other values with --arg NAME=VALUE.`);
+    throw err;
+  }
+}
+
+/** Writes under a temporary name and renames when complete, so a failure leaves no partial file. */
+function writeTextAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}

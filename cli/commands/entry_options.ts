@@ -1,0 +1,105 @@
+/**
+ * What `kiln run` and `kiln compile` share: loading and checking the Kiln files, resolving
+ * `--entry`, the config from `--config FILE.json` and `--set key=value`, and `name=value`
+ * option lists (`--arg`, `--shapes`). Values are JSON; a bare word (`replicate`) is a string.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError } from '../command.ts';
+import { resolveEntry, type Entry } from '../../compiler/bindings/entry.ts';
+import { EntryError } from '../../compiler/bindings/errors.ts';
+import { functionSignature, instanceScope, NO_CONFIG, type FunctionSig } from '../../compiler/bindings/signature.ts';
+import { checkProgram } from '../../dsl/check.ts';
+import { KilnError } from '../../dsl/diagnostics.ts';
+import { loadProgram, type Program } from '../../dsl/program.ts';
+import type { ModuleInstance } from '../../dsl/values.ts';
+
+/** Absolute paths of the given Kiln files; UsageError when one is missing. */
+export function sourceFiles(command: string, positionals: readonly string[]): string[] {
+  if (positionals.length === 0) throw new UsageError(`give the .kiln file(s) to load (see kiln ${command} --help)`);
+  return positionals.map((p) => {
+    if (!existsSync(p)) throw new UsageError(`${p}: no such file`);
+    if (statSync(p).isDirectory()) throw new UsageError(`${p} is a folder; give .kiln files`);
+    return resolve(p);
+  });
+}
+
+/** Loads and type-checks the files; a KilnError with every error found otherwise (printed as diagnostics). */
+export function loadChecked(files: readonly string[]): Program {
+  const program = loadProgram(files);
+  const errors = checkProgram(program).diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) throw new KilnError(errors);
+  return program;
+}
+
+export function requireEntry(command: string, program: Program, name: string | undefined): Entry {
+  if (!name) throw new UsageError(`--entry NAME is required: Module, Module.fn or a free function (see kiln ${command} --help)`);
+  try {
+    return resolveEntry(program, name);
+  } catch (err) {
+    // A name that is not in the files is a mistake in the command line.
+    if (err instanceof EntryError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** `key=value` → [key, value text]; UsageError naming the option when there is no `=`. */
+export function splitAssignment(text: string, option: string, example: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`${option} ${text}: expected NAME=VALUE, e.g. ${option} ${example}`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+/** A JSON value; a bare word that is not JSON is taken as a string. */
+export function parseValue(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(text)) return text;
+    throw new UsageError(`${where}: ${JSON.stringify(text)} is not a JSON value (numbers, true/false, null, "strings", [lists]) or a bare word`);
+  }
+}
+
+/** The config: a JSON object from `--config`, then each `--set key=value` on top. */
+export function readConfig(configFile: string | undefined, sets: readonly string[]): Record<string, unknown> {
+  let config: Record<string, unknown> = {};
+  if (configFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, 'utf8');
+    } catch {
+      throw new UsageError(`--config ${configFile}: no such file`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`--config ${configFile} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new UsageError(`--config ${configFile} must hold a JSON object of module parameters, like {"in_channels": 64}`);
+    }
+    config = { ...(json as Record<string, unknown>) };
+  }
+  for (const s of sets) {
+    const [key, value] = splitAssignment(s, '--set', 'in_channels=64');
+    config[key] = parseValue(value, `--set ${key}`);
+  }
+  return config;
+}
+
+/** A shape like `[1,3,9,32,32]` (or `1,3,9,32,32`). */
+export function parseShape(text: string, where: string): number[] {
+  const inner = text.trim().replace(/^\[/, '').replace(/\]$/, '').trim();
+  const dims = inner === '' ? [] : inner.split(',').map((s) => s.trim());
+  if (dims.some((d) => !/^\d+$/.test(d))) throw new UsageError(`${where}: ${JSON.stringify(text)} is not a shape; write it like [1,3,9,32,32]`);
+  return dims.map(Number);
+}
+
+/** The entry function's signature with the config filled in. */
+export function entrySignature(entry: Entry, instance: ModuleInstance | undefined): FunctionSig {
+  return functionSignature(entry.fn, entry.kind === 'module' && instance ? instanceScope(instance) : NO_CONFIG);
+}
+
+/** The owner name used in messages: `Module.fn`, or a free function's name. */
+export const entryOwner = (entry: Entry): string => (entry.kind === 'module' ? `${entry.moduleName}.${entry.fn.name}` : entry.fn.name);
