@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../command.ts';
 import { resolveEntry, type Entry } from '../../compiler/bindings/entry.ts';
 import { EntryError } from '../../compiler/bindings/errors.ts';
-import { functionSignature, instanceScope, NO_CONFIG, type FunctionSig } from '../../compiler/bindings/signature.ts';
+import { entryProblem, functionSignature, instanceScope, NO_CONFIG, type FunctionSig } from '../../compiler/bindings/signature.ts';
 import { checkProgram } from '../../dsl/check.ts';
 import { KilnError } from '../../dsl/diagnostics.ts';
 import { loadProgram, type Program } from '../../dsl/program.ts';
@@ -98,6 +98,8 @@ export function parseShape(text: string, where: string): number[] {
 
 /** The entry function's signature with the config filled in. */
 export function entrySignature(entry: Entry, instance: ModuleInstance | undefined): FunctionSig {
+  const problem = entryProblem(entry.fn);
+  if (problem) throw new UsageError(`${entryOwner(entry)} cannot be called from the command line: ${problem}`);
   return functionSignature(entry.fn, entry.kind === 'module' && instance ? instanceScope(instance) : NO_CONFIG);
 }
 
