@@ -55,16 +55,18 @@ export function checkLatentsOutput(path: string): void {
   }
   const existing = statOrNull(path);
   if (existing?.isDirectory()) throw new LatentsFileError(`cannot write ${path}: a folder with that name exists. Choose another output name.`);
-  // The nearest existing ancestor must be a folder (not a file) for the output to be creatable.
+  const problem = creatableProblem(path);
+  if (problem) throw new LatentsFileError(problem);
+}
+
+/** Why `path` cannot be created (its nearest existing ancestor is a file), or undefined. */
+export function creatableProblem(path: string): string | undefined {
   let dir = dirname(path);
   for (;;) {
     const st = statOrNull(dir);
-    if (st) {
-      if (!st.isDirectory()) throw new LatentsFileError(`cannot write ${path}: ${dir} is a file, not a folder.`);
-      return;
-    }
+    if (st) return st.isDirectory() ? undefined : `cannot write ${path}: ${dir} is a file, not a folder.`;
     const parent = dirname(dir);
-    if (parent === dir) return;
+    if (parent === dir) return undefined;
     dir = parent;
   }
 }

@@ -13,7 +13,9 @@ import { formatProfile, type ProfileEntry } from '../../../runtime/executor.ts';
 import { resetActiveWeights } from '../../../runtime/model.ts';
 import { createProgress, type Progress } from '../../progress.ts';
 import { UsageError } from '../../command.ts';
-import type { HunyuanVae } from '../../../models/hunyuan_vae/autoencoder.ts';
+import type { HunyuanVae, VaeConfig } from '../../../models/hunyuan_vae/autoencoder.ts';
+import { chooseVaeConfig, readVaeConfigFile } from '../../../models/hunyuan_vae/checkpoint.ts';
+import { TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
 import { createVae, openVaeSource, type VaeSource } from '../../../models/hunyuan_vae/run.ts';
 import { defaultMemoryBudget, planVaeRun, type VaeOp, type VaePlan } from '../../../models/hunyuan_vae/run_plan.ts';
 import { geometryOf, nearestValid, spatialTileProblem, temporalTileProblem, tilingFor } from '../../../models/hunyuan_vae/tile_sizes.ts';
@@ -57,7 +59,7 @@ export class VaeContext {
     let device: KilnDevice | undefined;
     try {
       source = openVaeSource({ weightsPath: args.weights, configPath: args.config });
-      const tiling = tileOverrides(args, source);
+      const tiling = tileOverrides(args, source.config);
       if (args.backend === 'webgpu') {
         progress.stage('open device');
         device = await acquireDevice();
@@ -135,11 +137,21 @@ async function releaseAll(): Promise<void> {
   resetActiveWeights();
 }
 
+/**
+ * Checks what can be checked from the arguments alone, before any input is read or weights are
+ * loaded: the config (cheap to read; returned) and the tile sizes against it.
+ */
+export function preflight(args: ModelArgs): VaeConfig {
+  const config = args.weights ? chooseVaeConfig(args.weights, args.config).config : args.config ? readVaeConfigFile(args.config) : TINY_VAE_CONFIG;
+  tileOverrides(args, config);
+  return config;
+}
+
 /** Tile sizes from --tile-size / --tile-frames, checked so tiled results keep their size. */
-function tileOverrides(args: ModelArgs, source: VaeSource) {
-  const g = geometryOf(source.config);
-  const S = args.tileSize ?? source.config.sample_size;
-  const F = args.tileFrames ?? source.config.sample_tsize;
+function tileOverrides(args: ModelArgs, config: VaeConfig) {
+  const g = geometryOf(config);
+  const S = args.tileSize ?? config.sample_size;
+  const F = args.tileFrames ?? config.sample_tsize;
   if (args.tileSize !== undefined) {
     const p = spatialTileProblem(S, g);
     if (p) throw new UsageError(`--tile-size ${S}: ${p}. Use ${nearestValid(S, (n) => spatialTileProblem(n, g)).join(' or ')} (a multiple of ${4 * 2 ** (g.levels - 1)} for this VAE).`);

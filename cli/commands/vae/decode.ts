@@ -5,13 +5,13 @@
  */
 import { basename } from 'node:path';
 import { UsageError } from '../../command.ts';
-import { checkOutputPath, ffmpegAvailable, tensorToFrames, writeVideo } from '../../../runtime/media/index.ts';
+import { checkOutputPath, ffmpegAvailable, MediaError, tensorToFrames, writeVideo } from '../../../runtime/media/index.ts';
 import { describeFrames } from '../../../runtime/media/frames.ts';
 import type { HostTensor } from '../../../runtime/tensor.ts';
 import type { VaeConfig } from '../../../models/hunyuan_vae/autoencoder.ts';
-import { LatentsFileError, readLatentsFile, type ReadLatents } from '../../../models/hunyuan_vae/latents_file.ts';
+import { creatableProblem, LatentsFileError, readLatentsFile, type ReadLatents } from '../../../models/hunyuan_vae/latents_file.ts';
 import { decodeLatents, unscaleTensor } from '../../../models/hunyuan_vae/run.ts';
-import { createReporter, shapeText, VaeContext } from './context.ts';
+import { createReporter, preflight, shapeText, VaeContext } from './context.ts';
 import { modelArgs, onePositional, parseOptions } from './options.ts';
 
 const DECODE_OPTIONS = {
@@ -45,17 +45,21 @@ export function latentsTensor(r: ReadLatents, path: string): HostTensor {
   return { ...t, shape };
 }
 
-function checkAgainstConfig(z: HostTensor, r: ReadLatents, path: string, config: VaeConfig, configSource: string, warn: (l: string) => void): void {
+function checkChannels(z: HostTensor, path: string, config: VaeConfig, which: string): void {
   const c = z.shape[1];
   if (c !== config.latent_channels) {
-    throw new LatentsFileError(`${path}: the latents have ${c} channels (shape ${shapeText(z.shape)}), but the VAE (${configSource}) has latent_channels ${config.latent_channels}. ` +
-      'Decode with the VAE that made them: pass its --weights (and --config if it is not beside the weights).');
+    throw new LatentsFileError(`${path}: the latents have ${c} channels (shape ${shapeText(z.shape)}), but ${which} has latent_channels ${config.latent_channels}. ` +
+      'Decode with the VAE that made them: pass its --weights (and --config if its config.json is not beside the weights).');
   }
-  const made = r.config;
-  if (made && JSON.stringify(made) !== JSON.stringify(config)) {
-    const diff = Object.keys(config).filter((k) => JSON.stringify((made as Record<string, unknown>)[k]) !== JSON.stringify((config as unknown as Record<string, unknown>)[k]));
-    warn(`warning: ${path} was encoded with another VAE config (differs in ${diff.join(', ') || 'fields'}); decoding with ${configSource}.`);
-  }
+}
+
+/** Warns when the file says it was made by a VAE with another config. */
+function compareConfigs(r: ReadLatents, path: string, config: VaeConfig, configSource: string, warn: (l: string) => void): void {
+  const made = r.config as Record<string, unknown> | undefined;
+  if (!made) return;
+  const now = config as unknown as Record<string, unknown>;
+  const diff = Object.keys(now).filter((k) => JSON.stringify(made[k]) !== JSON.stringify(now[k]));
+  if (diff.length) warn(`warning: ${path} was encoded with another VAE config (it differs in ${diff.join(', ')}); decoding with ${configSource}.`);
 }
 
 export async function runDecode(argv: readonly string[]): Promise<number> {
@@ -69,6 +73,7 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
     if (!(fps > 0) || !Number.isFinite(fps)) throw new UsageError(`--fps must be a positive number of frames per second, not '${String(values.fps)}'`);
   }
 
+  const expectedConfig = preflight(args);
   const report = createReporter(args.quiet);
   const { progress } = report;
   let ctx: VaeContext | undefined;
@@ -76,8 +81,11 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
     progress.stage('read latents');
     const read = readLatentsFile(path);
     const z0 = latentsTensor(read, path);
+    checkChannels(z0, path, expectedConfig, args.weights ? 'the VAE' : 'the built-in tiny VAE');
     const frameCount = decodedFrameCount(z0.shape[2], read.config?.time_compression_ratio ?? 4);
     const out = args.out ?? (await defaultVideoPath(path, frameCount));
+    const unreachable = creatableProblem(out);
+    if (unreachable) throw new MediaError(unreachable);
     const kind = await checkOutputPath(out, frameCount);
     progress.done();
     const scaled = values.scaled ? true : values.unscaled ? false : read.scaled ?? false;
@@ -85,7 +93,7 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
 
     ctx = await VaeContext.open(args, report);
     const { vae } = ctx;
-    checkAgainstConfig(z0, read, path, vae.config, ctx.source.configSource, report.warn);
+    compareConfigs(read, path, vae.config, ctx.source.configSource, report.warn);
     const factor = vae.config.scaling_factor;
     if (scaled && read.scalingFactor !== undefined && read.scalingFactor !== factor) {
       report.warn(`warning: ${path} was scaled by ${read.scalingFactor}, but this VAE's scaling_factor is ${factor}; dividing by ${factor}.`);

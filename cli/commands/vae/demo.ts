@@ -10,9 +10,9 @@ import { UsageError } from '../../command.ts';
 import { formatDuration } from '../../progress.ts';
 import { ffmpegAvailable, framesToTensor, makeSampleClip, tensorToFrames, writeVideo } from '../../../runtime/media/index.ts';
 import { describeFrames } from '../../../runtime/media/frames.ts';
-import { writeLatentsFile } from '../../../models/hunyuan_vae/latents_file.ts';
+import { creatableProblem, LatentsFileError, writeLatentsFile } from '../../../models/hunyuan_vae/latents_file.ts';
 import { decodeLatents, encodePixels } from '../../../models/hunyuan_vae/run.ts';
-import { createReporter, mb, shapeText, VaeContext } from './context.ts';
+import { createReporter, preflight, mb, shapeText, VaeContext } from './context.ts';
 import { intOption, modelArgs, parseOptions } from './options.ts';
 
 const DEMO_OPTIONS = {
@@ -31,6 +31,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const size = intOption(values, 'size', 8, 2048) ?? DEMO_DEFAULTS.size;
   if (size % 8 !== 0) throw new UsageError(`--size must be a multiple of 8, as the VAE needs; ${size} is not (try ${size - (size % 8) || 8} or ${size - (size % 8) + 8})`);
   const dir = args.out ?? DEMO_DEFAULTS.out;
+  preflight(args);
   const ext = frames === 1 ? 'png' : (await ffmpegAvailable()) ? 'mp4' : 'gif';
   const files = {
     input: join(dir, `demo_input.${ext}`),
@@ -38,6 +39,8 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     reconstruction: join(dir, `demo_reconstruction.${ext}`),
   };
 
+  const unreachable = creatableProblem(files.latents);
+  if (unreachable) throw new LatentsFileError(unreachable);
   const report = createReporter(args.quiet);
   const { progress } = report;
   const t0 = performance.now();

@@ -9,7 +9,7 @@ import { checkVaeInput, framesToTensor, readMedia, type FramePolicy, type SizePo
 import { describeFrames } from '../../../runtime/media/frames.ts';
 import { checkLatentsOutput, writeLatentsFile } from '../../../models/hunyuan_vae/latents_file.ts';
 import { encodePixels, scaleTensor } from '../../../models/hunyuan_vae/run.ts';
-import { createReporter, shapeText, VaeContext } from './context.ts';
+import { createReporter, preflight, shapeText, VaeContext } from './context.ts';
 import { intOption, modelArgs, onePositional, parseOptions } from './options.ts';
 
 const ENCODE_OPTIONS = {
@@ -50,6 +50,7 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
   if (seed !== undefined && !values.sample) throw new UsageError('--seed only matters with --sample (the default encodes the posterior mean, which has no randomness)');
   const out = args.out ?? defaultLatentsPath(input);
   checkLatentsOutput(out);
+  preflight(args);
 
   const report = createReporter(args.quiet);
   const { progress } = report;
