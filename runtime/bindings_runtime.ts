@@ -192,11 +192,12 @@ function callArguments(sig: FunctionSig, inputs: object, owner: string): CallInp
   const sizes = new Map<string, { size: number; from: string }>();
   for (const [name, value] of Object.entries(inputs)) {
     const p = sig.params.find((q) => q.name === name);
-    if (!p || value === undefined) {
-      if (p) continue;
+    // An unknown name is passed on for orderArguments to report with the whole signature.
+    if (!p) {
       given.set(name, { value });
       continue;
     }
+    if (value === undefined) continue;
     if (p.kind === 'value') {
       given.set(name, { value });
       continue;

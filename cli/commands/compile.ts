@@ -11,7 +11,6 @@ import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
 import { entryOwner, entrySignature, loadChecked, parseShape, parseValue, readConfig, requireEntry, sourceFiles, splitAssignment } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
-import { emitBindings } from '../../compiler/bindings/emit_ts.ts';
 import { BindingInputError } from '../../compiler/bindings/errors.ts';
 import { describeParams, formatSigType, orderArguments, shapeProblem, type FunctionSig } from '../../compiler/bindings/signature.ts';
 import { compile } from '../../compiler/compile.ts';
@@ -126,6 +125,8 @@ export const compileCommand: Command = {
     }
 
     if (args.emitTs !== undefined) {
+      // Loaded on demand: the TypeScript compiler takes a moment to load, and only this option needs it.
+      const { emitBindings } = await import('../../compiler/bindings/emit_ts.ts');
       const outFile = resolve(args.emitTs);
       const emitted = emitBindings({
         entry, config, instance: bound.instance, weights: bound.weights, sources: args.files, outFile,

@@ -4,7 +4,7 @@
  * selection, and the messages and exit codes of each kind of mistake. Interpreter runs, plus
  * one WebGPU run with --profile (skipped without an adapter).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../cli/main.ts';
@@ -158,6 +158,15 @@ describe('kiln run: mistakes', () => {
   it('reports a config the module does not take (exit 1)', async () => {
     expect(await main(['run', EXAMPLE, '--entry', 'GeluMLP', '--set', 'dim=8', '--set', 'width=3', '--weights', data.weights, '--in', `x=${data.x}`, '--out', outFile(), '--backend', 'interp'])).toBe(1);
     expect(err.at(-1)).toMatch(/module GeluMLP has no parameter 'width'/);
+  });
+
+  it('prints the type errors of the source instead of running it (exit 1)', async () => {
+    const bad = join(dir, 'bad.kiln');
+    writeFileSync(bad, 'fn widen(x: f32[B, 4]) -> f32[B, 5] {\n  x\n}\n');
+    expect(await main(['run', bad, '--entry', 'widen', '--in', `x=${data.x}`, '--out', outFile(), '--backend', 'interp'])).toBe(1);
+    // Line 2, column 3: the body's result x, which is f32[B, 4].
+    expect(err.at(-1)).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:3: error: the result of widen must be f32\\[B, 5\\]`));
+    expect(err.at(-1)).not.toMatch(/\n\s+at /);
   });
 
   it('treats mistakes in the command line as usage errors (exit 2)', async () => {
