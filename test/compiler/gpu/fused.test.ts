@@ -163,3 +163,22 @@ describe('dispatch grids', () => {
     }
   });
 });
+
+describe('outputs on the GPU', () => {
+  it('stores a reshaped output in place, copies inputs and repeated outputs, and skips empty tensors', async () => {
+    const b = new GraphBuilder();
+    const a = b.input('a', [2, 5, 3], 'f32');
+    const c = b.input('c', [2, 3, 4], 'f32');
+    const mm = b.matmul(a, c);
+    const empty = b.input('empty', [0, 3], 'f32');
+    const g = b.graph([
+      { name: 'flat', node: b.reshape(mm, [40]) },
+      { name: 'exp', node: b.unary('exp', mm) },
+      { name: 'a', node: a },
+      { name: 'exp_again', node: b.unary('exp', mm) },
+      { name: 'none', node: b.unary('exp', empty) },
+    ]);
+    const p = await checkGraph(g, { rtol: 1e-5, values: { a: Array.from({ length: 30 }, (_, i) => (i % 7) - 3), c: Array.from({ length: 24 }, (_, i) => (i % 5) * 0.5 - 1), empty: [] } });
+    expect(p.kernels.map((k) => k.kind)).toEqual(['contraction', 'elementwise', 'elementwise', 'elementwise']);
+  });
+});
