@@ -117,7 +117,7 @@ export function emitBindings(input: BindingsInput): EmittedBindings {
   }
   statements.push(modelInterface(input, modelName, perFn));
   statements.push(specDecl(input, sigs));
-  statements.push(loadDecl(input, modelName, perFn, hasWeights));
+  statements.push(loadDecl(modelName, perFn, hasWeights));
 
   const file = ts.createSourceFile('bindings.ts', '', ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
   const printer = ts.createPrinter({ newLine: ts.NewLineKind.LineFeed });
@@ -377,7 +377,7 @@ function specDecl(input: BindingsInput, sigs: readonly FunctionSig[]): ts.Statem
   return constDecl('spec', kilnRef('BindingSpec'), spec, false);
 }
 
-function loadDecl(input: BindingsInput, modelName: string, fns: readonly BoundFn[], hasWeights: boolean): ts.Statement {
+function loadDecl(modelName: string, fns: readonly BoundFn[], hasWeights: boolean): ts.Statement {
   const binding = f.createIdentifier('binding');
   const methods: ts.ObjectLiteralElementLike[] = fns.map((b) => {
     const outputs = ref(b.outputs, typeArgs(b.sig, b.typeParams));
