@@ -13,7 +13,7 @@
  *   the operands of own nodes that are not own (evaluated as inlined expressions); its
  *   *leaves* are the materialised nodes those expressions load (its read bindings).
  */
-import type { Graph, MatmulNode, Node, ReduceNode } from '../ir.ts';
+import type { Graph, MatmulNode, Node } from '../ir.ts';
 import { topoSort, usersOf } from '../ir.ts';
 
 export interface Epilogue {
@@ -127,11 +127,6 @@ export function leavesOf(roots: readonly Node[], materialised: ReadonlySet<numbe
 /** Materialised nodes a group reads (its read bindings, before aliasing). */
 export function groupLeaves(g: KernelGroup, materialised: ReadonlySet<number>): Set<Node> {
   return leavesOf(groupRoots(g), materialised);
-}
-
-/** The reduction anchors of a group (for row chains). */
-export function reductionsOf(g: KernelGroup): ReduceNode[] {
-  return g.kind === 'reduction' ? g.chain.map((e) => e.anchor as ReduceNode) : [];
 }
 
 /** Nodes that reach one of `targets` through inlined nodes (they must stay in the kernel). */
