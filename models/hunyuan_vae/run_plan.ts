@@ -137,7 +137,16 @@ const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 function describeCandidate(op: VaeOp, shape: readonly number[], c: Candidate): string {
   const path = pathFor(op, shape, c);
   if (path === 'none') return c.flags.spatial || c.flags.temporal ? 'untiled (the input is below the tile sizes)' : 'untiled';
-  return `${path} tiling with ${c.tiling.sampleSize} px × ${c.tiling.sampleTSize}-frame tiles`;
+  return `${tilingKind(op, shape, c)} tiling with ${c.tiling.sampleSize} px × ${c.tiling.sampleTSize}-frame tiles`;
+}
+
+/** "spatial", "temporal", or "temporal and spatial" when temporal tiles are split in space too. */
+export function tilingKind(op: VaeOp, shape: readonly number[], c: Candidate): string {
+  const path = pathFor(op, shape, c);
+  if (path !== 'temporal' || !c.flags.spatial) return path;
+  const [, , , H, W] = shape;
+  const side = op === 'encode' ? c.tiling.sampleSize : c.tiling.latentSize;
+  return H > side || W > side ? 'temporal and spatial' : 'temporal';
 }
 
 /**

@@ -17,7 +17,7 @@ import type { HunyuanVae, VaeConfig } from '../../../models/hunyuan_vae/autoenco
 import { chooseVaeConfig, readVaeConfigFile } from '../../../models/hunyuan_vae/checkpoint.ts';
 import { TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
 import { createVae, openVaeSource, type VaeSource } from '../../../models/hunyuan_vae/run.ts';
-import { defaultMemoryBudget, planVaeRun, type VaeOp, type VaePlan } from '../../../models/hunyuan_vae/run_plan.ts';
+import { defaultMemoryBudget, planVaeRun, tilingKind, type VaeOp, type VaePlan } from '../../../models/hunyuan_vae/run_plan.ts';
 import { geometryOf, nearestValid, spatialTileProblem, temporalTileProblem, tilingFor } from '../../../models/hunyuan_vae/tile_sizes.ts';
 import type { ModelArgs } from './options.ts';
 
@@ -168,7 +168,7 @@ export function describePlan(plan: VaePlan): string[] {
   const unit = plan.op === 'encode' ? 'pixels' : 'latents';
   const how = plan.path === 'none'
     ? `untiled${plan.flags.spatial || plan.flags.temporal ? ` (tiling is on, but the input is within one ${plan.tiling.sampleSize} px × ${plan.tiling.sampleTSize}-frame tile)` : ''}`
-    : `${plan.path} tiling, ${plan.tileShapes.length} tiles (${plan.tiling.sampleSize} px × ${plan.tiling.sampleTSize}-frame tiles)`;
+    : `${tilingKind(plan.op, plan.inputShape, plan)} tiling, ${plan.tileShapes.length} tiles (${plan.tiling.sampleSize} px × ${plan.tiling.sampleTSize}-frame tiles)`;
   const lines = [`${plan.op} ${shapeText(plan.inputShape)} ${unit}: ${how}`];
   for (const p of plan.programs) {
     const peak = p.peakBytes !== undefined ? `planned peak ${mb(p.peakBytes)}, ${p.kernels} kernels` : 'no GPU memory plan on the interp backend';

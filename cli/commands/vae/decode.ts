@@ -106,6 +106,7 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
     const rate = fps ?? read.source?.fps ?? DEFAULT_FPS;
     let last = 0;
     await writeVideo(out, frames, { fps: rate, onFrame: (done) => { progress.tick(done - last); last = done; } });
+    progress.tick(frames.count - last); // writers that do not report frames (gif, webp, one image)
     progress.done();
     console.log(`wrote ${out}: ${describeFrames(frames)}${frames.count > 1 && kind !== 'folder' ? ` at ${rate} fps` : ''} decoded from latents ${shapeText(z0.shape)}`);
     const table = ctx.profileTable();

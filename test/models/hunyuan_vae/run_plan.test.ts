@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TARGET, type Target } from '../../../compiler/target.ts';
 import { HunyuanVae } from '../../../models/hunyuan_vae/autoencoder.ts';
 import { builtinVaeWeights, TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
-import { defaultMemoryBudget, momentsShape, planVaeRun, VaePlanError, type PlanOptions } from '../../../models/hunyuan_vae/run_plan.ts';
+import { defaultMemoryBudget, momentsShape, planVaeRun, tilingKind, VaePlanError, type PlanOptions } from '../../../models/hunyuan_vae/run_plan.ts';
 import { decodeTileShapes, encodeTileShapes } from '../../../models/hunyuan_vae/tiling.ts';
 import type { KilnDevice } from '../../../runtime/device.ts';
 import { weightsFromMap } from '../../../runtime/model.ts';
@@ -108,6 +108,11 @@ describe('planVaeRun', () => {
     expect(plan.path).toBe('temporal');
     expect(plan.tileShapes).toEqual([[1, 4, 5, 4, 4], [1, 4, 4, 4, 4], [1, 4, 1, 4, 4]]);
     expect(plan.programs.map((p) => p.peakBytes)).toEqual([undefined, undefined, undefined]);
+    expect(tilingKind('decode', [1, 4, 7, 4, 4], plan)).toBe('temporal');
+    const both = planVaeRun(vae, 'decode', [1, 4, 7, 12, 12], opts({ mode: 'on' }));
+    expect(tilingKind('decode', [1, 4, 7, 12, 12], both)).toBe('temporal and spatial');
+    // Three temporal windows, each split into 2 × 2 spatial tiles.
+    expect(both.tileShapes).toHaveLength(12);
   });
 
   it('budgets half the host memory on a CPU adapter and the largest buffer on a GPU', () => {
