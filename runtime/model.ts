@@ -104,6 +104,8 @@ export class ModelSession {
   private readonly cache = new Map<string, Entry>();
   private readonly f64Weights = new Map<string, Float64Array>();
   private programCount = 0;
+  /** Kernel dumps still being written (awaited by `call` and `flushDumps`). */
+  private pendingDumps: Promise<unknown>[] = [];
 
   constructor(
     readonly program: Program,
@@ -133,14 +135,21 @@ export class ModelSession {
       const t0 = performance.now();
       entry.program = compile(entry.graph, this.opts.device!.target, { fuse: this.opts.fuse ?? true, name: `${this.moduleName}.${fn}` });
       opts.onCompile?.({ fn, kernels: entry.program.kernels.length, ms: performance.now() - t0 });
-      if (this.opts.dumpWgsl) dumpWgsl(entry.program, `${this.opts.dumpWgsl}/${this.moduleName}.${fn}.${this.programCount++}`);
+      if (this.opts.dumpWgsl) this.pendingDumps.push(dumpWgsl(entry.program, `${this.opts.dumpWgsl}/${this.moduleName}.${fn}.${this.programCount++}`));
     }
     return entry;
+  }
+
+  /** Wait until every `--dump-wgsl` file of the programs prepared so far is written (rethrows write errors). */
+  async flushDumps(): Promise<void> {
+    const pending = this.pendingDumps.splice(0);
+    await Promise.all(pending);
   }
 
   /** Call a function of the module; tensor arguments in parameter order, other arguments as `{ value }`. */
   async call(fn: string, args: readonly CallInput[], opts: CallOptions = {}): Promise<CallResult> {
     const entry = this.prepare(fn, args, opts);
+    await this.flushDumps();
     const hosts = new Map<string, HostTensor>();
     args.forEach((a, i) => { if (isHost(a)) hosts.set(`arg${i}`, toGraphStorage(a)); });
     if (this.opts.backend === 'interp') return { outputs: this.interpret(entry.graph, hosts) };

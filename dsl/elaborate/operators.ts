@@ -107,7 +107,7 @@ function asTensor(ctx: Ctx, site: ops.Site, v: Value, like: TensorValue): Tensor
   }
   if (v.kind === 'float') {
     if (like.dtype === 'i32' || like.dtype === 'bool') {
-      throw error(`'${site.op}': cannot combine a ${like.dtype} tensor with ${describeValue(v)}`, site.span, { help: `cast the tensor to f32 first: cast(x, f32)` });
+      throw error(`'${site.op}': cannot combine ${like.dtype === 'i32' ? 'an' : 'a'} ${like.dtype} tensor with ${describeValue(v)}`, site.span, { help: `cast the tensor to f32 first: cast(x, f32)` });
     }
     return ops.scalarTensor(ctx, site, v.value, like.dtype);
   }
