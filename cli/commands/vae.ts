@@ -56,7 +56,8 @@ demo: makes a 9-frame 64×64 sample clip, encodes and decodes it, and writes
 Model options (all subcommands):
   --weights, -w PATH     the VAE checkpoint: HunyuanVideo's pytorch_model.pt (read without
                          running its pickle code), a .safetensors file, a shard index, or a
-                         folder holding one (the released vae/ folder, a diffusers folder).
+                         folder holding one (the released vae/ folder, HunyuanVideo's ckpts/
+                         folder, a diffusers pipeline or VAE folder).
                          A top-level "state_dict" entry is unwrapped and, if any key starts
                          with "vae.", only those keys are kept, without the prefix.
                          Without --weights: a built-in tiny VAE with deterministic random

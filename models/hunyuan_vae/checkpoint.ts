@@ -5,7 +5,9 @@
  * Vocabulary
  * - Checkpoint: anything `loadWeights` reads — the released `pytorch_model.pt` (a torch.save zip
  *   read by the restricted unpickler), a `.safetensors` file, a shard index, or a folder holding
- *   one (a diffusers folder, or the released `vae/` folder).
+ *   one (a diffusers folder, or the released `vae/` folder). A root folder without a config.json
+ *   of its own stands for its VAE: `vae/` (diffusers pipelines, a model folder) or
+ *   `hunyuan-video-i2v-720p/vae/` (HunyuanVideo's ckpts/).
  * - Unwrapping: a top-level `state_dict` entry is used instead of the whole object; then if ANY
  *   key starts with `vae.`, only those keys are kept, with the prefix removed. Whatever is left
  *   must match the module's key space exactly (ModelSession reports every difference at once).
@@ -131,10 +133,14 @@ export function readVaeConfigFile(path: string): VaeConfig {
 
 const isDir = (p: string): boolean => { try { return statSync(p).isDirectory(); } catch { return false; } };
 
-/** The folder to read weights from: a checkpoint root holding `vae/` stands for that subfolder. */
-function weightsLocation(path: string): string {
-  if (isDir(path) && !existsSync(join(path, 'config.json')) && isDir(join(path, 'vae'))) return join(path, 'vae');
-  return path;
+// Where the VAE sits inside a checkpoint root: a diffusers pipeline folder, HunyuanVideo's ckpts/.
+const VAE_SUBFOLDERS = ['vae', 'hunyuan-video-i2v-720p/vae', 'hunyuan-video-t2v-720p/vae'];
+
+/** The folder to read weights from: a checkpoint root (no config.json of its own) stands for its VAE subfolder. */
+export function weightsLocation(path: string): string {
+  if (!isDir(path) || existsSync(join(path, 'config.json'))) return path;
+  const sub = VAE_SUBFOLDERS.map((s) => join(path, s)).find(isDir);
+  return sub ?? path;
 }
 
 /** The config.json that goes with `weightsPath`, if there is one (see the file header). */

@@ -187,7 +187,7 @@ export function planVaeRun(vae: HunyuanVae, op: VaeOp, shape: readonly number[],
       } catch (err) {
         if (!(err instanceof CompileError)) throw err;
         lastCompileError = err;
-        refusal = `${describeCandidate(op, shape, c)}: ${w.fn} [${w.shape.join(', ')}] does not compile for this device (${firstSentence(err.message)})`;
+        refusal = `${describeCandidate(op, shape, c)}: ${w.fn} [${w.shape.join(', ')}] does not compile for this device (${compileReason(err.message)})`;
         break;
       }
       const program = entry.program!;
@@ -228,7 +228,8 @@ function modeAdvice(mode: TileMode): string {
     : 'Tiling is on: pass a smaller --tile-size (pixels, a multiple of 32) or --tile-frames (a multiple of 16), or drop --tile to let Kiln choose.';
 }
 
-function firstSentence(message: string): string {
+/** Why a program did not compile, short enough for one line. */
+function compileReason(message: string): string {
   const m = /needs a tensor of shape (\[[^\]]*\])[^,]*, [\d,]+ bytes \(([^)]*)\)/.exec(message);
   if (m) return `a ${m[1]} tensor (${m[2]}) is larger than the device can bind`;
   const first = message.split('\n')[0];

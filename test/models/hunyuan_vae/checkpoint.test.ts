@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isUserError } from '../../../cli/errors.ts';
 import { HunyuanVae, RELEASED_VAE_CONFIG, type VaeConfig } from '../../../models/hunyuan_vae/autoencoder.ts';
-import { chooseVaeConfig, loadVaeWeights, parseVaeConfig, readVaeConfigFile, RELEASED_CONFIG_NAME, VaeConfigError, VaeWeightsError } from '../../../models/hunyuan_vae/checkpoint.ts';
+import { chooseVaeConfig, loadVaeWeights, parseVaeConfig, readVaeConfigFile, RELEASED_CONFIG_NAME, VaeConfigError, VaeWeightsError, weightsLocation } from '../../../models/hunyuan_vae/checkpoint.ts';
 import { randomVaeWeights, TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
 import { createVae, openVaeSource } from '../../../models/hunyuan_vae/run.ts';
 import { weightsFromMap, type SessionWeights } from '../../../runtime/model.ts';
@@ -178,6 +178,12 @@ describe('VAE configs', () => {
     const source = openVaeSource({ weightsPath: root });
     expect(() => createVae(source, { backend: 'interp' })).not.toThrow();
     source.close();
+    // HunyuanVideo's ckpts/ layout.
+    const ckpts = dirs.make();
+    const released = join(ckpts, 'hunyuan-video-i2v-720p', 'vae');
+    mkdirSync(released, { recursive: true });
+    expect(weightsLocation(ckpts)).toBe(released);
+    expect(weightsLocation(vaeDir)).toBe(vaeDir);
   });
 
   it('uses a file\'s neighbouring config.json only when it describes a VAE', () => {
