@@ -20,6 +20,9 @@ const DEMO_OPTIONS = {
   size: { type: 'string' },
 } as const;
 
+/** Stages whose steps are encoder/decoder tiles (VaeContext.run names them after the op). */
+const TILED_STAGES: ReadonlySet<string> = new Set(['encode', 'decode']);
+
 export const DEMO_DEFAULTS = { out: 'out', frames: 9, size: 64 } as const;
 
 export async function runDemo(argv: readonly string[]): Promise<number> {
@@ -74,7 +77,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       `  latents         ${files.latents}  ${shapeText(latents.shape)}`,
       `  reconstruction  ${files.reconstruction}`,
       'stage times:',
-      ...progress.summary().map((s) => `  ${s.stage.padEnd(22)} ${formatDuration(s.ms).padStart(6)}${s.steps ? `  (${s.steps} ${s.steps === 1 ? 'step' : 'steps'})` : ''}`),
+      ...progress.summary().map((s) => `  ${s.stage.padEnd(22)} ${formatDuration(s.ms).padStart(6)}${TILED_STAGES.has(s.stage) ? `  (${s.steps} ${s.steps === 1 ? 'tile' : 'tiles'})` : ''}`),
       `  ${'total'.padEnd(22)} ${formatDuration(totalMs).padStart(6)}`,
       'planned peak memory (GPU):',
       ...ctx.plans.flatMap((p) => p.programs.map((g) => `  ${`${g.fn} ${shapeText(g.shape)}`.padEnd(34)} ${g.peakBytes !== undefined ? mb(g.peakBytes) : 'n/a (interp backend)'}`)),
