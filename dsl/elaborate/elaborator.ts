@@ -1165,6 +1165,20 @@ export class Elaborator {
         }
       }
     }
+    // `assert p % m == r` on an int parameter reparametrises it, as a where-clause does for sizes.
+    for (const m of decl.members) {
+      if (m.kind !== 'assert') continue;
+      const e = m.cond;
+      if (e.kind === 'binary' && e.op === '==' && e.left.kind === 'binary' && e.left.op === '%' && e.left.left.kind === 'name' && config.get(e.left.left.name)?.kind === 'int') {
+        const mod = this.eval(e.left.right, { scope, file });
+        const rem = this.eval(e.right, { scope, file });
+        if (mod.kind === 'int' && rem.kind === 'int') {
+          const v = intValue(reparametrize(e.left.left.name, mod.dim, rem.dim).value);
+          config.set(e.left.left.name, v);
+          scope.define(e.left.left.name, v);
+        }
+      }
+    }
     const inst: ModuleInstance = { decl, prefix: '', config, members: new Map() };
     for (const m of decl.members) if (m.kind === 'fn') inst.members.set(m.name, { kind: 'fn', decl: m, span: m.nameSpan });
     this.evalMembers(decl.members, { scope, self: inst, file }, inst, undefined);
