@@ -39,7 +39,10 @@ describe('flash attention on the GPU', () => {
   });
 
   it('gives the same results under any attention configuration', async () => {
-    const cfg = fc.record({ rows: fc.constantFrom(1, 2, 4), lanes: fc.constantFrom(1, 4, 16), perThread: fc.constantFrom(1, 3, 8) });
+    // Configurations whose workgroup memory (partial sums and scores: 4·rows·perThread·lanes·(lanes+1)
+    // bytes) fits lavapipe's 32 KiB; larger ones are the compiler's to refuse, not to run.
+    const cfg = fc.record({ rows: fc.constantFrom(1, 2, 4), lanes: fc.constantFrom(1, 4, 16), perThread: fc.constantFrom(1, 3, 8) })
+      .filter((a) => 4 * a.rows * a.perThread * a.lanes * (a.lanes + 1) <= 32768);
     await fc.assert(fc.asyncProperty(cfg, dims, seed, async (a, c, sd) => {
       const b = new GraphBuilder();
       const l = c.frames * c.hw;
