@@ -12,7 +12,7 @@
 import type { Graph } from './ir.ts';
 import type { CompiledProgram } from './kernel.ts';
 import type { Target } from './target.ts';
-import type { GenContext } from './codegen/common.ts';
+import type { KernelTiles } from './codegen/common.ts';
 import { generateKernels } from './codegen/generate.ts';
 import { bindingCapPass } from './passes/binding_cap.ts';
 import { CompileError } from './passes/errors.ts';
@@ -25,6 +25,9 @@ import { type Schedule, emptySchedule } from './passes/schedule.ts';
 import { simplifyPass, splitWideConcatsPass } from './passes/simplify.ts';
 import { weightLayoutPass } from './passes/weight_layout.ts';
 import { assignTensors, checkLimits } from './passes/tensors.ts';
+import { type StorageMode, storageDTypes } from './passes/storage.ts';
+import { kernelSignature } from './tune/signature.ts';
+import type { TuningTable } from './tune/table.ts';
 
 export { CompileError } from './passes/errors.ts';
 
@@ -35,8 +38,19 @@ export interface CompileOptions {
   readonly name?: string;
   /** Run the IR validators between passes (tests). */
   readonly validate?: boolean;
-  /** Tile overrides for every kernel of their kind (an autotuner's choice). */
-  readonly tiles?: GenContext['tiles'];
+  /** Tile overrides for every kernel of their kind (tests; wins over `tuning`). */
+  readonly tiles?: KernelTiles;
+  /**
+   * Tuned tiles per kernel signature (compiler/tune: the autotuner's on-disk cache for this
+   * target). Kernels without an entry use the target's heuristic.
+   */
+  readonly tuning?: TuningTable;
+  /**
+   * Where values rest between kernels: 'f32' (default), or 'f16' to keep weights and
+   * intermediates in f16 buffers (passes/storage.ts; needs the shader-f16 feature). The graph
+   * and its arithmetic stay f32; inputs and outputs stay f32.
+   */
+  readonly storage?: StorageMode;
   /**
    * Give convolutions channels-last copies of their weights (one copy kernel per weight and
    * run; ~15% faster convolutions on lavapipe, coalesced weight loads on GPUs). Off by default:
@@ -62,12 +76,23 @@ export function schedule(graph: Graph, target: Target, opts: CompileOptions = {}
 
 export function compile(graph: Graph, target: Target, opts: CompileOptions = {}): CompiledProgram {
   try {
+    const storage = opts.storage ?? 'f32';
+    if (storage === 'f16' && !target.features.shaderF16) {
+      throw new CompileError(
+        `f16 storage was asked for (--dtype f16), but this device (${target.adapter.description || target.adapter.vendor || 'unknown adapter'}) has no 'shader-f16' feature, ` +
+        'so its kernels cannot read or write f16 buffers. Run with --dtype f32 (the default), or on a device that offers shader-f16 (see `kiln devices`).');
+    }
     const s = schedule(graph, target, opts);
     const a = assignTensors(s);
-    checkLimits(s, a, target);
-    const kernels = generateKernels(s, a, target, opts.tiles);
-    const plan = planMemory(a.tensors, kernels, target);
-    return { tensors: a.tensors, kernels, inputs: a.inputs, weights: a.weights, outputs: a.outputTensors, plan };
+    const tensors = storageDTypes(s, a, storage);
+    checkLimits(s, { ...a, tensors }, target);
+    const tuning = opts.tuning;
+    const kernels = generateKernels({ schedule: s, assignment: a, tensors, target }, {
+      tiles: opts.tiles,
+      tilesFor: tuning ? (g) => { const sig = kernelSignature(g, storage); return sig === undefined ? undefined : tuning.lookup(sig); } : undefined,
+    });
+    const plan = planMemory(tensors, kernels, target);
+    return { tensors, kernels, inputs: a.inputs, weights: a.weights, outputs: a.outputTensors, plan };
   } catch (e) {
     if (e instanceof CompileError && opts.name) throw new CompileError(`compiling ${opts.name}: ${e.message}`);
     throw e;

@@ -155,7 +155,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
     ve.bind(att.pv, coords, o);
     const v = end === att.pv ? o : ve.compute(end, coords).code;
     const guard = [inBounds(w, qi(q), lq), inBounds(w, f, dv)].filter((g): g is string => g !== true);
-    const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, end.dtype)};`;
+    const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, w.storageDType(out, end.dtype))};`;
     w.stmt(guard.length ? `if ${guard.join(' && ')} { ${store} }` : store);
     w.close();
   }

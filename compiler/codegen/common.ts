@@ -4,7 +4,7 @@
  * the kernel's comment header, and the entry point's builtins.
  */
 import type { KernelKind } from '../kernel.ts';
-import type { Node } from '../ir.ts';
+import type { DType, Node } from '../ir.ts';
 import type { Target } from '../target.ts';
 import { type Ix, ixVar } from './index_expr.ts';
 import type { AttentionConfig, ReductionConfig, TileConfig } from './tile.ts';
@@ -24,7 +24,11 @@ export interface GenContext {
   };
   /** Tensors to bind as vec4 arrays (from a first generation pass; see WriterOptions). */
   readonly vectorPlan?: ReadonlySet<number>;
+  /** Storage dtypes that differ from the logical ones (see WriterOptions.storageOf). */
+  readonly storageOf?: (tensor: number) => DType | undefined;
 }
+
+export type KernelTiles = NonNullable<GenContext['tiles']>;
 
 export interface GeneratedKernel {
   readonly wgsl: string;
@@ -76,5 +80,5 @@ export function kernelHeader(name: string, kind: KernelKind, detail: string, sou
 
 /** A writer configured for the target's quirks. */
 export function newWriter(ctx: GenContext): KernelWriter {
-  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, vectorPlan: ctx.vectorPlan, limits: ctx.target.limits });
+  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, vectorPlan: ctx.vectorPlan, limits: ctx.target.limits, storageOf: ctx.storageOf });
 }

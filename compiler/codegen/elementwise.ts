@@ -38,12 +38,14 @@ export function generateElementwise(name: string, node: Node, own: boolean, outT
   if (per === 4) ve.prefetch(node, lanes, own);
   const values = lanes.map((c) => (own ? ve.compute(node, c) : ve.value(node, c)).code);
   const idx = lanes.map((c) => (node.shape.length === 0 ? ixConst(0) : ixLinearize(c, shape)));
-  if (per === 4 && vectorizable(node.dtype)) {
+  const stored = w.storageDType(outTensor, node.dtype);
+  if (per === 4 && vectorizable(stored)) {
     // Four consecutive, 4-aligned elements (the last axis is a multiple of 4): one vec4 store.
     const target = w.vector(outTensor, node.dtype, 'read_write', w.ix(ixDiv(idx[0], 4)));
-    w.stmt(`${target} = vec4<${storageType(node.dtype)}>(${values.join(', ')});`);
+    const vec = stored === 'f16' ? `vec4<f16>(vec4<f32>(${values.join(', ')}))` : `vec4<${storageType(stored)}>(${values.join(', ')})`;
+    w.stmt(`${target} = ${vec};`);
   } else {
-    values.forEach((v, j) => w.stmt(`${w.element(outTensor, node.dtype, 'read_write', w.ix(idx[j]))} = ${storeExpr(v, node.dtype)};`));
+    values.forEach((v, j) => w.stmt(`${w.element(outTensor, node.dtype, 'read_write', w.ix(idx[j]))} = ${storeExpr(v, stored)};`));
   }
   const sourceOps = ve.origins.length ? ve.origins : [`copy of %${node.id}`];
   const wgsl = w.finish({

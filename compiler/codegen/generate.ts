@@ -1,16 +1,20 @@
 /**
  * Kernel generation for a whole schedule: names each group's kernel, dispatches to the
  * generator of its kind, and turns index-range failures into CompileErrors naming the kernel.
+ *
+ * Tile choice per kernel, most specific first: `tiles` (one override for every kernel of a
+ * kind, e.g. a test's), then `tilesFor(group)` (an autotuner's choice for this kernel's
+ * signature), then each generator's heuristic for the target.
  */
 import type { Node } from '../ir.ts';
-import type { Kernel } from '../kernel.ts';
+import type { Kernel, TensorInfo } from '../kernel.ts';
 import type { Target } from '../target.ts';
 import { CompileError } from '../passes/errors.ts';
 import { type KernelGroup, type Schedule, groupOutputs } from '../passes/schedule.ts';
 import { numel } from '../ir.ts';
 import type { TensorAssignment } from '../passes/tensors.ts';
 import { generateAttention } from './attention.ts';
-import type { GenContext, GeneratedKernel } from './common.ts';
+import type { GenContext, GeneratedKernel, KernelTiles } from './common.ts';
 import { generateConv } from './conv.ts';
 import { generateElementwise } from './elementwise.ts';
 import { generateMatmul } from './matmul.ts';
@@ -48,35 +52,71 @@ function generateGroup(name: string, g: KernelGroup, ctx: GenContext, outputTens
   }
 }
 
-export function generateKernels(s: Schedule, a: TensorAssignment, target: Target, tiles?: GenContext['tiles']): Kernel[] {
-  const ctx: GenContext = {
-    target,
-    tiles,
+export interface GenerateOptions {
+  /** One override per kernel kind, for every kernel (tests; a forced configuration). */
+  readonly tiles?: KernelTiles;
+  /** Per-kernel choices (an autotuner's), consulted after `tiles`. */
+  readonly tilesFor?: (g: KernelGroup) => KernelTiles | undefined;
+}
+
+/** The tensors (with their storage dtypes) and the lookups a generation pass needs. */
+export interface KernelSetting {
+  readonly schedule: Schedule;
+  readonly assignment: TensorAssignment;
+  /** The assignment's tensors, possibly with other storage dtypes (compile's `storage`). */
+  readonly tensors: readonly TensorInfo[];
+  readonly target: Target;
+}
+
+/** The groups that produce a kernel (a group whose outputs have no elements has nothing to do). */
+export function kernelGroups(s: Schedule): KernelGroup[] {
+  return s.groups.filter((g) => g.kind === 'elementwise' ? numel(g.node.shape) > 0 : groupOutputs(g).some((n) => numel(n.shape) > 0));
+}
+
+function baseContext(k: KernelSetting): Omit<GenContext, 'tiles'> {
+  const { schedule: s, assignment: a } = k;
+  const storage = new Map<number, TensorInfo['dtype']>();
+  for (const t of k.tensors) if (t.dtype !== a.tensors[t.id].dtype) storage.set(t.id, t.dtype);
+  return {
+    target: k.target,
     storage: { tensorOf: (n) => (s.materialised.has(n.id) ? a.tensorOfNode.get(n.id) : undefined) },
     tensorOf: (n) => {
       const t = a.tensorOfNode.get(n.id);
       if (t === undefined) throw new Error(`codegen: %${n.id} has no tensor`);
       return t;
     },
+    storageOf: storage.size > 0 ? (t) => storage.get(t) : undefined,
   };
-  // A kernel whose outputs have no elements has nothing to do.
-  const groups = s.groups.filter((g) => g.kind === 'elementwise' ? numel(g.node.shape) > 0 : groupOutputs(g).some((n) => numel(n.shape) > 0));
-  const width = String(Math.max(0, groups.length - 1)).length;
-  return groups.map((g, i) => {
-    const name = kernelName(g, i, Math.max(2, width));
-    let k: GeneratedKernel;
-    try {
-      k = generateGroup(name, g, ctx, a.outputTensors);
-      // Second pass: bind the tensors the first pass read four at a time as vec4 arrays.
-      if (k.vectorAccessed.size > 0) k = generateGroup(name, g, { ...ctx, vectorPlan: k.vectorAccessed }, a.outputTensors);
-    } catch (e) {
-      if (e instanceof IndexRangeError) {
-        throw new CompileError(`kernel ${name} needs an index beyond 32 bits (${e.message}); use tiled decoding (\`kiln vae decode --tile\`) or smaller inputs.`);
-      }
-      throw e;
-    }
-    const bytes = k.bindings.reduce((sum, b) => sum + a.tensors[b.tensor].bytes, 0);
-    return { name, wgsl: k.wgsl, workgroups: k.workgroups, bindings: k.bindings, kind: k.kind, sourceOps: k.sourceOps, flops: k.flops, bytes };
-  });
 }
 
+/** One kernel of `group` (the `index`-th of `count`) with the given tiles. */
+export function generateKernel(k: KernelSetting, group: KernelGroup, index: number, count: number, tiles: KernelTiles | undefined): Kernel {
+  const ctx: GenContext = { ...baseContext(k), tiles };
+  const name = kernelName(group, index, Math.max(2, String(Math.max(0, count - 1)).length));
+  let g: GeneratedKernel;
+  try {
+    g = generateGroup(name, group, ctx, k.assignment.outputTensors);
+    // Second pass: bind the tensors the first pass read four at a time as vec4 arrays.
+    if (g.vectorAccessed.size > 0) g = generateGroup(name, group, { ...ctx, vectorPlan: g.vectorAccessed }, k.assignment.outputTensors);
+  } catch (e) {
+    if (e instanceof IndexRangeError) {
+      throw new CompileError(`kernel ${name} needs an index beyond 32 bits (${e.message}); use tiled decoding (\`kiln vae decode --tile\`) or smaller inputs.`);
+    }
+    throw e;
+  }
+  const bytes = g.bindings.reduce((sum, b) => sum + k.tensors[b.tensor].bytes, 0);
+  return { name, wgsl: g.wgsl, workgroups: g.workgroups, bindings: g.bindings, kind: g.kind, sourceOps: g.sourceOps, flops: g.flops, bytes };
+}
+
+/** Merges a per-kernel choice under the global overrides (which win, kind by kind). */
+export function tilesForGroup(g: KernelGroup, opts: GenerateOptions): KernelTiles | undefined {
+  const chosen = opts.tilesFor?.(g);
+  if (!opts.tiles) return chosen;
+  if (!chosen) return opts.tiles;
+  return { ...chosen, ...Object.fromEntries(Object.entries(opts.tiles).filter(([, v]) => v !== undefined)) };
+}
+
+export function generateKernels(k: KernelSetting, opts: GenerateOptions = {}): Kernel[] {
+  const groups = kernelGroups(k.schedule);
+  return groups.map((g, i) => generateKernel(k, g, i, groups.length, tilesForGroup(g, opts)));
+}

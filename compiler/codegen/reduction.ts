@@ -89,7 +89,8 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     ve.bind(r, rowCoords, total, 0);
     const end: Node = epi.end;
     const val = end === r ? { code: total, level: 0 } : ve.compute(end, rowCoords);
-    const store = `${w.element(ctx.tensorOf(end), end.dtype, 'read_write', w.ix(row))} = ${storeExpr(val.code, end.dtype)};`;
+    const outTensor = ctx.tensorOf(end);
+    const store = `${w.element(outTensor, end.dtype, 'read_write', w.ix(row))} = ${storeExpr(val.code, w.storageDType(outTensor, end.dtype))};`;
     w.stmt(perRow === 1 ? store : `if (lid.x == 0u) { ${store} }`);
     ve.bindEverywhere(end, val);
   });

@@ -51,7 +51,7 @@ export function storeTile(
       const total = w.let(acc[i][j], w.level);
       ve.bind(epi.anchor, c, total);
       const v = end === epi.anchor ? { code: total } : ve.compute(end, c);
-      const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(c, end.shape)))} = ${storeExpr(v.code, end.dtype)};`;
+      const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(c, end.shape)))} = ${storeExpr(v.code, w.storageDType(out, end.dtype))};`;
       const g = guard(i, j);
       w.stmt(g === true ? store : `if ${g} { ${store} }`);
     }

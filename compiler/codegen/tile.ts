@@ -54,20 +54,29 @@ function fit(threads: number, regs: number, extent: number): [number, number] {
  */
 export function defaultContractionTile(target: Target, m: number, n: number, rowLength?: number): TileConfig {
   const cpu = target.adapter.isFallbackAdapter;
-  const maxInv = target.limits.maxComputeInvocationsPerWorkgroup;
   // Measured on lavapipe (conv3d 64->64 on 5x32x32 with a GroupNorm+SiLU prologue, matmul
   // 1024x512x512): 8x4 register tiles reach ~13 and ~8 GFLOP/s, 4x4 ~5-7 and ~5, 8x8 spills.
-  let rm = cpu ? 8 : 4;
+  // Unrolling costs far more shader-compile time than it saves (LLVM on lavapipe: a 3x3x3
+  // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
+  return fitContractionTile(target, { wgM: cpu ? 8 : 16, wgN: cpu ? 8 : 16, rm: cpu ? 8 : 4, rn: 4, unrollK: 1, unrollTaps: false }, m, n, rowLength);
+}
+
+/**
+ * `t` shrunk to the problem (threads, then registers, so a tile does not dwarf a small extent;
+ * a convolution's rm to its row length) and to the target's workgroup limits. The autotuner's
+ * candidates go through it too, so every configuration it times is one the device accepts.
+ */
+export function fitContractionTile(target: Target, t: TileConfig, m: number, n: number, rowLength?: number): TileConfig {
+  const maxInv = target.limits.maxComputeInvocationsPerWorkgroup;
+  let rm = t.rm;
   if (rowLength !== undefined) while (rm > 1 && rm >= 2 * rowLength) rm /= 2;
-  let [wgM, rmFit] = fit(cpu ? 8 : 16, rm, m);
+  let [wgM, rmFit] = fit(t.wgM, rm, m);
   if (rowLength === undefined) rm = rmFit;
-  let [wgN, rn] = fit(cpu ? 8 : 16, 4, n);
+  let [wgN, rn] = fit(t.wgN, t.rn, n);
   while (wgM * wgN > maxInv) { if (wgM >= wgN) wgM /= 2; else wgN /= 2; }
   wgM = Math.min(wgM, target.limits.maxComputeWorkgroupSizeY);
   wgN = Math.min(wgN, target.limits.maxComputeWorkgroupSizeX);
-  // Unrolling costs far more shader-compile time than it saves (LLVM on lavapipe: a 3x3x3
-  // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
-  return { wgM, wgN, rm, rn, unrollK: 1, unrollTaps: false };
+  return { ...t, wgM, wgN, rm, rn };
 }
 
 export function defaultReductionConfig(target: Target, rows: number, rowLength: number): ReductionConfig {
@@ -81,9 +90,14 @@ export function defaultAttentionConfig(target: Target, lq: number): AttentionCon
   const cpu = target.adapter.isFallbackAdapter;
   // Measured on lavapipe (L 1024, D 512): 4 lanes x 8 queries per thread 3.3 GFLOP/s, 8 x 4
   // 2.6, one query per thread 1.3.
-  const lanes = cpu ? 4 : 16;
-  let rows = 4;
-  let perThread = cpu ? 8 : 2;
+  return fitAttentionConfig(target, { rows: 4, lanes: cpu ? 4 : 16, perThread: cpu ? 8 : 2 }, lq);
+}
+
+/** `c` with queries per thread, then rows, halved until it suits `lq` queries and the target's limits. */
+export function fitAttentionConfig(target: Target, c: AttentionConfig, lq: number): AttentionConfig {
+  const lanes = c.lanes;
+  let rows = c.rows;
+  let perThread = c.perThread;
   const shrink = (): boolean => {
     if (perThread > 1) { perThread /= 2; return true; }
     if (rows > 1) { rows /= 2; return true; }

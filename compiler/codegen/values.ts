@@ -153,7 +153,8 @@ export class ValueEmitter {
   }
 
   private vectorLoad(n: Node, tensor: number, lanes: readonly (readonly Ix[])[], keys: readonly string[]): void {
-    if (!vectorizable(n.dtype) || numel(n.shape) % 4 !== 0) return;
+    const stored = this.w.storageDType(tensor, n.dtype);
+    if (!vectorizable(stored) || numel(n.shape) % 4 !== 0) return;
     const idx = lanes.map((c) => ixLinearize(c, n.shape));
     for (let j = 1; j < 4; j++) {
       const d = ixSub(idx[j], idx[0]);
@@ -161,7 +162,9 @@ export class ValueEmitter {
     }
     const first = idx[0];
     if (first.constant % 4 !== 0 || first.terms.some((t) => t.coef % 4 !== 0)) return;
-    const vec = this.w.let(this.w.vector(tensor, n.dtype, 'read', this.w.ix(ixDiv(first, 4))), first.level, `vec:${keys[0]}`, 'v');
+    const raw = this.w.vector(tensor, n.dtype, 'read', this.w.ix(ixDiv(first, 4)));
+    // Halves are widened once per vector: the arithmetic is f32.
+    const vec = this.w.let(stored === 'f16' ? `vec4<f32>(${raw})` : raw, first.level, `vec:${keys[0]}`, 'v');
     keys.forEach((k, j) => {
       this.w.define(k, `${vec}.${'xyzw'[j]}`, first.level);
       this.levels.set(k, first.level);
@@ -178,7 +181,8 @@ export class ValueEmitter {
   private load(n: Node, tensor: number, coords: readonly Ix[], key: string): Value {
     const idx = ixLinearize(coords, n.shape);
     const raw = this.w.element(tensor, n.dtype, 'read', this.w.ix(idx));
-    const expr = n.dtype === 'f16' ? `f32(${raw})` : n.dtype === 'bool' ? `(${raw} != 0u)` : raw;
+    const stored = this.w.storageDType(tensor, n.dtype);
+    const expr = stored === 'f16' ? `f32(${raw})` : stored === 'bool' ? `(${raw} != 0u)` : raw;
     const code = this.w.let(expr, idx.level, key, 'v');
     this.levels.set(key, idx.level);
     return { code, level: idx.level };
@@ -319,7 +323,7 @@ export class ValueEmitter {
   }
 }
 
-/** The expression that stores value `code` of dtype `d` into a storage element. */
+/** The expression that stores value `code` into an element of a buffer holding `d` (its storage dtype). */
 export function storeExpr(code: string, d: DType): string {
   return d === 'f16' ? `f16(${code})` : d === 'bool' ? `select(0u, 1u, ${code})` : code;
 }

@@ -53,10 +53,16 @@ export interface WriterOptions {
   readonly vectorPlan?: ReadonlySet<number>;
   /** Device limits the kernel must respect (checked when the kernel is finished). */
   readonly limits?: TargetLimits;
+  /**
+   * The storage dtype of a tensor when it differs from the logical dtype of the nodes stored in
+   * it (f32 values kept in f16 buffers; compile's `storage: 'f16'`). Loads convert to the value
+   * type and stores round to the storage type, so the arithmetic stays in f32.
+   */
+  readonly storageOf?: (tensor: number) => DType | undefined;
 }
 
 /** Element types a vec4 binding can hold. */
-export const vectorizable = (d: DType): boolean => d === 'f32' || d === 'i32';
+export const vectorizable = (d: DType): boolean => d === 'f32' || d === 'i32' || d === 'f16';
 
 export class KernelWriter {
   private readonly scopes: Scope[] = [{ header: '', lines: [], cse: new Map() }];
@@ -166,8 +172,14 @@ export class KernelWriter {
     return b.name;
   }
 
+  /** The dtype a tensor's buffer holds: its own storage choice, else the logical `dtype`. */
+  storageDType(tensor: number, dtype: DType): DType {
+    return this.opts.storageOf?.(tensor) ?? dtype;
+  }
+
   /** Element `idx` (a u32 expression) of a tensor, in its storage type. */
   element(tensor: number, dtype: DType, access: 'read' | 'read_write', idx: string): string {
+    dtype = this.storageDType(tensor, dtype);
     const name = this.bind(tensor, dtype, access);
     if (this.opts.vectorPlan?.has(tensor)) return `${name}[(${idx}) >> 2u][(${idx}) & 3u]`;
     return `${name}[${idx}]`;
@@ -175,6 +187,7 @@ export class KernelWriter {
 
   /** The vec4 at vector index `idx4` (elements 4·idx4 ..), in its storage type. */
   vector(tensor: number, dtype: DType, access: 'read' | 'read_write', idx4: string): string {
+    dtype = this.storageDType(tensor, dtype);
     this.vectorAccessed.add(tensor);
     return `${this.bind(tensor, dtype, access, true)}[${idx4}]`;
   }

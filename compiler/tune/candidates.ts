@@ -1,0 +1,117 @@
+/**
+ * The tile configurations the autotuner times for one kernel: the target's heuristic choice
+ * first (so tuning can only match or beat it), then a small family around it — register tiles
+ * and thread shapes that suit a CPU adapter (lavapipe: large per-thread tiles, few threads) or
+ * a GPU (more threads, smaller register tiles). Each is fitted to the kernel's sizes and the
+ * target's limits (tile.ts), and duplicates left by fitting are dropped.
+ */
+import type { ConvNode, ReduceNode } from '../ir.ts';
+import { numel } from '../ir.ts';
+import type { Target } from '../target.ts';
+import type { KernelTiles } from '../codegen/common.ts';
+import {
+  type AttentionConfig, type ReductionConfig, type TileConfig,
+  defaultAttentionConfig, defaultContractionTile, defaultReductionConfig, fitAttentionConfig, fitContractionTile,
+} from '../codegen/tile.ts';
+import type { KernelGroup } from '../passes/schedule.ts';
+
+type Shape4 = readonly [wgM: number, wgN: number, rm: number, rn: number];
+
+// Measured on lavapipe: per-thread tiles of 8x4 and 4x8 outputs lead; 8x8 spills registers.
+const CPU_TILES: readonly Shape4[] = [[8, 8, 8, 4], [8, 8, 4, 4], [4, 8, 8, 4], [8, 4, 8, 4], [8, 8, 4, 8], [16, 4, 8, 4], [4, 16, 4, 4]];
+// Discrete GPUs: 64-256 threads, 2x4 to 4x4 outputs each.
+const GPU_TILES: readonly Shape4[] = [[16, 16, 4, 4], [16, 16, 2, 4], [16, 16, 4, 2], [8, 16, 4, 4], [16, 8, 4, 4], [8, 8, 4, 4], [32, 8, 4, 4], [16, 16, 8, 4]];
+
+const CPU_ATTENTION: readonly AttentionConfig[] = [
+  { rows: 4, lanes: 4, perThread: 8 }, { rows: 4, lanes: 8, perThread: 4 }, { rows: 8, lanes: 4, perThread: 4 }, { rows: 2, lanes: 4, perThread: 8 }, { rows: 4, lanes: 4, perThread: 4 },
+];
+const GPU_ATTENTION: readonly AttentionConfig[] = [
+  { rows: 4, lanes: 16, perThread: 2 }, { rows: 4, lanes: 16, perThread: 4 }, { rows: 8, lanes: 8, perThread: 2 }, { rows: 2, lanes: 32, perThread: 2 }, { rows: 8, lanes: 16, perThread: 1 },
+];
+
+const key = (x: unknown): string => JSON.stringify(x);
+
+function unique<T>(xs: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return xs.filter((x) => { const k = key(x); if (seen.has(k)) return false; seen.add(k); return true; });
+}
+
+export function contractionCandidates(target: Target, m: number, n: number, rowLength?: number): TileConfig[] {
+  const base = defaultContractionTile(target, m, n, rowLength);
+  const family = target.adapter.isFallbackAdapter ? CPU_TILES : GPU_TILES;
+  const fitted = family.map(([wgM, wgN, rm, rn]) => fitContractionTile(target, { wgM, wgN, rm, rn, unrollK: 1, unrollTaps: false }, m, n, rowLength));
+  return unique([base, ...fitted]);
+}
+
+export function reductionCandidates(target: Target, rows: number, rowLength: number): ReductionConfig[] {
+  const base = defaultReductionConfig(target, rows, rowLength);
+  const maxInv = Math.min(target.limits.maxComputeInvocationsPerWorkgroup, target.limits.maxComputeWorkgroupSizeX);
+  const list: ReductionConfig[] = [base];
+  for (const t of [32, 64, 128, 256]) if (t <= maxInv && t <= 2 * rowLength) list.push({ threadsPerRow: t, rowsPerWorkgroup: 1 });
+  if (rows >= 16) for (const r of [16, 64]) if (r <= maxInv) list.push({ threadsPerRow: 1, rowsPerWorkgroup: r });
+  return unique(list);
+}
+
+export function attentionCandidates(target: Target, lq: number): AttentionConfig[] {
+  const base = defaultAttentionConfig(target, lq);
+  const family = target.adapter.isFallbackAdapter ? CPU_ATTENTION : GPU_ATTENTION;
+  const fitted = family.filter((c) => c.lanes <= target.limits.maxComputeWorkgroupSizeX).map((c) => fitAttentionConfig(target, c, lq));
+  return unique([base, ...fitted]);
+}
+
+/** Every candidate for a kernel group, as tile overrides; empty for untunable (elementwise) kernels. */
+export function candidatesFor(g: KernelGroup, target: Target): KernelTiles[] {
+  switch (g.kind) {
+    case 'elementwise': return [];
+    case 'conv': {
+      const conv = g.epi.anchor as ConvNode;
+      const out = conv.shape.slice(2);
+      return contractionCandidates(target, conv.shape[0] * numel(out), conv.shape[1], out[out.length - 1]).map((contraction) => ({ contraction }));
+    }
+    case 'matmul': {
+      const r = g.epi.anchor.shape.length;
+      return contractionCandidates(target, g.epi.anchor.shape[r - 2], g.epi.anchor.shape[r - 1]).map((contraction) => ({ contraction }));
+    }
+    case 'reduction': {
+      const first = g.chain[0].anchor as ReduceNode;
+      const len = numel(first.axes.map((a) => first.src[0].shape[a]));
+      return reductionCandidates(target, numel(first.shape), len).map((reduction) => ({ reduction }));
+    }
+    case 'attention': {
+      const r = g.att.qk.shape.length;
+      return attentionCandidates(target, g.att.qk.shape[r - 2]).map((attention) => ({ attention }));
+    }
+  }
+}
+
+const pow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+const posInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1;
+
+/**
+ * Why a stored choice cannot be used on `target` (malformed, or beyond its limits), or
+ * undefined when it can. Cache entries are checked with this before compile sees them.
+ */
+export function tilesProblem(t: KernelTiles, target: Target): string | undefined {
+  const L = target.limits;
+  const c = t.contraction;
+  if (c) {
+    if (![c.wgM, c.wgN, c.rm, c.rn, c.unrollK].every(posInt) || typeof c.unrollTaps !== 'boolean') return 'malformed contraction tile';
+    if (c.wgM * c.wgN > L.maxComputeInvocationsPerWorkgroup || c.wgN > L.maxComputeWorkgroupSizeX || c.wgM > L.maxComputeWorkgroupSizeY) return `workgroup ${c.wgN}x${c.wgM} beyond the device's limits`;
+    if (c.rm * c.rn > 256) return `register tile ${c.rm}x${c.rn} too large`;
+  }
+  const r = t.reduction;
+  if (r) {
+    if (!pow2(r.threadsPerRow) || !posInt(r.rowsPerWorkgroup)) return 'malformed reduction config';
+    const size = r.threadsPerRow > 1 ? r.threadsPerRow : r.rowsPerWorkgroup;
+    if (size > Math.min(L.maxComputeInvocationsPerWorkgroup, L.maxComputeWorkgroupSizeX)) return `reduction workgroup of ${size} beyond the device's limits`;
+    if (r.threadsPerRow * 4 > L.maxComputeWorkgroupStorageSize) return 'reduction workgroup memory beyond the device\'s limits';
+  }
+  const a = t.attention;
+  if (a) {
+    if (![a.rows, a.lanes, a.perThread].every(posInt)) return 'malformed attention config';
+    if (a.rows * a.lanes > L.maxComputeInvocationsPerWorkgroup || a.lanes > L.maxComputeWorkgroupSizeX || a.rows > L.maxComputeWorkgroupSizeY) return 'attention workgroup beyond the device\'s limits';
+    if (a.rows * a.perThread * a.lanes * (a.lanes + 1) * 4 > L.maxComputeWorkgroupStorageSize) return 'attention workgroup memory beyond the device\'s limits';
+  }
+  if (!c && !r && !a) return 'empty entry';
+  return undefined;
+}
