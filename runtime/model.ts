@@ -9,6 +9,9 @@
  */
 import { bindModule, checkWeightKeys, type BoundModule } from '../compiler/bind.ts';
 import { compile } from '../compiler/compile.ts';
+import type { StorageMode } from '../compiler/passes/storage.ts';
+import { sharedTuneCache } from '../compiler/tune/cache.ts';
+import type { TuningTable } from '../compiler/tune/table.ts';
 import { dumpWgsl } from '../compiler/dump.ts';
 import type { Graph } from '../compiler/ir.ts';
 import type { CompiledProgram, MemoryPlan } from '../compiler/kernel.ts';
@@ -57,6 +60,17 @@ export interface SessionOptions {
   readonly dumpWgsl?: string;
   /** Accept checkpoint keys the module does not use (e.g. a full VAE for an encoder-only session). */
   readonly allowUnexpected?: boolean;
+  /**
+   * Where weights and activations rest on the GPU (webgpu): 'f32' (default), or 'f16' — half
+   * the memory and bandwidth, arithmetic still f32; needs the adapter's shader-f16 feature.
+   */
+  readonly dtype?: StorageMode;
+  /**
+   * Kernel tiles (webgpu): 'cache' (default) uses the autotuner's choices cached on disk for
+   * this adapter (`kiln tune`; compiler/tune/cache.ts) and the heuristic elsewhere; 'none'
+   * uses the heuristic only; or a table of one's own.
+   */
+  readonly tuning?: TuningTable | 'cache' | 'none';
 }
 
 export type CallInput = HostTensor | { readonly value: unknown };
@@ -133,7 +147,14 @@ export class ModelSession {
     }
     if (this.opts.backend === 'webgpu' && !entry.program) {
       const t0 = performance.now();
-      entry.program = compile(entry.graph, this.opts.device!.target, { fuse: this.opts.fuse ?? true, name: `${this.moduleName}.${fn}` });
+      const tuning = this.opts.tuning ?? 'cache';
+      const target = this.opts.device!.target;
+      entry.program = compile(entry.graph, target, {
+        fuse: this.opts.fuse ?? true,
+        name: `${this.moduleName}.${fn}`,
+        storage: this.opts.dtype ?? 'f32',
+        tuning: tuning === 'none' ? undefined : tuning === 'cache' ? sharedTuneCache().table(target) : tuning,
+      });
       opts.onCompile?.({ fn, kernels: entry.program.kernels.length, ms: performance.now() - t0 });
       if (this.opts.dumpWgsl) this.pendingDumps.push(dumpWgsl(entry.program, `${this.opts.dumpWgsl}/${this.moduleName}.${fn}.${this.programCount++}`));
     }

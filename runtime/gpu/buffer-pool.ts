@@ -23,6 +23,14 @@ export interface PoolStats {
   readonly freeBytes: number;
 }
 
+/** High-water marks since the pool was made or `resetPeak()` (a run's measured peak memory). */
+export interface PoolPeak {
+  /** Most bytes handed out at once. */
+  readonly inUseBytes: number;
+  /** Most bytes allocated at once: handed out plus waiting on free lists. */
+  readonly allocatedBytes: number;
+}
+
 const MIN_CLASS = 256;
 
 /** The size a request of `size` bytes is served with; never below `size`, never above `maxBufferSize` unless `size` is. */
@@ -46,6 +54,8 @@ export class BufferPool {
   private inUseBytes = 0;
   private freeCount = 0;
   private freeBytes = 0;
+  private peakInUse = 0;
+  private peakAllocated = 0;
 
   constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
 
@@ -68,7 +78,15 @@ export class BufferPool {
     }
     this.inUse++;
     this.inUseBytes += cls;
+    this.peakInUse = Math.max(this.peakInUse, this.inUseBytes);
+    this.peakAllocated = Math.max(this.peakAllocated, this.inUseBytes + this.freeBytes);
     return buffer;
+  }
+
+  /** Restarts the high-water marks from what is held now (measured peaks of one run). */
+  resetPeak(): void {
+    this.peakInUse = this.inUseBytes;
+    this.peakAllocated = this.inUseBytes + this.freeBytes;
   }
 
   /** Puts a buffer from `acquire` back for reuse. */
@@ -99,6 +117,10 @@ export class BufferPool {
 
   get stats(): PoolStats {
     return { hits: this.hits, misses: this.misses, inUse: this.inUse, inUseBytes: this.inUseBytes, free: this.freeCount, freeBytes: this.freeBytes };
+  }
+
+  get peak(): PoolPeak {
+    return { inUseBytes: this.peakInUse, allocatedBytes: this.peakAllocated };
   }
 
   private take(buffer: GPUBuffer): Entry {
