@@ -23,7 +23,7 @@ import { planMemory } from './passes/plan_memory.ts';
 import { rowChainPass } from './passes/row_chain.ts';
 import { type Schedule, emptySchedule } from './passes/schedule.ts';
 import { simplifyPass, splitWideConcatsPass } from './passes/simplify.ts';
-import { weightLayoutPass } from './passes/weight_layout.ts';
+import { weightLayoutAtUploadPass, weightLayoutPass } from './passes/weight_layout.ts';
 import { assignTensors, checkLimits } from './passes/tensors.ts';
 import { type StorageMode, storageDTypes } from './passes/storage.ts';
 import { kernelSignature } from './tune/signature.ts';
@@ -52,25 +52,28 @@ export interface CompileOptions {
    */
   readonly storage?: StorageMode;
   /**
-   * Give convolutions channels-last copies of their weights (one copy kernel per weight and
-   * run; ~15% faster convolutions on lavapipe, coalesced weight loads on GPUs). Off by default:
-   * the copies are elementwise kernels that run on every call; computing them once per weight
-   * upload needs a runtime hook (see the compiler's report).
+   * Give convolutions channels-last copies of their weights (~15-40% faster convolutions on
+   * lavapipe, coalesced weight loads on GPUs). `true`: one copy kernel per weight and run.
+   * `'upload'`: the weights are named `KEY@permute(...)` and the runtime's weight store
+   * permutes them once when it uploads them (passes/weight_layout.ts), so nothing runs per
+   * call (ModelSession's default). Off by default here.
    */
-  readonly relayoutWeights?: boolean;
+  readonly relayoutWeights?: boolean | 'upload';
   /** Called after every pass with its result. */
   readonly trace?: PassContext['trace'];
 }
 
 export const GRAPH_PASSES: readonly GraphPass[] = [simplifyPass, splitWideConcatsPass];
 export const RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutPass];
+export const UPLOAD_RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutAtUploadPass];
 export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, bindingCapPass];
 export const UNFUSED_PASSES: readonly SchedulePass[] = [unfusedPass, bindingCapPass];
 
 /** Graph passes and fusion only: the schedule the code generator will see. */
 export function schedule(graph: Graph, target: Target, opts: CompileOptions = {}): Schedule {
   const ctx: PassContext = { target, fuse: opts.fuse ?? true, validate: opts.validate ?? false, trace: opts.trace };
-  const g = runGraphPasses(graph, ctx.fuse && opts.relayoutWeights ? RELAYOUT_GRAPH_PASSES : GRAPH_PASSES, ctx);
+  const relayout = ctx.fuse ? opts.relayoutWeights : undefined;
+  const g = runGraphPasses(graph, relayout === 'upload' ? UPLOAD_RELAYOUT_GRAPH_PASSES : relayout ? RELAYOUT_GRAPH_PASSES : GRAPH_PASSES, ctx);
   return runSchedulePasses(emptySchedule(g), ctx.fuse ? FUSED_PASSES : UNFUSED_PASSES, ctx);
 }
 

@@ -71,6 +71,11 @@ export interface SessionOptions {
    * uses the heuristic only; or a table of one's own.
    */
   readonly tuning?: TuningTable | 'cache' | 'none';
+  /**
+   * Convolution weights channels-last (webgpu; compile's `relayoutWeights`): 'upload' (default)
+   * permutes them once when they are uploaded, false keeps the checkpoint's layout.
+   */
+  readonly relayoutWeights?: boolean | 'upload';
 }
 
 export type CallInput = HostTensor | { readonly value: unknown };
@@ -153,6 +158,7 @@ export class ModelSession {
         fuse: this.opts.fuse ?? true,
         name: `${this.moduleName}.${fn}`,
         storage: this.opts.dtype ?? 'f32',
+        relayoutWeights: this.opts.relayoutWeights ?? 'upload',
         tuning: tuning === 'none' ? undefined : tuning === 'cache' ? sharedTuneCache().table(target) : tuning,
       });
       opts.onCompile?.({ fn, kernels: entry.program.kernels.length, ms: performance.now() - t0 });

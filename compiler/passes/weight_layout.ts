@@ -3,8 +3,13 @@
  * consecutive output channels at a time, which in that layout are Cin·∏K elements apart. This
  * pass gives the convolution a copy laid out [Cin, ...K, Cout] (channels last), read through
  * the inverse permutation, so those channels are adjacent: vec4 loads on a CPU, coalesced
- * loads across threads on a GPU. The copy is one small kernel per weight and run; fusion
- * materialises it (see `isRelayout`), and everything else sees ordinary views.
+ * loads across threads on a GPU. Two ways to make the copy:
+ * - `weightLayoutPass` (compile's `relayoutWeights: true`): one small copy kernel per weight
+ *   and run; fusion materialises it (see `isRelayout`), everything else sees ordinary views.
+ * - `weightLayoutAtUploadPass` (`relayoutWeights: 'upload'`): the convolution reads a weight
+ *   input of its own whose key is the original key plus the permutation,
+ *   `KEY@permute(1,2,3,4,0)` (relaidWeightKey); the runtime's weight store reads KEY and
+ *   permutes it on the host once, when it uploads it. No kernel runs per call.
  */
 import type { Node } from '../ir.ts';
 import type { GraphPass } from './pass.ts';
@@ -25,6 +30,23 @@ export const weightLayoutPass: GraphPass = {
     const perm = channelsLast(w.shape.length);
     const relaid = b.permute(b.permute(w, perm), inverse(perm));
     return b.conv(src[0], relaid, n.stride);
+  }]),
+};
+
+/**
+ * The key of weight `key` stored permuted by `perm` (out.shape[i] = shape[perm[i]]). The
+ * runtime's weight store parses this form (runtime/gpu/weight-store.ts); keep the two in step.
+ */
+export const relaidWeightKey = (key: string, perm: readonly number[]): string => `${key}@permute(${perm.join(',')})`;
+
+export const weightLayoutAtUploadPass: GraphPass = {
+  name: 'conv weight layout at upload',
+  run: (g) => rewriteGraph(g, [(b, n, src) => {
+    const w = src[1];
+    if (n.op !== 'conv' || w.op !== 'input' || w.kind !== 'weight') return undefined;
+    const perm = channelsLast(w.shape.length);
+    const laid = b.withOrigin(w.origin, () => b.input(relaidWeightKey(w.name, perm), perm.map((p) => w.shape[p]), w.dtype, 'weight'));
+    return b.conv(src[0], b.permute(laid, inverse(perm)), n.stride);
   }]),
 };
 

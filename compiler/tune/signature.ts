@@ -8,7 +8,7 @@
  * is part of it: f16 buffers change what is fastest.
  *
  * Examples:
- *   conv3d cin128 cout128 k3x3x3 s1x1x1 row64 m~16384 f32
+ *   conv3d cin128 cout128 k3x3x3 s1x1x1 row64 m~16384 wlast f32   (wlast: channels-last weights)
  *   matmul b~1 m~1024 k512 n512 f32
  *   reduce rows~32 len~65536 chain2 f32
  *   attention b~1 lq~1024 lk1024 d512 dv512 f32
@@ -34,7 +34,9 @@ export function kernelSignature(g: KernelGroup, storage: StorageMode): string | 
       const nd = conv.shape.length - 2;
       const out = conv.shape.slice(2);
       const m = conv.shape[0] * numel(out);
-      return `conv${nd}d cin${x.shape[1]} cout${conv.shape[1]} k${w.shape.slice(2).join('x')} s${conv.stride.join('x')} row${out[nd - 1]} m~${sizeBucket(m)} ${storage}`;
+      // Channels-last weights (a permuted weight operand) load differently: tuned apart.
+      const layout = w.op === 'permute' ? ' wlast' : '';
+      return `conv${nd}d cin${x.shape[1]} cout${conv.shape[1]} k${w.shape.slice(2).join('x')} s${conv.stride.join('x')} row${out[nd - 1]} m~${sizeBucket(m)}${layout} ${storage}`;
     }
     case 'matmul': {
       const mm = g.epi.anchor;

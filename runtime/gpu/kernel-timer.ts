@@ -49,41 +49,63 @@ export async function timeKernel(ctx: GpuContext, kernel: Kernel, tensors: reado
   const buffers = kernel.bindings.map((b) => ctx.pool.acquire(Math.max(4, tensors[b.tensor].bytes), usage(), `timing ${tensors[b.tensor].name}`));
   try {
     pushScopes(device);
-    const group = device.createBindGroup({
-      label: kernel.name,
-      layout: pipeline.layout,
-      entries: kernel.bindings.map((b, i) => ({ binding: i, resource: { buffer: buffers[i], offset: 0, size: tensors[b.tensor].bytes } })),
-    });
-    const clear = device.createCommandEncoder({ label: 'timing clear' });
-    buffers.forEach((buf) => clear.clearBuffer(buf));
-    device.queue.submit([clear.finish()]);
-    const run = async (count: number): Promise<number> => {
-      const enc = device.createCommandEncoder({ label: kernel.name });
-      const pass = enc.beginComputePass({ label: kernel.name });
-      pass.setPipeline(pipeline.pipeline);
-      pass.setBindGroup(0, group);
-      const [x, y, z] = kernel.workgroups;
-      for (let i = 0; i < count; i++) pass.dispatchWorkgroups(x, y, z);
-      pass.end();
-      const cmd = enc.finish();
-      await throttledWait(device.queue.onSubmittedWorkDone());
-      const start = performance.now();
-      device.queue.submit([cmd]);
-      await throttledWait(device.queue.onSubmittedWorkDone());
-      return (performance.now() - start) / count;
-    };
-    const first = await run(1);
-    const errors = await popScopes(device);
-    if (errors.length > 0) throw new Error(`timing ${kernel.name}: ${errors.map((e) => `[${e.filter}] ${e.message}`).join('; ')}`);
-    const minMs = opts.minMs ?? 50;
-    const dispatches = Math.max(1, Math.min(opts.maxDispatches ?? 500, Math.ceil(minMs / Math.max(first, 1e-3))));
-    const samples: number[] = [];
-    for (let i = 0; i < (opts.samples ?? 2); i++) samples.push(await run(dispatches));
-    // A single dispatch that already lasts a sample is a sample too.
-    if (dispatches === 1) samples.push(first);
-    const sorted = [...samples].sort((a, b) => a - b);
-    return { ms: sorted[0], medianMs: sorted[Math.floor(sorted.length / 2)], samples, dispatches, compileMs };
+    let group: GPUBindGroup | undefined;
+    try {
+      group = device.createBindGroup({
+        label: kernel.name,
+        layout: pipeline.layout,
+        entries: kernel.bindings.map((b, i) => ({ binding: i, resource: { buffer: buffers[i], offset: 0, size: tensors[b.tensor].bytes } })),
+      });
+      const clear = device.createCommandEncoder({ label: 'timing clear' });
+      buffers.forEach((buf) => clear.clearBuffer(buf));
+      device.queue.submit([clear.finish()]);
+    } finally {
+      const errors = await popScopes(device);
+      if (errors.length > 0) throw new Error(`timing ${kernel.name}: ${errors.map((e) => `[${e.filter}] ${e.message}`).join('; ')}`);
+    }
+    return { ...(await timeDispatches(device, pipeline.pipeline, group, kernel.workgroups, opts, kernel.name)), compileMs };
   } finally {
     for (const b of buffers) ctx.pool.release(b);
   }
+}
+
+/**
+ * Times `pipeline` with `group` bound, dispatched `workgroups` at a time (see the file header:
+ * calibration, then samples of many dispatches in one pass). Errors the dispatches raise are
+ * thrown.
+ */
+export async function timeDispatches(
+  device: GPUDevice, pipeline: GPUComputePipeline, group: GPUBindGroup, workgroups: readonly [number, number, number], opts: TimeOptions = {}, label = 'kernel',
+): Promise<Omit<KernelTiming, 'compileMs'>> {
+  const run = async (count: number): Promise<number> => {
+    const enc = device.createCommandEncoder({ label });
+    const pass = enc.beginComputePass({ label });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    const [x, y, z] = workgroups;
+    for (let i = 0; i < count; i++) pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    const cmd = enc.finish();
+    await throttledWait(device.queue.onSubmittedWorkDone());
+    const start = performance.now();
+    device.queue.submit([cmd]);
+    await throttledWait(device.queue.onSubmittedWorkDone());
+    return (performance.now() - start) / count;
+  };
+  pushScopes(device);
+  let first: number;
+  try {
+    first = await run(1);
+  } finally {
+    const errors = await popScopes(device);
+    if (errors.length > 0) throw new Error(`timing ${label}: ${errors.map((e) => `[${e.filter}] ${e.message}`).join('; ')}`);
+  }
+  const minMs = opts.minMs ?? 50;
+  const dispatches = Math.max(1, Math.min(opts.maxDispatches ?? 500, Math.ceil(minMs / Math.max(first, 1e-3))));
+  const samples: number[] = [];
+  for (let i = 0; i < (opts.samples ?? 2); i++) samples.push(await run(dispatches));
+  // A single dispatch that already lasts a sample is a sample too.
+  if (dispatches === 1) samples.push(first);
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { ms: sorted[0], medianMs: sorted[Math.floor(sorted.length / 2)], samples, dispatches };
 }

@@ -7,9 +7,13 @@
  *
  * Ownership: the store owns the weight buffers; `setWeights` with a new set, `clear()` and
  * device release destroy them. Replace weights only between runs.
+ *
+ * Relaid weights: a program may name a weight `KEY@permute(p0,p1,...)` (the compiler's
+ * channels-last convolution weights, compiler/passes/weight_layout.ts). The store reads KEY
+ * from the set and uploads it permuted (out.shape[i] = shape[p_i]), once, like any weight.
  */
 import type { TensorInfo } from '../../compiler/kernel.ts';
-import type { HostTensor } from '../tensor.ts';
+import { toFloat64, type HostTensor } from '../tensor.ts';
 import { ResourceLimitError, WeightMismatchError, formatBytes } from './errors.ts';
 import { withScopes } from './error-scopes.ts';
 import { toStorage } from './storage.ts';
@@ -104,14 +108,19 @@ export class WeightStore {
   private async upload(info: TensorInfo, cacheKey: string): Promise<GPUBuffer> {
     const source = this.source;
     if (!source) throw new WeightMismatchError(`The program needs weight '${info.name}', but no weights were set on this device. Load a checkpoint and pass it to setWeights() before running.`);
-    if (source.has && !source.has(info.name)) throw new WeightMismatchError(missingMessage(info.name, source));
+    const relaid = parseRelaidKey(info.name);
+    const key = relaid?.key ?? info.name;
+    // The shape the set must hold under `key` (before any permutation).
+    const expected = relaid ? unpermuteShape(info.shape, relaid.perm) : info.shape;
+    if (source.has && !source.has(key)) throw new WeightMismatchError(missingMessage(key, source));
     const shapeError = (shape: readonly number[], dtype: string): WeightMismatchError =>
-      new WeightMismatchError(`Weight '${info.name}' has shape [${shape.join(', ')}] (${dtype}) in the weight set, but the program expects [${info.shape.join(', ')}] (${info.dtype}). The checkpoint does not match the model configuration the program was compiled for (channels, layers, kernel sizes); check the config or the checkpoint file.`);
-    const described = source.info?.(info.name);
-    if (described && !sameShape(described.shape, info.shape)) throw shapeError(described.shape, described.dtype);
-    const host = await source.read(info.name);
-    if (!host) throw new WeightMismatchError(missingMessage(info.name, source));
-    if (!sameShape(host.shape, info.shape)) throw shapeError(host.shape, host.dtype);
+      new WeightMismatchError(`Weight '${key}' has shape [${shape.join(', ')}] (${dtype}) in the weight set, but the program expects [${expected.join(', ')}] (${info.dtype}). The checkpoint does not match the model configuration the program was compiled for (channels, layers, kernel sizes); check the config or the checkpoint file.`);
+    const described = source.info?.(key);
+    if (described && !sameShape(described.shape, expected)) throw shapeError(described.shape, described.dtype);
+    let host = await source.read(key);
+    if (!host) throw new WeightMismatchError(missingMessage(key, source));
+    if (!sameShape(host.shape, expected)) throw shapeError(host.shape, host.dtype);
+    if (relaid) host = permuteHost(host, relaid.perm);
     const data = toStorage(host, info.dtype, info.bytes);
     if (typeof data === 'string') {
       throw new WeightMismatchError(`Weight '${info.name}' (${host.dtype}) cannot be stored as ${info.dtype}: ${data}.`);
@@ -136,6 +145,49 @@ export class WeightStore {
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** `KEY@permute(1,2,3,4,0)` -> KEY and the permutation; undefined for a plain key. */
+export function parseRelaidKey(name: string): { key: string; perm: number[] } | undefined {
+  const m = /^(.*)@permute\(([\d,]+)\)$/.exec(name);
+  if (!m) return undefined;
+  const perm = m[2].split(',').map(Number);
+  const sorted = [...perm].sort((a, b) => a - b);
+  if (!sorted.every((p, i) => p === i)) return undefined;
+  return { key: m[1], perm };
+}
+
+function unpermuteShape(shape: readonly number[], perm: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  perm.forEach((p, i) => { out[p] = shape[i]; });
+  return out;
+}
+
+/** `t` permuted (out.shape[i] = t.shape[perm[i]]), as F32 (I32 for integer tensors). */
+export function permuteHost(t: HostTensor, perm: readonly number[]): HostTensor {
+  const src = toFloat64(t);
+  const inShape = t.shape;
+  const outShape = perm.map((p) => inShape[p]);
+  const inStrides = new Array<number>(inShape.length);
+  let acc = 1;
+  for (let i = inShape.length - 1; i >= 0; i--) { inStrides[i] = acc; acc *= inShape[i]; }
+  const strides = perm.map((p) => inStrides[p]);
+  const float = t.dtype === 'F32' || t.dtype === 'F64' || t.dtype === 'F16' || t.dtype === 'BF16';
+  const out = float ? new Float32Array(src.length) : new Int32Array(src.length);
+  const idx = new Array<number>(outShape.length).fill(0);
+  let offset = 0;
+  for (let o = 0; o < src.length; o++) {
+    out[o] = src[offset];
+    // Odometer over the output index, keeping the input offset in step.
+    for (let a = outShape.length - 1; a >= 0; a--) {
+      idx[a]++;
+      offset += strides[a];
+      if (idx[a] < outShape[a]) break;
+      offset -= strides[a] * outShape[a];
+      idx[a] = 0;
+    }
+  }
+  return { dtype: float ? 'F32' : 'I32', shape: outShape, data: out };
+}
 
 function missingMessage(key: string, source: WeightSource): string {
   const base = `Weight '${key}' is not in the weight set.`;
