@@ -46,6 +46,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`kiln ${name}: ${err.message}`);
       return 2;
     }
+    // node:util parseArgs rejects unknown or malformed options with these codes.
+    if (err instanceof Error && String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) {
+      console.error(`kiln ${name}: ${err.message}\nRun \`kiln ${name} --help\` for the options.`);
+      return 2;
+    }
     if (isUserError(err)) {
       console.error(formatUserError(err));
       return 1;

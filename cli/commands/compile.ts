@@ -60,25 +60,20 @@ interface CompileArgs {
 }
 
 function parse(argv: readonly string[]): CompileArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        entry: { type: 'string' },
-        config: { type: 'string' },
-        set: { type: 'string', multiple: true, default: [] },
-        shapes: { type: 'string', multiple: true, default: [] },
-        arg: { type: 'string', multiple: true, default: [] },
-        'dump-wgsl': { type: 'string' },
-        'no-fuse': { type: 'boolean', default: false },
-        'emit-ts': { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nRun \`kiln compile --help\` for the options.`);
-  }
+  const parsed = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      entry: { type: 'string' },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
+      shapes: { type: 'string', multiple: true, default: [] },
+      arg: { type: 'string', multiple: true, default: [] },
+      'dump-wgsl': { type: 'string' },
+      'no-fuse': { type: 'boolean', default: false },
+      'emit-ts': { type: 'string' },
+    },
+  });
   const v = parsed.values;
   if (!v.shapes.length && v['emit-ts'] === undefined) {
     throw new UsageError('nothing to do: give --shapes NAME=[...] to compile kernels, or --emit-ts OUT.ts to write bindings (or both)');

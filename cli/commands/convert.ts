@@ -81,23 +81,18 @@ interface ConvertArgs {
 }
 
 function parse(argv: readonly string[]): ConvertArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        dtype: { type: 'string' },
-        prefix: { type: 'string' },
-        'strip-prefix': { type: 'boolean', default: false },
-        from: { type: 'string' },
-        whole: { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nRun \`kiln convert --help\` for the options.`);
-  }
+  const parsed = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      dtype: { type: 'string' },
+      prefix: { type: 'string' },
+      'strip-prefix': { type: 'boolean', default: false },
+      from: { type: 'string' },
+      whole: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+    },
+  });
   const { values, positionals } = parsed;
   if (positionals.length !== 2) {
     throw new UsageError(`expected two arguments, IN and OUT.safetensors, but got ${positionals.length}${positionals.length ? ` (${positionals.join(' ')})` : ''}.\nUsage: kiln convert IN OUT.safetensors [--dtype f32|f16|bf16] [--prefix P] [--strip-prefix]`);

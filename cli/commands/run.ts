@@ -76,29 +76,24 @@ interface RunArgs {
 }
 
 function parse(argv: readonly string[]): RunArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        entry: { type: 'string' },
-        config: { type: 'string' },
-        set: { type: 'string', multiple: true, default: [] },
-        weights: { type: 'string' },
-        'allow-unexpected': { type: 'boolean', default: false },
-        in: { type: 'string', multiple: true, default: [] },
-        arg: { type: 'string', multiple: true, default: [] },
-        out: { type: 'string' },
-        backend: { type: 'string', default: 'webgpu' },
-        profile: { type: 'boolean', default: false },
-        'dump-wgsl': { type: 'string' },
-        'no-fuse': { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nRun \`kiln run --help\` for the options.`);
-  }
+  const parsed = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      entry: { type: 'string' },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
+      weights: { type: 'string' },
+      'allow-unexpected': { type: 'boolean', default: false },
+      in: { type: 'string', multiple: true, default: [] },
+      arg: { type: 'string', multiple: true, default: [] },
+      out: { type: 'string' },
+      backend: { type: 'string', default: 'webgpu' },
+      profile: { type: 'boolean', default: false },
+      'dump-wgsl': { type: 'string' },
+      'no-fuse': { type: 'boolean', default: false },
+    },
+  });
   const v = parsed.values;
   const backend = v.backend as BackendName;
   if (backend !== 'webgpu' && backend !== 'interp') throw new UsageError(`--backend must be webgpu or interp, not '${v.backend}'`);

@@ -4,23 +4,16 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
+import { captureConsole } from '../console_capture.ts';
 import { tempDirs } from '../../runtime/weights/helpers.ts';
 import { EXAMPLE } from '../../compiler/bindings/gelu_mlp_reference.ts';
 
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureConsole();
 
 function write(name: string, text: string): string {
   const path = join(dirs.make(), name);

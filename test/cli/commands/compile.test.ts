@@ -5,23 +5,16 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
+import { captureConsole } from '../console_capture.ts';
 import { EXAMPLE, EXAMPLE_CONFIG } from '../../compiler/bindings/gelu_mlp_reference.ts';
 import { tempDirs } from '../../runtime/weights/helpers.ts';
 
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureConsole();
 
 const mlp = (...more: string[]) => ['compile', EXAMPLE, '--entry', 'GeluMLP', '--config', EXAMPLE_CONFIG, ...more];
 

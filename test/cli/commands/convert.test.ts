@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
+import { captureConsole } from '../console_capture.ts';
 import { toFloat64 } from '../../../runtime/tensor.ts';
 import { openSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { tempDirs, tempLeftovers } from '../../runtime/weights/helpers.ts';
@@ -10,15 +11,7 @@ import { Py, contiguous, f32Bytes, i64Bytes, storage, torchSave } from '../../ru
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureConsole();
 
 /** A training checkpoint: {'state_dict': {vae.*, text.*, step counter}, 'epoch': 7}. */
 function writeCheckpoint(dir: string): string {
@@ -92,7 +85,7 @@ describe('kiln convert', () => {
       [[input, join(dir, 'o.safetensors'), '--from', 'state_dict', '--whole'], /--from and --whole contradict/],
     ];
     for (const [args, message] of cases) {
-      err = [];
+      err.length = 0;
       expect(await main(['convert', ...args])).toBe(2);
       expect(err.join('\n')).toMatch(message);
     }

@@ -6,8 +6,9 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
+import { captureConsole } from '../console_capture.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { openSafetensors, writeSafetensors } from '../../../runtime/weights/safetensors.ts';
@@ -37,15 +38,7 @@ beforeAll(() => {
 });
 afterAll(() => dirs.cleanup());
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureConsole();
 
 const readOutputs = (path: string): Map<string, HostTensor> => {
   const f = openSafetensors(path);
