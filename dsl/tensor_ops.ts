@@ -72,7 +72,7 @@ export function broadcastShapes(ctx: Ctx, site: Site, xs: readonly TensorValue[]
       const prev = d;
       const prevFrom = from!;
       ctx.requireEqual(prev, xd, site.span, () => ({
-        message: `shapes do not broadcast in '${site.op}': ${typeToString(prevFrom)} and ${typeToString(x)} differ on axis ${i - rank} (${prev} vs ${xd})`,
+        message: `shapes do not broadcast in '${site.op}': ${typeToString(prevFrom)} and ${typeToString(x)} differ on axis ${xs.every((y) => y.shape.length === rank) ? i : i - rank} (${prev} vs ${xd})`,
         help: 'make the sizes equal, or make one of them 1 to broadcast it (e.g. with reshape or unsqueeze)',
       }));
     }

@@ -31,6 +31,11 @@ export interface Env {
   readonly scope: Scope;
   readonly self?: ModuleInstance;
   readonly file: LoadedFile;
+  /**
+   * In a call: the caller's axis label of each size variable bound from an argument, so the
+   * result's axes carry the caller's names, never the callee's (its `C` may be the caller's `D`).
+   */
+  readonly sizeLabels?: Map<string, string | undefined>;
 }
 
 export interface EvaluatedArg {
@@ -763,13 +768,13 @@ export class Elaborator {
     try {
       const owner = self ? `${self.decl.name}.${fn.name}` : fn.name;
       const env = this.bindCall(fn, self, args, span, owner);
-      if (!this.tracing) return this.resultFromSignature(fn, env);
+      if (!this.tracing) return this.callerLabels(fn, this.resultFromSignature(fn, env), env);
       const path = self ? `${self.prefix}${fn.name}` : `${this.ctx.path[this.ctx.path.length - 1] ?? '<top>'} › ${fn.name}`;
       const saved = this.ctx.path;
       this.ctx.path = [path];
       try {
         const result = this.evalBlock(fn.body, env);
-        return this.checkResult(fn, result, env, owner);
+        return this.callerLabels(fn, this.checkResult(fn, result, env, owner), env);
       } finally {
         this.ctx.path = saved;
       }
@@ -782,7 +787,7 @@ export class Elaborator {
   private bindCall(fn: FnDecl, self: ModuleInstance | undefined, args: readonly EvaluatedArg[], span: Span, owner: string): Env {
     const file = this.ctx.program.fileOf(fn.span.file);
     const scope = new Scope();
-    const env: Env = { scope, self, file };
+    const env: Env = { scope, self, file, sizeLabels: new Map() };
     const matched = this.matchArgs(owner, fn.params, args, span);
     const pending: { p: Param; v: Value; span: Span }[] = [];
     fn.params.forEach((p, i) => {
@@ -920,6 +925,7 @@ export class Elaborator {
         if (d.kind === 'dim_infer') { progress = true; continue; }
         if (d.kind === 'dim_sym' && this.lookupDimName(d.name, env) === undefined) {
           env.scope.define(d.name, intValue(got), { sizeVar: true });
+          env.sizeLabels?.set(d.name, actual.labels[axis]);
           labels[axis] = d.name;
           progress = true;
           continue;
@@ -1041,6 +1047,22 @@ export class Elaborator {
     const items = fn.result.items.map((it) => make(it.type));
     if (!fn.result.tuple) return items[0];
     return { kind: 'tuple', items, names: fn.result.items.map((it) => it.name ?? null) };
+  }
+
+  /** Relabel a call's result axes with the caller's labels (see Env.sizeLabels). */
+  private callerLabels(fn: FnDecl, result: Value, env: Env): Value {
+    const relabel = (v: Value, t: TypeExpr | undefined): Value => {
+      if (v.kind !== 'tensor') return v;
+      const dims = t?.kind === 'type_tensor' && !t.dims.some((d) => d.kind === 'dim_pack') ? t.dims : undefined;
+      const labels = v.t.shape.map((_, i) => {
+        const d = dims?.[i];
+        return d?.kind === 'dim_sym' ? env.sizeLabels?.get(d.name) : undefined;
+      });
+      return { kind: 'tensor', t: { ...v.t, labels } };
+    };
+    const items = fn.result?.items ?? [];
+    if (result.kind === 'tuple') return { ...result, items: result.items.map((it, i) => relabel(it, items[i]?.type)) };
+    return relabel(result, items[0]?.type);
   }
 
   /** Check a function's result against its declared result type; names the tuple fields. */

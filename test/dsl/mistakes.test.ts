@@ -75,7 +75,7 @@ describe('name mistakes', () => {
 describe('shape mistakes', () => {
   it('sizes that do not broadcast', () => {
     const d = only('fn f(a: f32[B, 8], b: f32[B, 12]) -> f32[B, 8] {\n  a + b\n}\n');
-    expect(d.message).toBe("shapes do not broadcast in '+': f32[B, 8] and f32[B, 12] differ on axis -1 (8 vs 12)");
+    expect(d.message).toBe("shapes do not broadcast in '+': f32[B, 8] and f32[B, 12] differ on axis 1 (8 vs 12)");
     expect(where(d)).toBe('2:3');
     expect(d.help).toMatch(/make one of them 1/);
   });
