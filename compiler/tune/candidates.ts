@@ -17,8 +17,9 @@ import type { KernelGroup } from '../passes/schedule.ts';
 
 type Shape4 = readonly [wgM: number, wgN: number, rm: number, rn: number];
 
-// Measured on lavapipe: per-thread tiles of 8x4 and 4x8 outputs lead; 8x8 spills registers.
-const CPU_TILES: readonly Shape4[] = [[8, 8, 8, 4], [8, 8, 4, 4], [4, 8, 8, 4], [8, 4, 8, 4], [8, 8, 4, 8], [16, 4, 8, 4], [4, 16, 4, 4]];
+// Measured on lavapipe: per-thread tiles of 8x4 to 8x8 outputs lead (8x8 with channels-last
+// convolution weights, whose four-channel groups are vec4 loads); 4x4 trails.
+const CPU_TILES: readonly Shape4[] = [[8, 8, 8, 4], [16, 4, 8, 8], [8, 4, 8, 8], [8, 8, 8, 8], [4, 8, 8, 4], [16, 4, 8, 4], [8, 8, 4, 8]];
 // Discrete GPUs: 64-256 threads, 2x4 to 4x4 outputs each.
 const GPU_TILES: readonly Shape4[] = [[16, 16, 4, 4], [16, 16, 2, 4], [16, 16, 4, 2], [8, 16, 4, 4], [16, 8, 4, 4], [8, 8, 4, 4], [32, 8, 4, 4], [16, 16, 8, 4]];
 
@@ -36,10 +37,17 @@ function unique<T>(xs: readonly T[]): T[] {
   return xs.filter((x) => { const k = key(x); if (seen.has(k)) return false; seen.add(k); return true; });
 }
 
-export function contractionCandidates(target: Target, m: number, n: number, rowLength?: number): TileConfig[] {
+/**
+ * Contraction tiles. For a matmul whose contracted length k is a multiple of 4, the first few
+ * shapes are also tried with the k loop unrolled by 4, which lets a thread load four
+ * consecutive k of a row of A as one vec4.
+ */
+export function contractionCandidates(target: Target, m: number, n: number, rowLength?: number, k?: number): TileConfig[] {
   const base = defaultContractionTile(target, m, n, rowLength);
   const family = target.adapter.isFallbackAdapter ? CPU_TILES : GPU_TILES;
-  const fitted = family.map(([wgM, wgN, rm, rn]) => fitContractionTile(target, { wgM, wgN, rm, rn, unrollK: 1, unrollTaps: false }, m, n, rowLength));
+  const shapes: [Shape4, number][] = family.map((f) => [f, 1]);
+  if (rowLength === undefined && k !== undefined && k % 4 === 0) for (const f of family.slice(0, 3)) shapes.push([f, 4]);
+  const fitted = shapes.map(([[wgM, wgN, rm, rn], unrollK]) => fitContractionTile(target, { wgM, wgN, rm, rn, unrollK, unrollTaps: false }, m, n, rowLength));
   return unique([base, ...fitted]);
 }
 
@@ -70,7 +78,8 @@ export function candidatesFor(g: KernelGroup, target: Target): KernelTiles[] {
     }
     case 'matmul': {
       const r = g.epi.anchor.shape.length;
-      return contractionCandidates(target, g.epi.anchor.shape[r - 2], g.epi.anchor.shape[r - 1]).map((contraction) => ({ contraction }));
+      const mm = g.epi.anchor;
+      return contractionCandidates(target, mm.shape[r - 2], mm.shape[r - 1], undefined, mm.src[0].shape[r - 1]).map((contraction) => ({ contraction }));
     }
     case 'reduction': {
       const first = g.chain[0].anchor as ReduceNode;

@@ -118,7 +118,7 @@ export async function tuneGraph(graph: Graph, target: Target, timer: KernelTimer
 export function describeTiles(t: KernelTiles): string {
   if (t.contraction) {
     const c = t.contraction;
-    return `${c.rm}x${c.rn} regs, ${c.wgM}x${c.wgN} threads`;
+    return `${c.rm}x${c.rn} regs, ${c.wgM}x${c.wgN} threads${c.unrollK > 1 ? `, k unrolled ${c.unrollK}x` : ''}${c.unrollTaps ? ', taps unrolled' : ''}`;
   }
   if (t.reduction) {
     const r = t.reduction;
