@@ -22,6 +22,12 @@ A folder stands for every .safetensors file in it.
 Options:
   --backend webgpu|interp  webgpu (default): compile to fused WGSL and run on the GPU (Dawn).
                            interp: the float64 reference interpreter on the CPU.
+  --dtype f32|f16          Storage dtype of weights and activations on the GPU (webgpu; default
+                           f32). f16 halves memory and bandwidth, keeps f32 arithmetic, needs the
+                           adapter's shader-f16, and is checked against the golden README's f16
+                           tolerance ("roughly 1e-3 relative": relative L2 within 3e-3, max abs
+                           within 5e-3 of the reference's largest magnitude) instead of the
+                           file's f32 bounds.
   --no-fuse                One kernel per IR op (webgpu; for debugging fusion).
   --dump-wgsl DIR          Write the generated kernels of every program under DIR.
   --verbose                Print what each call ran (tiles, tiling paths).
@@ -61,6 +67,7 @@ export const goldenCommand: Command = {
       allowPositionals: true,
       options: {
         backend: { type: 'string', default: 'webgpu' },
+        dtype: { type: 'string', default: 'f32' },
         'no-fuse': { type: 'boolean', default: false },
         'dump-wgsl': { type: 'string' },
         verbose: { type: 'boolean', default: false },
@@ -68,6 +75,9 @@ export const goldenCommand: Command = {
     });
     const backend = values.backend as BackendName;
     if (backend !== 'webgpu' && backend !== 'interp') throw new UsageError(`--backend must be webgpu or interp, not '${values.backend}'`);
+    if (values.dtype !== 'f32' && values.dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, not '${values.dtype}'`);
+    if (values.dtype === 'f16' && backend !== 'webgpu') throw new UsageError('--dtype f16 chooses how tensors are stored on the GPU, so it needs --backend webgpu');
+    const dtype = values.dtype;
     if (positionals.length === 0) throw new UsageError('give at least one golden case file or folder (see kiln golden --help)');
     const files = expand(positionals);
     const device = backend === 'webgpu' ? await acquireDevice() : undefined;
@@ -77,7 +87,7 @@ export const goldenCommand: Command = {
         const r = await runGoldenCase(f, {
           backend,
           device,
-          session: { backend, device, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'] },
+          session: { backend, device, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'], dtype },
           log: (line) => { if (values.verbose) console.log(`  · ${line}`); },
         });
         reports.push(r);
@@ -87,7 +97,7 @@ export const goldenCommand: Command = {
       if (device) await releaseDevice();
     }
     const failed = reports.filter((r) => !r.pass);
-    console.log(`\n${reports.length - failed.length}/${reports.length} golden cases pass (${backend})${failed.length ? `; failing: ${failed.map((r) => r.caseName).join(', ')}` : ''}`);
+    console.log(`\n${reports.length - failed.length}/${reports.length} golden cases pass (${backend}${dtype === 'f16' ? ', f16 storage' : ''})${failed.length ? `; failing: ${failed.map((r) => r.caseName).join(', ')}` : ''}`);
     return failed.length ? 1 : 0;
   },
 };

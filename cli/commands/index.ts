@@ -6,6 +6,8 @@ import { vaeCommand } from './vae.ts';
 import { checkCommand } from './check.ts';
 import { runCommand } from './run.ts';
 import { compileCommand } from './compile.ts';
+import { tuneCommand } from './tune.ts';
+import { benchCommand } from './bench.ts';
 
 /** Every subcommand, in the order `kiln --help` lists them. */
-export const COMMANDS: readonly Command[] = [vaeCommand, checkCommand, runCommand, compileCommand, goldenCommand, convertCommand, devicesCommand];
+export const COMMANDS: readonly Command[] = [vaeCommand, checkCommand, runCommand, compileCommand, tuneCommand, benchCommand, goldenCommand, convertCommand, devicesCommand];

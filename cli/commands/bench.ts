@@ -1,0 +1,63 @@
+/**
+ * `kiln bench [SUITE...]`: the benchmark suite (bench/suite.ts). Writes bench/results.json and
+ * bench/RESULTS.md; speed is measured here as ratios against baselines run in the same
+ * process, never asserted in tests.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.ts';
+
+const HELP = `Usage: kiln bench [SUITE...] [--list]
+
+Runs Kiln's benchmarks on this machine's GPU (or CPU adapter) and writes bench/results.json
+(entries { name, value, unit, vs, ratio, adapter, command }) and bench/RESULTS.md. Every ratio
+compares figures measured in the same run. Entries of suites not run keep their last values.
+
+Suites (default: all but released-decode):
+  contractions     Kiln conv3d [1,128,5,64,64]->128 k3 and matmul 1024^3 against hand-written
+                   WGSL baselines (bench/baselines/) and PyTorch on the CPU; tunes both kernels
+                   (into bench/.cache/, not your tuning cache)
+  bandwidth        copy bandwidth; GroupNorm+SiLU and a residual add as a share of it
+  vae              tiny and medium VAE decoder forward: time, kernels, planned peak, vs PyTorch
+  tfjs             TensorFlow.js's WebGPU backend on the same Dawn device (matmul, conv2d)
+  tiled-memory     planned and measured peak memory of tiled vs untiled decode as sizes grow
+  released-decode  the released VAE config (random weights) decoding [1,16,2,16,16] with
+                   64-pixel tiles: time and peaks (several minutes on a CPU adapter)
+
+PyTorch comparisons need a python3 that can import torch (Debian: apt-get install python3-torch;
+also install libopenblas0-pthread, or PyTorch's matmul runs on the reference BLAS).
+
+Options:
+  --list       List the suites and exit.
+  -h, --help   Show this help.
+
+Examples:
+  npm run bench
+  node bin/kiln.js bench contractions
+  node bin/kiln.js bench released-decode`;
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'Run the benchmarks (vs hand-written WGSL, PyTorch CPU, TF.js) and write bench/RESULTS.md',
+  help: HELP,
+  async run(argv) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { list: { type: 'boolean', default: false } } });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}\nRun \`kiln bench --help\` for the options.`);
+    }
+    // Loaded on demand: the suite pulls in the models and TensorFlow.js.
+    const { SUITES, runBench } = await import('../../bench/suite.ts');
+    if (parsed.values.list) {
+      for (const s of SUITES) console.log(`${s.name.padEnd(16)} ${s.title}${s.byDefault ? '' : ' (not in the default run)'}`);
+      return 0;
+    }
+    const names = parsed.positionals.length ? parsed.positionals : SUITES.filter((s) => s.byDefault).map((s) => s.name);
+    for (const n of names) {
+      if (!SUITES.some((s) => s.name === n)) throw new UsageError(`unknown suite '${n}'; the suites are ${SUITES.map((s) => s.name).join(', ')}`);
+    }
+    const command = parsed.positionals.length ? `node bin/kiln.js bench ${argv.join(' ')}` : 'npm run bench';
+    await runBench({ suites: names, command, log: (l) => console.log(l) });
+    return 0;
+  },
+};
