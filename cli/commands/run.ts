@@ -44,6 +44,9 @@ Options:
   --out OUT.safetensors       Where to write every output, by name (required; written atomically).
   --backend webgpu|interp     webgpu (default): fused WGSL kernels on the GPU (Dawn).
                               interp: the float64 reference interpreter on the CPU.
+  --dtype f32|f16             Storage dtype of weights and activations on the GPU (webgpu; default
+                              f32). f16 halves memory and bandwidth, keeps f32 arithmetic and f32
+                              inputs and outputs, and needs the adapter's shader-f16.
   --profile                   Print each kernel's GPU time (webgpu).
   --dump-wgsl DIR             Write the generated kernels and an index under DIR.
   --no-fuse                   One kernel per IR op (for debugging fusion).
@@ -70,6 +73,7 @@ interface RunArgs {
   /** --out as given, for messages. */
   readonly outText: string;
   readonly backend: BackendName;
+  readonly dtype: 'f32' | 'f16';
   readonly profile: boolean;
   readonly dumpWgsl?: string;
   readonly fuse: boolean;
@@ -89,6 +93,7 @@ function parse(argv: readonly string[]): RunArgs {
       arg: { type: 'string', multiple: true, default: [] },
       out: { type: 'string' },
       backend: { type: 'string', default: 'webgpu' },
+      dtype: { type: 'string', default: 'f32' },
       profile: { type: 'boolean', default: false },
       'dump-wgsl': { type: 'string' },
       'no-fuse': { type: 'boolean', default: false },
@@ -98,6 +103,8 @@ function parse(argv: readonly string[]): RunArgs {
   const backend = v.backend as BackendName;
   if (backend !== 'webgpu' && backend !== 'interp') throw new UsageError(`--backend must be webgpu or interp, not '${v.backend}'`);
   if (v.profile && backend !== 'webgpu') throw new UsageError('--profile measures GPU kernels: it needs --backend webgpu');
+  if (v.dtype !== 'f32' && v.dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, not '${v.dtype}'`);
+  if (v.dtype === 'f16' && backend !== 'webgpu') throw new UsageError('--dtype f16 chooses how tensors are stored on the GPU, so it needs --backend webgpu');
   if (!v.out) throw new UsageError('--out OUT.safetensors is required: the file every output is written to');
   if (!v.out.endsWith('.safetensors')) throw new UsageError(`--out ${v.out} must be a .safetensors file`);
   const outDir = dirname(resolve(v.out));
@@ -105,7 +112,7 @@ function parse(argv: readonly string[]): RunArgs {
   const files = sourceFiles('run', parsed.positionals);
   return {
     files, entry: v.entry, config: v.config, set: v.set, weights: v.weights, allowUnexpected: v['allow-unexpected'],
-    inputs: v.in, args: v.arg, out: resolve(v.out), outText: v.out, backend, profile: v.profile, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'],
+    inputs: v.in, args: v.arg, out: resolve(v.out), outText: v.out, backend, dtype: v.dtype, profile: v.profile, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'],
   };
 }
 
@@ -147,7 +154,7 @@ function openSession(
   device: KilnDevice | undefined, entryName: string,
 ): ModelSession {
   try {
-    return new ModelSession(program, moduleName, config, weights, { backend: args.backend, device, fuse: args.fuse, allowUnexpected: args.allowUnexpected });
+    return new ModelSession(program, moduleName, config, weights, { backend: args.backend, device, fuse: args.fuse, allowUnexpected: args.allowUnexpected, dtype: args.dtype });
   } catch (err) {
     if (!args.weights && err instanceof WeightBindingError && err.missing.length) {
       throw new UsageError(`${entryName} has ${err.missing.length} weight tensors (${err.missing.slice(0, 3).map((w) => w.key).join(', ')}${err.missing.length > 3 ? ', ...' : ''}); give them with --weights CHECKPOINT`);
