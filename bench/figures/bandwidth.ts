@@ -1,0 +1,90 @@
+/**
+ * Figure (b): the adapter's copy bandwidth (bench/baselines/copy.ts, the best of a few
+ * per-thread widths) and the share of it that Kiln's memory-bound kernels reach: GroupNorm +
+ * SiLU on [1, 128, 5, 64, 64] (a statistics reduction, then one elementwise kernel that
+ * normalises, scales, shifts and applies SiLU — as a graph output; inside the VAE this work
+ * is folded into the next convolution's loads) and a residual add of two such tensors.
+ * Bandwidth counts the bytes each kernel's bindings hold (read + written), over its time.
+ */
+import { GraphBuilder } from '../../compiler/builder.ts';
+import { compile } from '../../compiler/compile.ts';
+import type { Graph, Node } from '../../compiler/ir.ts';
+import { numel } from '../../compiler/ir.ts';
+import { timeKernel } from '../../runtime/gpu/kernel-timer.ts';
+import { COPY_WORKGROUP, copyGrid, copyWgsl } from '../baselines/copy.ts';
+import type { BenchContext } from '../context.ts';
+import { RawKernel, fmt, gbps } from '../harness.ts';
+
+export const FEATURE_SHAPE = [1, 128, 5, 64, 64];
+const GROUPS = 32;
+const TIMING = { minMs: 200, samples: 3 };
+
+function groupNormSilu(shape: readonly number[]): Graph {
+  const b = new GraphBuilder();
+  const x = b.input('x', shape, 'f32');
+  const gamma = b.input('gamma', [shape[1]], 'f32', 'weight');
+  const beta = b.input('beta', [shape[1]], 'f32', 'weight');
+  const g = b.reshape(x, [shape[0], GROUPS, numel(shape) / (shape[0] * GROUPS)]);
+  const mean = (v: Node): Node => { const s = b.reduce('sum', v, [2]); return b.binary('mul', s, b.const(1 / v.shape[2], s.shape)); };
+  const mu = mean(g);
+  const d = b.binary('sub', g, b.expand(mu, g.shape));
+  const rstd = b.unary('rsqrt', b.binary('add', mean(b.binary('mul', d, d)), b.const(1e-6, mu.shape)));
+  const y = b.reshape(b.binary('mul', d, b.expand(rstd, g.shape)), shape);
+  const chan = (v: Node): Node => b.expand(b.reshape(v, [1, shape[1], 1, 1, 1]), shape);
+  const n = b.binary('add', b.binary('mul', y, chan(gamma)), chan(beta));
+  const silu = b.binary('div', n, b.binary('add', b.const(1, shape), b.unary('exp', b.unary('neg', n))));
+  return b.graph([{ name: 'y', node: silu }]);
+}
+
+function residualAdd(shape: readonly number[]): Graph {
+  const b = new GraphBuilder();
+  const x = b.input('x', shape, 'f32');
+  const r = b.input('r', shape, 'f32');
+  return b.graph([{ name: 'y', node: b.binary('add', x, r) }]);
+}
+
+/** Time and bytes of every kernel of a Kiln program (each timed alone, best of samples). */
+async function programRate(ctx: BenchContext, graph: Graph): Promise<{ ms: number; bytes: number; kernels: string[] }> {
+  const program = compile(graph, ctx.dev.target, {});
+  let ms = 0;
+  let bytes = 0;
+  const kernels: string[] = [];
+  for (const k of program.kernels) {
+    const t = await timeKernel(ctx.dev, k, program.tensors, TIMING);
+    ms += t.ms;
+    bytes += k.bytes;
+    kernels.push(`${k.name} (${k.kind}) ${fmt(gbps(k.bytes, t.ms))} GB/s`);
+  }
+  return { ms, bytes, kernels };
+}
+
+export async function runBandwidth(ctx: BenchContext): Promise<void> {
+  const { dev, rec, log } = ctx;
+  const floats = numel(FEATURE_SHAPE);
+  const vec4s = floats / 4;
+  let copy = 0;
+  let copyLabel = '';
+  for (const per of [1, 4, 8, 16]) {
+    const k = await RawKernel.create(dev, `copy x${per}`, copyWgsl(vec4s, per), [{ bytes: floats * 4 }, { bytes: floats * 4 }], copyGrid(vec4s, per, dev.target.limits.maxComputeWorkgroupsPerDimension));
+    try {
+      const t = await k.time(TIMING);
+      const g = gbps(2 * floats * 4, t.ms);
+      log(`    copy, ${per} vec4 per thread (${COPY_WORKGROUP} threads per workgroup): ${fmt(g)} GB/s`);
+      if (g > copy) { copy = g; copyLabel = `${per} vec4 per thread`; }
+    } finally {
+      k.dispose();
+    }
+  }
+  rec.add('copy_bandwidth', copy, 'GB/s', null, null, `vec4 copy of ${fmt(floats * 4 / 2 ** 20)} MiB (read + write counted), ${copyLabel}`);
+
+  const gn = await programRate(ctx, groupNormSilu(FEATURE_SHAPE));
+  const gnRate = gbps(gn.bytes, gn.ms);
+  for (const k of gn.kernels) log(`    ${k}`);
+  rec.add('groupnorm_silu_vs_copy_bandwidth', gnRate, 'GB/s', 'copy bandwidth (bench/baselines/copy.ts)', gnRate / copy,
+    `GroupNorm(${GROUPS}) + SiLU on [${FEATURE_SHAPE.join(', ')}]: ${gn.kernels.length} kernels (statistics, then normalise-SiLU), bytes of their bindings over their summed time`);
+  const minimal = gbps(2 * floats * 4, gn.ms);
+  rec.add('groupnorm_silu_effective_bandwidth', minimal, 'GB/s', 'copy bandwidth (bench/baselines/copy.ts)', minimal / copy, 'counting only one read of x and one write of y (the statistics pass reads x a second time)');
+  const add = await programRate(ctx, residualAdd(FEATURE_SHAPE));
+  const addRate = gbps(add.bytes, add.ms);
+  rec.add('residual_add_vs_copy_bandwidth', addRate, 'GB/s', 'copy bandwidth (bench/baselines/copy.ts)', addRate / copy, `x + r on [${FEATURE_SHAPE.join(', ')}], one elementwise kernel`);
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Kiln on an NVIDIA GPU server (headless): install what is missing, check the goldens on the
+# GPU against the reference outputs, run the benchmarks, and print a short table last.
+#
+#   bash bench/gpu.sh            everything: goldens (f32 and f16), all benchmark suites
+#   bash bench/gpu.sh --quick    goldens of the VAE blocks and the contractions suite only
+#   bash bench/gpu.sh --allow-cpu   go on when the adapter is not an NVIDIA GPU (e.g. to try
+#                                the script on a CPU-only machine with Mesa's lavapipe)
+#
+# What it needs and does (see docs/gpu.md and the shared gpu-server notes):
+# - Node 20+ on PATH (not installed here: the registry has no Node binaries to fetch).
+# - node_modules: `npm ci` when missing (needs the npm registry), else they must travel.
+# - The Vulkan loader (libvulkan.so.1): if ldconfig lists none, a carried Debian package
+#   (bench/debs/libvulkan1_*.deb or .gl/libvulkan1_*.deb) is unpacked into /, else
+#   `apt-get install -y libvulkan1` is tried.
+# - The NVIDIA driver's Vulkan ICD: if the loader finds no driver, VK_DRIVER_FILES is pointed
+#   at the first nvidia_icd.json found in the usual places.
+# - PyTorch for the CPU comparisons is optional (`apt-get install python3-torch`); without it
+#   those figures are skipped and the rest still runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+ALLOW_CPU=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --allow-cpu) ALLOW_CPU=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "gpu.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n== %s\n' "$*"; }
+die() { echo "gpu.sh: $*" >&2; exit 1; }
+
+step "Node"
+command -v node >/dev/null || die "node is not on PATH; install Node 20+ (e.g. the NodeSource .deb) or carry it with the project"
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
+[ "$NODE_MAJOR" -ge 20 ] || die "Node $(node -v) is too old: Kiln needs Node 20+"
+node -v
+
+step "node_modules"
+if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/tsx ]; then
+  command -v npm >/dev/null || die "node_modules is missing and npm is not available"
+  npm ci --no-audit --no-fund
+else
+  echo "present"
+fi
+
+step "Vulkan loader"
+if ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+  echo "libvulkan.so.1 found"
+else
+  deb=$(ls bench/debs/libvulkan1_*.deb .gl/libvulkan1_*.deb 2>/dev/null | head -n 1 || true)
+  if [ -n "$deb" ]; then
+    echo "unpacking $deb"
+    dpkg -x "$deb" /
+    ldconfig
+  elif command -v apt-get >/dev/null; then
+    apt-get install -y libvulkan1 || { apt-get update && apt-get install -y libvulkan1; }
+  fi
+  ldconfig -p | grep -q 'libvulkan.so.1' || die "no Vulkan loader: carry Debian's libvulkan1 .deb in bench/debs/ or install libvulkan1"
+fi
+
+step "NVIDIA Vulkan driver"
+if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
+  for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/lib/x86_64-linux-gnu/nvidia/nvidia_icd.json; do
+    if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; break; fi
+  done
+fi
+echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-(loader default)}"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi not found"
+
+step "Adapter"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+node bin/kiln.js devices
+ADAPTER=$(node --import tsx -e "import('./runtime/device.ts').then(async (m) => { const d = await m.acquireDevice(); console.log(d.describe()); await m.releaseDevice(); })" 2>/dev/null | tail -n 1)
+echo "Kiln uses: $ADAPTER"
+if ! echo "$ADAPTER" | grep -qi nvidia; then
+  [ "$ALLOW_CPU" = 1 ] || die "the adapter is not an NVIDIA GPU ($ADAPTER); check the driver's ICD (VK_DRIVER_FILES) or pass --allow-cpu"
+  echo "(not an NVIDIA GPU: going on because of --allow-cpu)"
+fi
+
+GOLDEN_STATUS=()
+step "Goldens on the GPU (f32)"
+if [ "$QUICK" = 1 ]; then
+  set -- test/golden/causal_conv3d_*.safetensors test/golden/resnet_*.safetensors test/golden/midblock_*.safetensors test/golden/upsample_*.safetensors test/golden/downsample_*.safetensors
+else
+  set -- test/golden
+fi
+if node bin/kiln.js golden "$@" | tee /tmp/kiln-golden-f32.log; then GOLDEN_STATUS+=("f32: pass"); else GOLDEN_STATUS+=("f32: FAIL"); fi
+step "Goldens on the GPU (f16 storage)"
+if node bin/kiln.js golden --dtype f16 "$@" | tee /tmp/kiln-golden-f16.log; then GOLDEN_STATUS+=("f16: pass"); else GOLDEN_STATUS+=("f16: FAIL"); fi
+
+step "Benchmarks"
+if [ "$QUICK" = 1 ]; then
+  node bin/kiln.js bench contractions
+else
+  npm run bench
+  node bin/kiln.js bench released-decode
+fi
+
+step "Summary"
+echo "adapter: $ADAPTER"
+echo "goldens: $(tail -n 1 /tmp/kiln-golden-f32.log) / f16: $(tail -n 1 /tmp/kiln-golden-f16.log)"
+node -e '
+const entries = require("./bench/results.json");
+const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
+  "vae_decoder_standalone_elementwise_kernels", "vae_medium_decoder_ms", "matmul_vs_tfjs_webgpu", "released_vae_tiled_decode_seconds"];
+const rows = want.map((n) => entries.find((e) => e.name === n)).filter(Boolean);
+const fmt = (x) => (x === null || x === undefined ? "-" : String(Number(Number(x).toPrecision(4))));
+console.log("figure".padEnd(44) + "value".padStart(12) + "  unit".padEnd(12) + "ratio".padStart(10));
+for (const e of rows) console.log(e.name.padEnd(44) + fmt(e.value).padStart(12) + ("  " + e.unit).padEnd(12) + (e.ratio === null ? "-" : fmt(e.ratio) + "x").padStart(10));
+'
+printf '%s\n' "${GOLDEN_STATUS[@]}"

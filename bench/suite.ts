@@ -1,0 +1,133 @@
+/**
+ * The benchmark suite behind `kiln bench` / `npm run bench`: runs the chosen suites on this
+ * machine's adapter, merges their entries into bench/results.json (entries of suites not run
+ * this time are kept, each with the command that produced it) and rewrites bench/RESULTS.md
+ * from all entries. Both files are written atomically.
+ *
+ * Suites (default: all but `released-decode`, which takes several minutes on a CPU adapter):
+ *   contractions     conv3d and matmul vs hand-written WGSL and PyTorch CPU (figure a)
+ *   bandwidth        copy bandwidth vs GroupNorm+SiLU and residual add (figure b)
+ *   vae              tiny and medium VAE decoder forward vs PyTorch CPU (figure c)
+ *   tfjs             TensorFlow.js WebGPU backend on the same device (figure d)
+ *   tiled-memory     planned and measured peaks of tiled vs untiled decode
+ *   released-decode  the released VAE config, [1, 16, 2, 16, 16] with 64-pixel tiles
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { acquireDevice, releaseDevice, type KilnDevice } from '../runtime/device.ts';
+import { resetActiveWeights } from '../runtime/model.ts';
+import { BENCH_CACHE_DIR, BENCH_DIR, type BenchContext } from './context.ts';
+import { runBandwidth } from './figures/bandwidth.ts';
+import { runContractions } from './figures/contractions.ts';
+import { runReleasedDecode } from './figures/released_decode.ts';
+import { runTfjs } from './figures/tfjs.ts';
+import { runTiledMemory } from './figures/tiled_memory.ts';
+import { runVae } from './figures/vae.ts';
+import { Recorder, type Entry } from './harness.ts';
+import { renderResults, type RunInfo } from './report.ts';
+import { findTorch } from './torch.ts';
+
+export interface Suite {
+  readonly name: string;
+  readonly title: string;
+  readonly byDefault: boolean;
+  run(ctx: BenchContext): Promise<string | undefined | void>;
+}
+
+export const SUITES: readonly Suite[] = [
+  { name: 'contractions', title: 'Contractions: conv3d and matmul', byDefault: true, run: runContractions },
+  { name: 'bandwidth', title: 'Memory-bound kernels against copy bandwidth', byDefault: true, run: runBandwidth },
+  { name: 'vae', title: 'VAE decoder forward', byDefault: true, run: runVae },
+  { name: 'tfjs', title: 'TensorFlow.js WebGPU on the same device', byDefault: true, run: runTfjs },
+  { name: 'tiled-memory', title: 'Tiled decode: memory at growing sizes', byDefault: true, run: runTiledMemory },
+  { name: 'released-decode', title: 'Released VAE config, tiled decode', byDefault: false, run: runReleasedDecode },
+];
+
+export const RESULTS_JSON = join(BENCH_DIR, 'results.json');
+export const RESULTS_MD = join(BENCH_DIR, 'RESULTS.md');
+const RUNS_JSON = join(BENCH_DIR, 'runs.json');
+
+function writeAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function readJson<T>(path: string, fallback: T): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export interface BenchOptions {
+  readonly suites: readonly string[];
+  /** The command line to record with every entry. */
+  readonly command: string;
+  readonly log: (line: string) => void;
+  /** Where results.json, runs.json and RESULTS.md go (default bench/). */
+  readonly outDir?: string;
+}
+
+function environment(dev: KilnDevice, torch: ReturnType<typeof findTorch>): Omit<RunInfo, 'suite' | 'seconds' | 'command' | 'skipped'> {
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    adapter: dev.describe(),
+    cpu: `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores`,
+    node: process.version,
+    torch: typeof torch === 'string' ? torch : `PyTorch ${torch.version} (${torch.python})`,
+  };
+}
+
+/** Runs the suites; returns the entries recorded. */
+export async function runBench(opts: BenchOptions): Promise<Entry[]> {
+  const outDir = opts.outDir ?? BENCH_DIR;
+  const chosen = opts.suites.map((n) => {
+    const s = SUITES.find((x) => x.name === n);
+    if (!s) throw new Error(`unknown suite ${n}`);
+    return s;
+  });
+  const dev = await acquireDevice();
+  const torch = findTorch();
+  if (typeof torch === 'string') opts.log(`PyTorch comparisons skipped: ${torch}`);
+  const env = environment(dev, torch);
+  const entries: Entry[] = [];
+  const runs: RunInfo[] = [];
+  try {
+    opts.log(`kiln bench on ${env.adapter}; ${env.cpu}; ${env.torch}`);
+    for (const s of chosen) {
+      opts.log(`\n== ${s.name}: ${s.title}`);
+      const rec = new Recorder(s.name, env.adapter, opts.command, (l) => opts.log(l));
+      const t0 = performance.now();
+      const skipped = await s.run({ dev, rec, log: opts.log, torch: typeof torch === 'string' ? undefined : torch, tuneDir: BENCH_CACHE_DIR });
+      resetActiveWeights();
+      dev.pool.trim();
+      entries.push(...rec.entries);
+      runs.push({ ...env, suite: s.name, command: opts.command, seconds: (performance.now() - t0) / 1000, skipped: typeof skipped === 'string' ? skipped : undefined });
+    }
+  } finally {
+    await releaseDevice();
+  }
+  const jsonPath = join(outDir, 'results.json');
+  const ran = new Set(chosen.map((s) => s.name));
+  const previous = readJson<Entry[]>(jsonPath, []).filter((e) => !ran.has(e.suite ?? ''));
+  const merged = [...previous, ...entries];
+  writeAtomically(jsonPath, `${JSON.stringify(merged, null, 1)}\n`);
+  const runsPath = join(outDir, 'runs.json');
+  const allRuns = [...readJson<RunInfo[]>(runsPath, []).filter((r) => !ran.has(r.suite)), ...runs];
+  writeAtomically(runsPath, `${JSON.stringify(allRuns, null, 1)}\n`);
+  writeAtomically(join(outDir, 'RESULTS.md'), renderResults(merged, allRuns, SUITES));
+  opts.log(`\nwrote ${jsonPath}, ${join(outDir, 'RESULTS.md')}`);
+  return entries;
+}
+
+export { RUNS_JSON };

@@ -1,0 +1,172 @@
+// The autotuner with a model of time instead of a GPU: it times every candidate, keeps the
+// fastest in the cache (once per signature), skips cached signatures, survives failing
+// candidates, and compile then really uses the cached tiles; without an entry compile uses
+// the heuristic. Candidates always fit the target.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../../compiler/builder.ts';
+import { compile } from '../../../compiler/compile.ts';
+import type { Graph } from '../../../compiler/ir.ts';
+import type { Kernel } from '../../../compiler/kernel.ts';
+import { DEFAULT_TARGET, type Target } from '../../../compiler/target.ts';
+import { TuneCache } from '../../../compiler/tune/cache.ts';
+import { candidatesFor, contractionCandidates, tilesProblem } from '../../../compiler/tune/candidates.ts';
+import { kernelSignature, sizeBucket } from '../../../compiler/tune/signature.ts';
+import { tableOf } from '../../../compiler/tune/table.ts';
+import { tunableKernels, tuneGraph } from '../../../compiler/tune/tuner.ts';
+import { defaultContractionTile } from '../../../compiler/codegen/tile.ts';
+import { causalConv3d } from '../support/graphs.ts';
+
+const dirs: string[] = [];
+const freshCache = (): TuneCache => {
+  const d = mkdtempSync(join(tmpdir(), 'kiln-tuner-'));
+  dirs.push(d);
+  return TuneCache.load(d, () => undefined);
+};
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+const LAVAPIPE: Target = {
+  ...DEFAULT_TARGET,
+  limits: { ...DEFAULT_TARGET.limits, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024, maxComputeWorkgroupStorageSize: 32768 },
+  adapter: { ...DEFAULT_TARGET.adapter, vendor: 'mesa', architecture: 'software', isFallbackAdapter: true, backend: 'vulkan' },
+};
+
+function convGraph(cin = 16, cout = 16, t = 3, h = 8, w = 8): Graph {
+  const b = new GraphBuilder();
+  const x = b.input('x', [1, cin, t, h, w], 'f32');
+  const wt = b.input('w', [cout, cin, 3, 3, 3], 'f32', 'weight');
+  const bias = b.input('bias', [cout], 'f32', 'weight');
+  const y = causalConv3d(b, x, wt, bias);
+  return b.graph([{ name: 'y', node: y }]);
+}
+
+/** conv, matmul and a sum reduction in one program (two convs share a signature). */
+function mixedGraph(): Graph {
+  const b = new GraphBuilder();
+  const x = b.input('x', [1, 16, 3, 8, 8], 'f32');
+  const w1 = b.input('w1', [16, 16, 3, 3, 3], 'f32', 'weight');
+  const w2 = b.input('w2', [16, 16, 3, 3, 3], 'f32', 'weight');
+  const bias = b.input('bias', [16], 'f32', 'weight');
+  const c1 = causalConv3d(b, x, w1, bias);
+  const c2 = causalConv3d(b, b.unary('exp', c1), w2, bias);
+  const m = b.input('m', [64, 32], 'f32');
+  const n = b.input('n', [32, 48], 'f32', 'weight');
+  return b.graph([{ name: 'y', node: c2 }, { name: 'z', node: b.matmul(m, n) }, { name: 's', node: b.reduce('sum', c2, [2, 3, 4]) }]);
+}
+
+/** Regs of a contraction kernel, read from its header. */
+const regsOf = (k: Kernel): string | undefined => /regs (\d+x\d+)/.exec(k.wgsl)?.[1];
+const workgroupOf = (k: Kernel): string | undefined => /@workgroup_size\(([^)]*)\)/.exec(k.wgsl)?.[1];
+
+describe('signatures', () => {
+  it('name the op, channels, taps, stride, row length and storage exactly, and round the position count', () => {
+    const one = tunableKernels(convGraph(16, 16, 3, 8, 8), LAVAPIPE).kernels[0].signature;
+    expect(one).toBe(`conv3d cin16 cout16 k3x3x3 s1x1x1 row8 m~${sizeBucket(3 * 8 * 8)} f32`);
+    // 4 frames instead of 3: 256 positions rounds to the same class as 192 (256).
+    expect(tunableKernels(convGraph(16, 16, 4, 8, 8), LAVAPIPE).kernels[0].signature).toBe(one);
+    expect(tunableKernels(convGraph(16, 32, 3, 8, 8), LAVAPIPE).kernels[0].signature).not.toBe(one);
+    const f16 = tunableKernels(convGraph(), { ...LAVAPIPE, features: { ...LAVAPIPE.features, shaderF16: true } }, { storage: 'f16' }).kernels[0].signature;
+    expect(f16).toBe(one.replace(/f32$/, 'f16'));
+    const relaid = tunableKernels(convGraph(), LAVAPIPE, { relayoutWeights: 'upload' }).kernels[0].signature;
+    expect(relaid).toBe(one.replace(' f32', ' wlast f32'));
+    expect(sizeBucket(1)).toBe(1);
+    expect(sizeBucket(3)).toBe(4);
+    expect(sizeBucket(5)).toBe(4);
+  });
+
+  it('one tunable kernel per signature, elementwise kernels excluded', () => {
+    const { kernels } = tunableKernels(mixedGraph(), LAVAPIPE);
+    expect(kernels.map((k) => k.signature.split(' ')[0]).sort()).toEqual(['conv3d', 'matmul', 'reduce']);
+  });
+});
+
+describe('candidates', () => {
+  it('start with the heuristic and all fit the target', () => {
+    for (const target of [DEFAULT_TARGET, LAVAPIPE]) {
+      for (const g of [convGraph(), mixedGraph()]) {
+        for (const k of tunableKernels(g, target).kernels) {
+          const cands = candidatesFor(k.group, target);
+          expect(cands.length).toBeGreaterThan(1);
+          for (const c of cands) expect(tilesProblem(c, target)).toBeUndefined();
+          expect(new Set(cands.map((c) => JSON.stringify(c))).size).toBe(cands.length);
+        }
+      }
+    }
+    expect(contractionCandidates(LAVAPIPE, 4096, 64, 32)[0]).toEqual(defaultContractionTile(LAVAPIPE, 4096, 64, 32));
+  });
+});
+
+describe('tuneGraph', () => {
+  it('keeps the fastest candidate per signature, and compile then uses it', async () => {
+    const cache = freshCache();
+    const g = convGraph();
+    const timed: string[] = [];
+    // A model of time: the 4x8 register tile (rm 4, rn 8) is fastest, all else slower.
+    const timer = async (k: Kernel): Promise<number> => {
+      timed.push(regsOf(k)!);
+      return regsOf(k) === '4x8' ? 1 : 5 + timed.length;
+    };
+    const results = await tuneGraph(g, LAVAPIPE, timer, cache);
+    expect(results).toHaveLength(1);
+    expect(results[0].fromCache).toBe(false);
+    expect(results[0].chosen.contraction).toMatchObject({ rm: 4, rn: 8 });
+    expect(results[0].ms).toBe(1);
+    expect(results[0].heuristicMs).toBe(5 + 1);
+    expect(timed.length).toBe(candidatesFor(tunableKernels(g, LAVAPIPE).kernels[0].group, LAVAPIPE).length);
+
+    const heuristic = compile(g, LAVAPIPE, {});
+    const tuned = compile(g, LAVAPIPE, { tuning: cache.table(LAVAPIPE) });
+    expect(regsOf(heuristic.kernels[0])).toBe('8x4');
+    expect(regsOf(tuned.kernels[0])).toBe('4x8');
+
+    // Cached now: a second run times nothing.
+    timed.length = 0;
+    const again = await tuneGraph(g, LAVAPIPE, timer, TuneCache.load(dirs[0], () => undefined));
+    expect(again[0].fromCache).toBe(true);
+    expect(timed).toEqual([]);
+  });
+
+  it('skips candidates whose timing fails, and keeps the heuristic when every one fails', async () => {
+    const cache = freshCache();
+    const g = convGraph();
+    const results = await tuneGraph(g, LAVAPIPE, async (k) => {
+      if (regsOf(k) !== '8x8') throw new Error('device lost');
+      return 3;
+    }, cache);
+    expect(results[0].chosen.contraction).toMatchObject({ rm: 8, rn: 8 });
+    for (const c of results[0].candidates) expect(c.error === undefined ? c.tiles.contraction?.rn : c.error).toBe(c.error === undefined ? 8 : 'device lost');
+    const none = await tuneGraph(g, LAVAPIPE, async () => { throw new Error('no'); }, freshCache(), { force: true });
+    expect(Number.isNaN(none[0].ms)).toBe(true);
+  });
+
+  it('tunes a conv, a matmul and a reduction of one program, each once', async () => {
+    const cache = freshCache();
+    const seen = new Map<string, number>();
+    const results = await tuneGraph(mixedGraph(), LAVAPIPE, async (k) => {
+      seen.set(k.kind, (seen.get(k.kind) ?? 0) + 1);
+      return k.wgsl.length % 97;
+    }, cache);
+    expect(results.map((r) => r.kind).sort()).toEqual(['conv', 'matmul', 'reduction']);
+    expect(cache.signatures(LAVAPIPE)).toHaveLength(3);
+    const tuned = compile(mixedGraph(), LAVAPIPE, { tuning: cache.table(LAVAPIPE) });
+    expect(tuned.kernels.length).toBe(compile(mixedGraph(), LAVAPIPE).kernels.length);
+  });
+});
+
+describe('compile with a tuning table', () => {
+  it('uses an entry for the kernel\'s signature, the heuristic elsewhere, and tests\' global tiles over both', () => {
+    const g = convGraph();
+    const sig = kernelSignature(tunableKernels(g, LAVAPIPE).kernels[0].group, 'f32')!;
+    const table = tableOf({ [sig]: { contraction: { wgM: 2, wgN: 4, rm: 2, rn: 1, unrollK: 1, unrollTaps: false } } });
+    const tuned = compile(g, LAVAPIPE, { tuning: table });
+    expect(regsOf(tuned.kernels[0])).toBe('2x1');
+    expect(workgroupOf(tuned.kernels[0])).toBe('4, 2, 1');
+    // No entry for another shape class: the same kernel as without a table.
+    const other = convGraph(16, 32);
+    expect(compile(other, LAVAPIPE, { tuning: table }).kernels.map((k) => k.wgsl)).toEqual(compile(other, LAVAPIPE).kernels.map((k) => k.wgsl));
+    const forced = compile(g, LAVAPIPE, { tuning: table, tiles: { contraction: { wgM: 4, wgN: 4, rm: 4, rn: 2, unrollK: 1, unrollTaps: false } } });
+    expect(regsOf(forced.kernels[0])).toBe('4x2');
+  });
+});
