@@ -12,6 +12,7 @@
  *   permutes it on the host once, when it uploads it. No kernel runs per call.
  */
 import type { Node } from '../ir.ts';
+import { topoSort } from '../ir.ts';
 import type { GraphPass } from './pass.ts';
 import { rewriteGraph } from './rebuild.ts';
 
@@ -41,13 +42,21 @@ export const relaidWeightKey = (key: string, perm: readonly number[]): string =>
 
 export const weightLayoutAtUploadPass: GraphPass = {
   name: 'conv weight layout at upload',
-  run: (g) => rewriteGraph(g, [(b, n, src) => {
-    const w = src[1];
-    if (n.op !== 'conv' || w.op !== 'input' || w.kind !== 'weight') return undefined;
-    const perm = channelsLast(w.shape.length);
-    const laid = b.withOrigin(w.origin, () => b.input(relaidWeightKey(w.name, perm), perm.map((p) => w.shape[p]), w.dtype, 'weight'));
-    return b.conv(src[0], b.permute(laid, inverse(perm)), n.stride);
-  }]),
+  run: (g) => {
+    const replaced = new Set<string>();
+    const out = rewriteGraph(g, [(b, n, src) => {
+      const w = src[1];
+      if (n.op !== 'conv' || w.op !== 'input' || w.kind !== 'weight') return undefined;
+      const perm = channelsLast(w.shape.length);
+      replaced.add(w.name);
+      const laid = b.withOrigin(w.origin, () => b.input(relaidWeightKey(w.name, perm), perm.map((p) => w.shape[p]), w.dtype, 'weight'));
+      return b.conv(src[0], b.permute(laid, inverse(perm)), n.stride);
+    }]);
+    // A weight read only through its relaid copy is no longer a program weight: it would be
+    // uploaded (and counted in the plan) for nothing.
+    const used = new Set(topoSort(out.outputs.map((o) => o.node)).map((n) => n.id));
+    return { ...out, inputs: out.inputs.filter((i) => i.kind !== 'weight' || !replaced.has(i.name) || used.has(i.id)) };
+  },
 };
 
 /** The inner permute of a relaid weight (permute∘permute = identity over an input): to be materialised. */
