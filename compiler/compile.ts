@@ -13,6 +13,7 @@ import type { Graph } from './ir.ts';
 import type { CompiledProgram } from './kernel.ts';
 import type { Target } from './target.ts';
 import type { KernelTiles } from './codegen/common.ts';
+import type { SubgroupMatrixSupport } from './codegen/subgroup_matrix.ts';
 import { generateKernels } from './codegen/generate.ts';
 import { bindingCapPass } from './passes/binding_cap.ts';
 import { CompileError } from './passes/errors.ts';
@@ -52,6 +53,12 @@ export interface CompileOptions {
    */
   readonly storage?: StorageMode;
   /**
+   * The adapter's subgroup-matrix configurations (Dawn's chromium-experimental-subgroup-matrix):
+   * plain matmuls that fit one use tensor-core fragments (codegen/subgroup_matrix.ts); the
+   * register-tiled kernel otherwise.
+   */
+  readonly subgroupMatrix?: SubgroupMatrixSupport;
+  /**
    * Give convolutions channels-last copies of their weights (~15-40% faster convolutions on
    * lavapipe, coalesced weight loads on GPUs). `true`: one copy kernel per weight and run.
    * `'upload'`: the weights are named `KEY@permute(...)` and the runtime's weight store
@@ -90,7 +97,7 @@ export function compile(graph: Graph, target: Target, opts: CompileOptions = {})
     const tensors = storageDTypes(s, a, storage);
     checkLimits(s, { ...a, tensors }, target);
     const tuning = opts.tuning;
-    const kernels = generateKernels({ schedule: s, assignment: a, tensors, target }, {
+    const kernels = generateKernels({ schedule: s, assignment: a, tensors, target, subgroupMatrix: opts.subgroupMatrix }, {
       tiles: opts.tiles,
       tilesFor: tuning ? (g) => { const sig = kernelSignature(g, storage); return sig === undefined ? undefined : tuning.lookup(sig); } : undefined,
     });

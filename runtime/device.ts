@@ -16,7 +16,7 @@
 import type { CompiledProgram } from '../compiler/kernel.ts';
 import type { Target } from '../compiler/target.ts';
 import { Executor, type RunOptions, type RunResult } from './executor.ts';
-import { describeAdapter, requiredFeaturesFor, requiredLimitsFor, targetOf } from './gpu/adapter-info.ts';
+import { describeAdapter, requiredFeaturesFor, requiredLimitsFor, subgroupMatrixSupport, targetOf, type SubgroupMatrixSupport } from './gpu/adapter-info.ts';
 import { probeAllBackends, type BackendReport } from './gpu/adapter-probe.ts';
 import { BufferPool } from './gpu/buffer-pool.ts';
 import type { GpuContext } from './gpu/context.ts';
@@ -48,6 +48,8 @@ export class KilnDevice implements GpuContext {
   readonly pipelines: PipelineCache;
   readonly weights: WeightStore;
   readonly executor: Executor;
+  /** Subgroup-matrix (tensor-core) configurations the device was granted; undefined on most adapters (lavapipe has none). */
+  readonly subgroupMatrix: SubgroupMatrixSupport | undefined;
   /** Uncaptured WebGPU errors seen so far (errors outside any run's error scopes). */
   uncapturedErrors = 0;
   /** Where uncaptured WebGPU errors are reported; replace to route them elsewhere. */
@@ -62,6 +64,7 @@ export class KilnDevice implements GpuContext {
     this.device = device;
     this.backend = backend;
     this.target = targetOf(adapter, device, backend);
+    this.subgroupMatrix = subgroupMatrixSupport(adapter, device);
     this.pool = new BufferPool(device, this.target.limits.maxBufferSize);
     this.pipelines = new PipelineCache(device);
     this.weights = new WeightStore(device);

@@ -159,6 +159,7 @@ export class ModelSession {
         name: `${this.moduleName}.${fn}`,
         storage: this.opts.dtype ?? 'f32',
         relayoutWeights: this.opts.relayoutWeights ?? 'upload',
+        subgroupMatrix: this.opts.device!.subgroupMatrix,
         tuning: tuning === 'none' ? undefined : tuning === 'cache' ? sharedTuneCache().table(target) : tuning,
       });
       opts.onCompile?.({ fn, kernels: entry.program.kernels.length, ms: performance.now() - t0 });

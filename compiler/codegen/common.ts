@@ -9,6 +9,7 @@ import type { Target } from '../target.ts';
 import { type Ix, ixVar } from './index_expr.ts';
 import type { AttentionConfig, ReductionConfig, TileConfig } from './tile.ts';
 import type { Storage } from './values.ts';
+import type { SubgroupMatrixSupport } from './subgroup_matrix.ts';
 import { KernelWriter } from './writer.ts';
 
 export interface GenContext {
@@ -26,6 +27,8 @@ export interface GenContext {
   readonly vectorPlan?: ReadonlySet<number>;
   /** Storage dtypes that differ from the logical ones (see WriterOptions.storageOf). */
   readonly storageOf?: (tensor: number) => DType | undefined;
+  /** The adapter's subgroup-matrix configurations, when it has them (subgroup_matrix.ts). */
+  readonly subgroupMatrix?: SubgroupMatrixSupport;
 }
 
 export type KernelTiles = NonNullable<GenContext['tiles']>;

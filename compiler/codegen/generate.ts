@@ -18,6 +18,7 @@ import type { GenContext, GeneratedKernel, KernelTiles } from './common.ts';
 import { generateConv } from './conv.ts';
 import { generateElementwise } from './elementwise.ts';
 import { generateMatmul } from './matmul.ts';
+import { generateSubgroupMatrixMatmul, type SubgroupMatrixSupport } from './subgroup_matrix.ts';
 import { generateReduction } from './reduction.ts';
 import { IndexRangeError } from './writer.ts';
 
@@ -46,7 +47,7 @@ function generateGroup(name: string, g: KernelGroup, ctx: GenContext, outputTens
       return generateElementwise(name, g.node, g.own, out, ctx);
     }
     case 'reduction': return generateReduction(name, g.chain, ctx);
-    case 'matmul': return generateMatmul(name, g.epi, ctx);
+    case 'matmul': return (ctx.subgroupMatrix && generateSubgroupMatrixMatmul(name, g.epi, ctx, ctx.subgroupMatrix)) || generateMatmul(name, g.epi, ctx);
     case 'conv': return generateConv(name, g.epi, ctx);
     case 'attention': return generateAttention(name, g.att, g.epi, ctx);
   }
@@ -66,6 +67,8 @@ export interface KernelSetting {
   /** The assignment's tensors, possibly with other storage dtypes (compile's `storage`). */
   readonly tensors: readonly TensorInfo[];
   readonly target: Target;
+  /** Matmuls use subgroup matrices where these configurations fit (else register tiles). */
+  readonly subgroupMatrix?: SubgroupMatrixSupport;
 }
 
 /** The groups that produce a kernel (a group whose outputs have no elements has nothing to do). */
@@ -86,6 +89,7 @@ function baseContext(k: KernelSetting): Omit<GenContext, 'tiles'> {
       return t;
     },
     storageOf: storage.size > 0 ? (t) => storage.get(t) : undefined,
+    subgroupMatrix: k.subgroupMatrix,
   };
 }
 

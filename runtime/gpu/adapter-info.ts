@@ -6,6 +6,20 @@
 import type { Target, TargetAdapter, TargetFeatures, TargetLimits } from '../../compiler/target.ts';
 import type { Backend } from './dawn.ts';
 
+/** One subgroup-matrix shape the adapter multiplies (the compiler's SubgroupMatrixConfig). */
+export interface SubgroupMatrixConfig {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly componentType: 'f32' | 'f16' | 'u32' | 'i32' | 'u8' | 'i8';
+  readonly resultComponentType: 'f32' | 'f16' | 'u32' | 'i32' | 'u8' | 'i8';
+}
+
+export interface SubgroupMatrixSupport {
+  readonly configs: readonly SubgroupMatrixConfig[];
+  readonly subgroupMaxSize: number;
+}
+
 /** The limits in `TargetLimits`, in the order reports list them. */
 export const LIMIT_NAMES: readonly (keyof TargetLimits)[] = [
   'maxStorageBufferBindingSize',
@@ -21,7 +35,24 @@ export const LIMIT_NAMES: readonly (keyof TargetLimits)[] = [
 ];
 
 /** Optional features Kiln enables when the adapter has them. */
-export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
+
+/**
+ * The device's subgroup-matrix configurations (Dawn's chromium-experimental-subgroup-matrix,
+ * read from the adapter's info), or undefined when the device was not granted the feature or
+ * the adapter lists none — lavapipe lists none.
+ */
+export function subgroupMatrixSupport(adapter: GPUAdapter, device: GPUDevice): SubgroupMatrixSupport | undefined {
+  if (!device.features.has('chromium-experimental-subgroup-matrix')) return undefined;
+  const info = adapter.info as unknown as { subgroupMatrixConfigs?: readonly Record<string, unknown>[]; subgroupMaxSize?: number };
+  const configs = (info.subgroupMatrixConfigs ?? []).map((c) => ({
+    M: Number(c.M), N: Number(c.N), K: Number(c.K),
+    componentType: String(c.componentType) as SubgroupMatrixConfig['componentType'],
+    resultComponentType: String(c.resultComponentType) as SubgroupMatrixConfig['resultComponentType'],
+  }));
+  if (!configs.length || !info.subgroupMaxSize) return undefined;
+  return { configs, subgroupMaxSize: info.subgroupMaxSize };
+}
 
 export function readLimits(limits: GPUSupportedLimits): TargetLimits {
   const out: Record<string, number> = {};
