@@ -88,6 +88,15 @@ function environment(dev: KilnDevice, torch: ReturnType<typeof findTorch>): Omit
   };
 }
 
+/** Rewrites RESULTS.md from results.json and runs.json (after editing bench/ANALYSIS.md). */
+export function rewriteReport(outDir = BENCH_DIR): string {
+  const entries = readJson<Entry[]>(join(outDir, 'results.json'), []);
+  const runs = readJson<RunInfo[]>(join(outDir, 'runs.json'), []);
+  const path = join(outDir, 'RESULTS.md');
+  writeAtomically(path, renderResults(entries, runs, SUITES));
+  return path;
+}
+
 /** Runs the suites; returns the entries recorded. */
 export async function runBench(opts: BenchOptions): Promise<Entry[]> {
   const outDir = opts.outDir ?? BENCH_DIR;

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
 
-const HELP = `Usage: kiln bench [SUITE...] [--list]
+const HELP = `Usage: kiln bench [SUITE...] [--list] [--report]
 
 Runs Kiln's benchmarks on this machine's GPU (or CPU adapter) and writes bench/results.json
 (entries { name, value, unit, vs, ratio, adapter, command }) and bench/RESULTS.md. Every ratio
@@ -28,6 +28,8 @@ also install libopenblas0-pthread, or PyTorch's matmul runs on the reference BLA
 
 Options:
   --list       List the suites and exit.
+  --report     Only rewrite bench/RESULTS.md from bench/results.json (e.g. after editing
+               bench/ANALYSIS.md); runs nothing.
   -h, --help   Show this help.
 
 Examples:
@@ -42,12 +44,16 @@ export const benchCommand: Command = {
   async run(argv) {
     let parsed;
     try {
-      parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { list: { type: 'boolean', default: false } } });
+      parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { list: { type: 'boolean', default: false }, report: { type: 'boolean', default: false } } });
     } catch (err) {
       throw new UsageError(`${(err as Error).message}\nRun \`kiln bench --help\` for the options.`);
     }
     // Loaded on demand: the suite pulls in the models and TensorFlow.js.
-    const { SUITES, runBench } = await import('../../bench/suite.ts');
+    const { SUITES, runBench, rewriteReport } = await import('../../bench/suite.ts');
+    if (parsed.values.report) {
+      console.log(`wrote ${rewriteReport()}`);
+      return 0;
+    }
     if (parsed.values.list) {
       for (const s of SUITES) console.log(`${s.name.padEnd(16)} ${s.title}${s.byDefault ? '' : ' (not in the default run)'}`);
       return 0;

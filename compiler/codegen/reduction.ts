@@ -11,7 +11,7 @@ import type { Node, ReduceNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
-import { type Ix, ixDelinearize, ixVar } from './index_expr.ts';
+import { type Ix, ixAddConst, ixDelinearize, ixScale, ixVar } from './index_expr.ts';
 import { defaultReductionConfig } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
 import { literal, lowestLiteral, valueType } from './wgsl.ts';
@@ -63,13 +63,22 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     const t = valueType(r.dtype);
     const acc = `acc${j}`;
     w.stmt(`var ${acc}: ${t} = ${identity(r)};`);
-    if (perRow === 1) w.openLoop('k', len);
-    else w.open(`for (var k = lid.x; k < ${w.bound(len)}; k += ${perRow}u)`);
-    const k = ixVar('k', 0, Math.max(0, len - 1), w.level);
-    const kc = ixDelinearize(k, reduced);
-    const coords = rowCoords.map((c, a) => (axes.includes(a) ? kc[axes.indexOf(a)] : c));
-    const v = ve.value(r.src[0], coords);
-    w.stmt(`${acc} = ${combine(r, acc, v.code)};`);
+    const coordsAt = (k: Ix): Ix[] => {
+      const kc = ixDelinearize(k, reduced);
+      return rowCoords.map((c, a) => (axes.includes(a) ? kc[axes.indexOf(a)] : c));
+    };
+    // Long rows: each step takes four consecutive elements, so a row stored contiguously is
+    // read with vec4 loads (prefetch checks contiguity and alignment, else loads scalars).
+    const step = perRow > 1 && len % 4 === 0 && len >= 4 * perRow ? 4 : 1;
+    const steps = len / step;
+    if (perRow === 1) w.openLoop('k', steps);
+    else w.open(`for (var k = lid.x; k < ${w.bound(steps)}; k += ${perRow}u)`);
+    const k = ixVar('k', 0, Math.max(0, steps - 1), w.level);
+    const lanes = step === 1 ? [coordsAt(k)] : [0, 1, 2, 3].map((j) => coordsAt(ixAddConst(ixScale(k, 4), j)));
+    if (step === 4) ve.prefetch(r.src[0], lanes);
+    const vs = lanes.map((c) => ve.value(r.src[0], c).code);
+    const folded = vs.length === 1 ? vs[0] : r.fn === 'sum' ? `((${vs[0]} + ${vs[1]}) + (${vs[2]} + ${vs[3]}))` : `max(max(${vs[0]}, ${vs[1]}), max(${vs[2]}, ${vs[3]}))`;
+    w.stmt(`${acc} = ${combine(r, acc, folded)};`);
     w.close();
     let total: string;
     if (perRow === 1) {
