@@ -1,0 +1,37 @@
+// RESULTS.md from results.json entries: the targets table says met / not met from the
+// entries' ratios, every suite section carries its command, and the tiled-memory table is
+// assembled from its entries.
+import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../bench/harness.ts';
+import { renderResults, type RunInfo } from '../../bench/report.ts';
+
+const e = (name: string, value: number, ratio: number | null, suite: string, note?: string): Entry => ({ name, value, unit: 'x', vs: ratio === null ? null : 'baseline', ratio, adapter: 'test adapter', command: `kiln bench ${suite}`, suite, ...(note ? { note } : {}) });
+const run = (suite: string): RunInfo => ({ suite, command: `kiln bench ${suite}`, date: '2026-01-01T00:00:00Z', adapter: 'test adapter', cpu: 'cpu', node: 'v20', torch: 'none', seconds: 1 });
+
+describe('renderResults', () => {
+  it('reports each target as met or not met, and each suite with its command', () => {
+    const md = renderResults([
+      e('conv3d_vs_handwritten', 20, 1.05, 'contractions'),
+      e('matmul_vs_handwritten', 10, 0.8, 'contractions'),
+      e('groupnorm_silu_vs_copy_bandwidth', 3, 0.3, 'bandwidth'),
+      e('vae_decoder_standalone_elementwise_kernels', 0, null, 'vae'),
+    ], [run('contractions'), run('bandwidth'), run('vae')], [{ name: 'contractions', title: 'C' }, { name: 'bandwidth', title: 'B' }, { name: 'vae', title: 'V' }]);
+    expect(md).toMatch(/generated conv3d >= 1.0x the hand-written baseline \| 1.05x \(20 GFLOP\/s\) \| met \|/);
+    expect(md).toMatch(/generated matmul >= 1.0x the hand-written baseline \| 0.8x \(10 GFLOP\/s\) \| \*\*not met\*\* \|/);
+    expect(md).toMatch(/GroupNorm\+SiLU >= 50% of copy bandwidth \| 30% \(3 GB\/s\) \| \*\*not met\*\* \|/);
+    expect(md).toMatch(/no standalone elementwise kernel \| 0 kernels \| met \|/);
+    expect(md).toMatch(/residual add >= 50% of copy bandwidth \| not measured \| - \|/);
+    expect(md).toContain('## C (`contractions`)\n\nCommand: `kiln bench contractions`');
+  });
+
+  it('builds the tiled-memory table from its entries', () => {
+    const entries = ['untiled', 'tiled'].flatMap((m) => [8, 16].flatMap((s) => [
+      e(`tiled_decode_${m}_latent${s}_planned_peak`, m === 'tiled' ? 3 : s, null, 'tiled-memory', `output ${8 * s}x${8 * s}x5 frames, ${m === 'tiled' ? s / 2 : 1} tiles`),
+      e(`tiled_decode_${m}_latent${s}_measured_peak`, m === 'tiled' ? 4 : s + 1, null, 'tiled-memory'),
+      e(`tiled_decode_${m}_latent${s}_ms`, 10 * s, null, 'tiled-memory'),
+    ]));
+    const md = renderResults(entries, [run('tiled-memory')], [{ name: 'tiled-memory', title: 'T' }]);
+    expect(md).toContain('| 8 | 64x64x5 | 8 MiB | 9 MiB | 80 ms | 3 MiB | 4 MiB | 80 ms | 4 |');
+    expect(md).toContain('| 16 | 128x128x5 | 16 MiB | 17 MiB | 160 ms | 3 MiB | 4 MiB | 160 ms | 8 |');
+  });
+});
