@@ -100,6 +100,16 @@ export async function tuneGraph(graph: Graph, target: Target, timer: KernelTimer
       times.push(t);
       opts.onCandidate?.({ signature: k.signature, ...t });
     }
+    // The heuristic ran first, right after its pipeline was made; time it once more so a
+    // first-use cost (a driver compiling on first dispatch) does not count against it.
+    if (times.length > 1 && times[0].ms !== undefined) {
+      try {
+        const again = await timer(k.generate(candidates[0]), tensors);
+        if (again < times[0].ms) times[0] = { ...times[0], ms: again };
+      } catch {
+        // The first timing stands.
+      }
+    }
     const timed = times.filter((t): t is CandidateTime & { ms: number } => t.ms !== undefined && Number.isFinite(t.ms));
     if (timed.length === 0) {
       results.push({ signature: k.signature, kernel: heuristic.name, kind: k.group.kind, flops: heuristic.flops, chosen: candidates[0], ms: NaN, candidates: times, fromCache: false });
