@@ -49,7 +49,7 @@ else
 fi
 
 step "Vulkan loader"
-if ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+if ldconfig -p 2>/dev/null | grep 'libvulkan.so.1' >/dev/null; then
   echo "libvulkan.so.1 found"
 else
   deb=$(ls bench/debs/libvulkan1_*.deb .gl/libvulkan1_*.deb 2>/dev/null | head -n 1 || true)
@@ -60,7 +60,7 @@ else
   elif command -v apt-get >/dev/null; then
     apt-get install -y libvulkan1 || { apt-get update && apt-get install -y libvulkan1; }
   fi
-  ldconfig -p | grep -q 'libvulkan.so.1' || die "no Vulkan loader: carry Debian's libvulkan1 .deb in bench/debs/ or install libvulkan1"
+  ldconfig -p | grep 'libvulkan.so.1' >/dev/null || die "no Vulkan loader: carry Debian's libvulkan1 .deb in bench/debs/ or install libvulkan1"
 fi
 
 step "NVIDIA Vulkan driver"
@@ -77,7 +77,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 node bin/kiln.js devices
 ADAPTER=$(node --import tsx -e "import('./runtime/device.ts').then(async (m) => { const d = await m.acquireDevice(); console.log(d.describe()); await m.releaseDevice(); })" 2>/dev/null | tail -n 1)
 echo "Kiln uses: $ADAPTER"
-if ! echo "$ADAPTER" | grep -qi nvidia; then
+if ! echo "$ADAPTER" | grep -i nvidia >/dev/null; then
   [ "$ALLOW_CPU" = 1 ] || die "the adapter is not an NVIDIA GPU ($ADAPTER); check the driver's ICD (VK_DRIVER_FILES) or pass --allow-cpu"
   echo "(not an NVIDIA GPU: going on because of --allow-cpu)"
 fi
