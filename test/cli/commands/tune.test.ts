@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
 import { resetSharedTuneCache } from '../../../compiler/tune/cache.ts';
+import { releaseDevice } from '../../../runtime/device.ts';
 import { captureConsole } from '../console_capture.ts';
 import { EXAMPLE, EXAMPLE_CONFIG } from '../../compiler/bindings/gelu_mlp_reference.ts';
 import { tempDirs } from '../../runtime/weights/helpers.ts';
@@ -48,7 +49,9 @@ describe('kiln bench usage', () => {
   });
 });
 
-const device = await deviceOrUndefined();
+// main() opens and releases the process's device itself: only ask whether there is one.
+const device = (await deviceOrUndefined()) !== undefined;
+await releaseDevice();
 
 describe.skipIf(!device)(device ? 'kiln tune on WebGPU' : `kiln tune on WebGPU — ${NO_ADAPTER}`, () => {
   it('tunes every signature into $KILN_CACHE_DIR/tune.json, then finds them cached', async () => {

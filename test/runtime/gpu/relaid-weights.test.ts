@@ -4,11 +4,13 @@
  * independent index computation, and on the GPU through a program compiled with
  * relayoutWeights: 'upload' whose weights come from a plain map.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import { compile } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/reference/interpret.ts';
 import { parseRelaidKey, permuteHost } from '../../../runtime/gpu/weight-store.ts';
+import { releaseDevice } from '../../../runtime/device.ts';
+import { resetActiveWeights } from '../../../runtime/model.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../gpu-available.ts';
 
 describe('relaid weight keys', () => {
@@ -34,6 +36,10 @@ describe('relaid weight keys', () => {
 const device = await deviceOrUndefined();
 
 describe.skipIf(!device)(device ? 'relaid weights on WebGPU' : `relaid weights on WebGPU — ${NO_ADAPTER}`, () => {
+  afterAll(async () => {
+    resetActiveWeights();
+    await releaseDevice();
+  });
   it('a program with upload-relaid convolution weights reads them from the plain weight map', async () => {
     const b = new GraphBuilder();
     const x = b.input('x', [1, 3, 2, 5, 6], 'f32');
