@@ -67,6 +67,9 @@ Model options (all subcommands):
                          the released HunyuanVideo VAE config (latent 16, 128/256/512/512).
   --backend webgpu|interp  webgpu (default): fused WGSL kernels on the GPU through Dawn.
                          interp: the float64 reference interpreter on the CPU (slow; exact).
+  --dtype f32|f16        how weights and activations are stored on the GPU (default f32); f16
+                         needs the adapter's shader-f16 feature and halves memory; arithmetic
+                         stays f32.
   --tile / --no-tile     force upstream's spatial+temporal tiling on or off. Default: decode
                          tiles as HunyuanVideo's pipeline does (enable_tiling() before
                          decoding); encode does not, as upstream's first encode in a process.

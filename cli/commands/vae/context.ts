@@ -64,7 +64,7 @@ export class VaeContext {
         progress.stage('open device');
         device = await acquireDevice();
       }
-      const vae = createVae(source, { backend: args.backend, device, dumpWgsl: args.dumpWgsl });
+      const vae = createVae(source, { backend: args.backend, device, dumpWgsl: args.dumpWgsl, dtype: args.dtype });
       if (tiling) vae.tiling = tiling;
       progress.done();
       report.info(`weights: ${source.weightsLabel}${source.notes.length ? ` (${source.notes.join('; ')})` : ''}`);

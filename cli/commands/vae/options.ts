@@ -14,6 +14,7 @@ export const MODEL_OPTIONS: OptionSpec = {
   weights: { type: 'string', short: 'w' },
   config: { type: 'string' },
   backend: { type: 'string', default: 'webgpu' },
+  dtype: { type: 'string', default: 'f32' },
   tile: { type: 'boolean', default: false },
   'no-tile': { type: 'boolean', default: false },
   'tile-size': { type: 'string' },
@@ -29,6 +30,8 @@ export interface ModelArgs {
   readonly weights?: string;
   readonly config?: string;
   readonly backend: BackendName;
+  /** Storage dtype of weights and activations on the GPU. */
+  readonly dtype: 'f32' | 'f16';
   readonly tileMode: TileMode;
   readonly tileSize?: number;
   readonly tileFrames?: number;
@@ -69,6 +72,9 @@ export function modelArgs(values: Values): ModelArgs {
   if (backend !== 'webgpu' && backend !== 'interp') throw new UsageError(`--backend must be webgpu or interp, not '${backend}'`);
   if (values.tile && values['no-tile']) throw new UsageError('--tile and --no-tile contradict each other; pass one of them (or neither, to let Kiln choose)');
   if (values.profile && backend === 'interp') throw new UsageError('--profile times GPU kernels, so it needs --backend webgpu');
+  const dtype = values.dtype as string;
+  if (dtype !== 'f32' && dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, not '${dtype}'`);
+  if (dtype === 'f16' && backend !== 'webgpu') throw new UsageError('--dtype f16 chooses how tensors are stored on the GPU, so it needs --backend webgpu');
   if (values['dump-wgsl'] !== undefined && backend === 'interp') throw new UsageError('--dump-wgsl writes the generated GPU kernels, so it needs --backend webgpu');
   const budgetMb = values['memory-budget'];
   let memoryBudget: number | undefined;
@@ -81,6 +87,7 @@ export function modelArgs(values: Values): ModelArgs {
     weights: values.weights as string | undefined,
     config: values.config as string | undefined,
     backend,
+    dtype,
     tileMode: values.tile ? 'on' : values['no-tile'] ? 'off' : 'auto',
     tileSize: intOption(values, 'tile-size', 1),
     tileFrames: intOption(values, 'tile-frames', 1),

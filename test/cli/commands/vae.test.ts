@@ -253,6 +253,8 @@ describe('kiln vae encode / decode', () => {
       [['vae', 'encode', 'a.png', '--bogus'], /encode: Unknown option '--bogus'/],
       [['vae', 'encode', 'a.png', '--backend', 'cuda'], /--backend must be webgpu or interp, not 'cuda'/],
       [['vae', 'encode', 'a.png', '--profile', '--backend', 'interp'], /--profile times GPU kernels, so it needs --backend webgpu/],
+      [['vae', 'encode', 'a.png', '--dtype', 'f16', '--backend', 'interp'], /--dtype f16 chooses how tensors are stored on the GPU, so it needs --backend webgpu/],
+      [['vae', 'decode', 'z.safetensors', '--dtype', 'f64'], /--dtype must be f32 or f16, not 'f64'/],
       [['vae', 'encode', 'a.png', '--memory-budget', 'lots'], /--memory-budget must be a positive number of megabytes/],
       [['vae', 'encode', 'a.png', '-o', 'a.npy'], /name the output \*\.safetensors/],
       [['vae', 'decode', 'z.safetensors', '--scaled', '--unscaled'], /--scaled and --unscaled contradict each other/],
