@@ -12,7 +12,8 @@
  *   tiled-memory     planned and measured peaks of tiled vs untiled decode
  *   released-decode  the released VAE config, [1, 16, 2, 16, 16] with 64-pixel tiles
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeTextFileAtomically } from '../runtime/weights/atomic_file.ts';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { acquireDevice, releaseDevice, type KilnDevice } from '../runtime/device.ts';
@@ -50,14 +51,7 @@ const RUNS_JSON = join(BENCH_DIR, 'runs.json');
 
 function writeAtomically(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeTextFileAtomically(path, text);
 }
 
 function readJson<T>(path: string, fallback: T): T {

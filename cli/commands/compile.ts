@@ -5,20 +5,18 @@
  * (`--dump-wgsl` writes the kernels). With `--emit-ts` a typed TypeScript module is written for
  * the entry's functions (compiler/bindings/emit_ts.ts); that needs no shapes.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeTextFileAtomically } from '../../runtime/weights/atomic_file.ts';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, loadChecked, parseShape, parseValue, readConfig, requireEntry, sourceFiles, splitAssignment } from './entry_options.ts';
+import { entryOwner, entrySignature, loadChecked, readConfig, requireEntry, sourceFiles, traceArguments } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
-import { BindingInputError } from '../../compiler/bindings/errors.ts';
-import { describeParams, formatSigType, orderArguments, shapeProblem, type FunctionSig } from '../../compiler/bindings/signature.ts';
 import { compile } from '../../compiler/compile.ts';
 import { dumpWgsl } from '../../compiler/dump.ts';
 import type { CompiledProgram } from '../../compiler/kernel.ts';
 import { formatBytes } from '../../compiler/passes/errors.ts';
 import { DEFAULT_TARGET } from '../../compiler/target.ts';
-import type { CallArg } from '../../dsl/session.ts';
 
 const HELP = `Usage: kiln compile FILE... --entry NAME [--shapes NAME=[...]...] [--emit-ts OUT.ts] [options]
 
@@ -127,7 +125,8 @@ export const compileCommand: Command = {
         entry, config, instance: bound.instance, weights: bound.weights, sources: args.files, outFile,
         generatedBy: `kiln compile ${argv.join(' ')}`,
       });
-      writeTextAtomically(outFile, emitted.text);
+      mkdirSync(dirname(outFile), { recursive: true });
+      writeTextFileAtomically(outFile, emitted.text);
       console.log(`wrote bindings ${args.emitTs} (${emitted.functions.join(', ')}${entry.kind === 'module' ? `; ${bound.weights.length} weight keys` : ''})`);
       for (const s of emitted.skipped) console.log(`  not bound: ${s.name} (${s.reason})`);
     }
@@ -142,47 +141,4 @@ function describeKernels(p: CompiledProgram): string {
   return `${n} kernel${n === 1 ? '' : 's'} (${[...kinds].map(([k, c]) => `${c} ${k}`).join(', ')})`;
 }
 
-/** `--shapes` and `--arg` → the trace's positional arguments. */
-function traceArguments(sig: FunctionSig, args: CompileArgs, owner: string): CallArg[] {
-  const given = new Map<string, CallArg>();
-  const sizes = new Map<string, { size: number; from: string }>();
-  const param = (name: string, option: string) => {
-    const p = sig.params.find((q) => q.name === name);
-    if (!p) throw new UsageError(`${option} ${name}: ${owner} has no parameter ${name}; its parameters are ${describeParams(sig)}`);
-    return p;
-  };
-  for (const text of args.shapes) {
-    const [name, shapeText] = splitAssignment(text, '--shapes', 'x=[1,3,9,32,32]');
-    const p = param(name, '--shapes');
-    if (p.kind !== 'tensor') throw new UsageError(`--shapes ${name}: ${name} is not a tensor (${p.declared}); give it with --arg ${name}=VALUE`);
-    const shape = parseShape(shapeText, `--shapes ${name}`);
-    const problem = shapeProblem(p, shape, sizes);
-    if (problem) throw new UsageError(`--shapes ${name}=[${shape.join(', ')}] ${problem}`);
-    given.set(name, { kind: 'tensor', name, shape, dtype: p.dtype });
-  }
-  for (const text of args.args) {
-    const [name, value] = splitAssignment(text, '--arg', 'scale=0.5');
-    const p = param(name, '--arg');
-    if (p.kind === 'tensor') throw new UsageError(`--arg ${name}: ${name} is a tensor (${formatSigType(p.dtype, p.dims)}); give its shape with --shapes ${name}=[...]`);
-    given.set(name, { kind: 'value', value: parseValue(value, `--arg ${name}`) });
-  }
-  try {
-    return orderArguments(sig, given, (json) => ({ kind: 'value', value: json }), owner);
-  } catch (err) {
-    if (err instanceof BindingInputError) throw new UsageError(`${err.message}\nGive tensor shapes with --shapes NAME=[...] and other values with --arg NAME=VALUE.`);
-    throw err;
-  }
-}
 
-/** Writes under a temporary name and renames when complete, so a failure leaves no partial file. */
-function writeTextAtomically(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}

@@ -7,8 +7,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../command.ts';
 import { resolveEntry, type Entry } from '../../compiler/bindings/entry.ts';
-import { EntryError } from '../../compiler/bindings/errors.ts';
-import { entryProblem, functionSignature, instanceScope, NO_CONFIG, type FunctionSig } from '../../compiler/bindings/signature.ts';
+import { BindingInputError, EntryError } from '../../compiler/bindings/errors.ts';
+import { describeParams, entryProblem, formatSigType, functionSignature, instanceScope, NO_CONFIG, orderArguments, shapeProblem, type FunctionSig } from '../../compiler/bindings/signature.ts';
+import type { CallArg } from '../../dsl/session.ts';
 import { checkProgram } from '../../dsl/check.ts';
 import { KilnError } from '../../dsl/diagnostics.ts';
 import { loadProgram, type Program } from '../../dsl/program.ts';
@@ -105,3 +106,35 @@ export function entrySignature(entry: Entry, instance: ModuleInstance | undefine
 
 /** The owner name used in messages: `Module.fn`, or a free function's name. */
 export const entryOwner = (entry: Entry): string => (entry.kind === 'module' ? `${entry.moduleName}.${entry.fn.name}` : entry.fn.name);
+
+/** `--shapes` and `--arg` → the trace's positional arguments. */
+export function traceArguments(sig: FunctionSig, args: { readonly shapes: readonly string[]; readonly args: readonly string[] }, owner: string): CallArg[] {
+  const given = new Map<string, CallArg>();
+  const sizes = new Map<string, { size: number; from: string }>();
+  const param = (name: string, option: string) => {
+    const p = sig.params.find((q) => q.name === name);
+    if (!p) throw new UsageError(`${option} ${name}: ${owner} has no parameter ${name}; its parameters are ${describeParams(sig)}`);
+    return p;
+  };
+  for (const text of args.shapes) {
+    const [name, shapeText] = splitAssignment(text, '--shapes', 'x=[1,3,9,32,32]');
+    const p = param(name, '--shapes');
+    if (p.kind !== 'tensor') throw new UsageError(`--shapes ${name}: ${name} is not a tensor (${p.declared}); give it with --arg ${name}=VALUE`);
+    const shape = parseShape(shapeText, `--shapes ${name}`);
+    const problem = shapeProblem(p, shape, sizes);
+    if (problem) throw new UsageError(`--shapes ${name}=[${shape.join(', ')}] ${problem}`);
+    given.set(name, { kind: 'tensor', name, shape, dtype: p.dtype });
+  }
+  for (const text of args.args) {
+    const [name, value] = splitAssignment(text, '--arg', 'scale=0.5');
+    const p = param(name, '--arg');
+    if (p.kind === 'tensor') throw new UsageError(`--arg ${name}: ${name} is a tensor (${formatSigType(p.dtype, p.dims)}); give its shape with --shapes ${name}=[...]`);
+    given.set(name, { kind: 'value', value: parseValue(value, `--arg ${name}`) });
+  }
+  try {
+    return orderArguments(sig, given, (json) => ({ kind: 'value', value: json }), owner);
+  } catch (err) {
+    if (err instanceof BindingInputError) throw new UsageError(`${err.message}\nGive tensor shapes with --shapes NAME=[...] and other values with --arg NAME=VALUE.`);
+    throw err;
+  }
+}

@@ -10,14 +10,11 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, loadChecked, parseShape, parseValue, readConfig, requireEntry, sourceFiles, splitAssignment } from './entry_options.ts';
+import { entryOwner, entrySignature, loadChecked, parseShape, readConfig, requireEntry, sourceFiles, traceArguments } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
-import { BindingInputError } from '../../compiler/bindings/errors.ts';
-import { describeParams, orderArguments, shapeProblem, type FunctionSig } from '../../compiler/bindings/signature.ts';
 import type { Graph } from '../../compiler/ir.ts';
 import { cacheDir, resetSharedTuneCache, TuneCache } from '../../compiler/tune/cache.ts';
 import { describeTiles, tuneGraph, type TunedKernel } from '../../compiler/tune/tuner.ts';
-import type { CallArg } from '../../dsl/session.ts';
 import { RELEASED_VAE_CONFIG, kilnVaeConfig, vaeProgram } from '../../models/hunyuan_vae/autoencoder.ts';
 import { readVaeConfigFile } from '../../models/hunyuan_vae/checkpoint.ts';
 import { TINY_VAE_CONFIG } from '../../models/hunyuan_vae/random_weights.ts';
@@ -131,36 +128,6 @@ function programGraph(args: TuneArgs): { graph: Graph; what: string } {
   return { graph: bound.trace({ fn: sig.name, args: traceArguments(sig, args, owner) }), what: owner };
 }
 
-function traceArguments(sig: FunctionSig, args: TuneArgs, owner: string): CallArg[] {
-  const given = new Map<string, CallArg>();
-  const sizes = new Map<string, { size: number; from: string }>();
-  const param = (name: string, option: string) => {
-    const p = sig.params.find((q) => q.name === name);
-    if (!p) throw new UsageError(`${option} ${name}: ${owner} has no parameter ${name}; its parameters are ${describeParams(sig)}`);
-    return p;
-  };
-  for (const text of args.shapes) {
-    const [name, shapeText] = splitAssignment(text, '--shapes', 'x=[1,3,9,32,32]');
-    const p = param(name, '--shapes');
-    if (p.kind !== 'tensor') throw new UsageError(`--shapes ${name}: ${name} is not a tensor; give it with --arg ${name}=VALUE`);
-    const shape = parseShape(shapeText, `--shapes ${name}`);
-    const problem = shapeProblem(p, shape, sizes);
-    if (problem) throw new UsageError(`--shapes ${name}=[${shape.join(', ')}] ${problem}`);
-    given.set(name, { kind: 'tensor', name, shape, dtype: p.dtype });
-  }
-  for (const text of args.args) {
-    const [name, value] = splitAssignment(text, '--arg', 'scale=0.5');
-    const p = param(name, '--arg');
-    if (p.kind === 'tensor') throw new UsageError(`--arg ${name}: ${name} is a tensor; give its shape with --shapes ${name}=[...]`);
-    given.set(name, { kind: 'value', value: parseValue(value, `--arg ${name}`) });
-  }
-  try {
-    return orderArguments(sig, given, (json) => ({ kind: 'value', value: json }), owner);
-  } catch (err) {
-    if (err instanceof BindingInputError) throw new UsageError(`${err.message}\nGive tensor shapes with --shapes NAME=[...] and other values with --arg NAME=VALUE.`);
-    throw err;
-  }
-}
 
 const ms = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
 

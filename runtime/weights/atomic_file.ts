@@ -33,6 +33,12 @@ export function writeFileAtomically(path: string, write: (out: FileSink) => void
   }
 }
 
+/** A whole text file, written atomically (see writeFileAtomically). */
+export function writeTextFileAtomically(path: string, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  writeFileAtomically(path, (out) => out.write(bytes));
+}
+
 /** Sequential writes to an open file, tracking the position. */
 export class FileSink {
   position = 0;
