@@ -58,9 +58,11 @@ const BLOCKS: readonly BlockSpec[] = [
       requireSupported(c, k.pre_norm !== false, 'pre_norm=False');
       requireSupported(c, !k.up && !k.down, 'up/down resampling');
       requireSupported(c, k.conv_shortcut_bias !== false, 'conv_shortcut_bias=False');
+      const out = k.out_channels ?? k.in_channels;
       return {
-        in_channels: k.in_channels, out_channels: k.out_channels ?? k.in_channels, groups: k.groups ?? 32, eps: k.eps ?? 1e-6,
+        in_channels: k.in_channels, out_channels: out, groups: k.groups ?? 32, eps: k.eps ?? 1e-6,
         output_scale_factor: k.output_scale_factor ?? 1.0,
+        use_in_shortcut: k.use_in_shortcut ?? k.in_channels !== out,
       };
     },
   },
@@ -68,13 +70,12 @@ const BLOCKS: readonly BlockSpec[] = [
     className: 'UNetMidBlockCausal3D', module: 'UNetMidBlockCausal3D',
     config: (k, c) => {
       requireSupported(c, k.temb_channels === undefined || k.temb_channels === null, 'temb_channels');
-      requireSupported(c, (k.num_layers ?? 1) === 1, 'num_layers != 1');
       requireSupported(c, ['default', undefined].includes(k.resnet_time_scale_shift as string | undefined), `resnet_time_scale_shift ${String(k.resnet_time_scale_shift)}`);
       requireSupported(c, ['swish', 'silu', undefined].includes(k.resnet_act_fn as string | undefined), `resnet_act_fn ${String(k.resnet_act_fn)}`);
       return {
         in_channels: k.in_channels, resnet_eps: k.resnet_eps ?? 1e-6, resnet_groups: k.resnet_groups ?? 32,
         attention_head_dim: k.attention_head_dim ?? k.in_channels, add_attention: k.add_attention ?? true,
-        output_scale_factor: k.output_scale_factor ?? 1.0,
+        output_scale_factor: k.output_scale_factor ?? 1.0, num_layers: k.num_layers ?? 1,
       };
     },
     aux: { causal_attention_mask: 'attention_mask' },
