@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeTextFileAtomically } from '../../runtime/weights/atomic_file.ts';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, loadChecked, readConfig, requireEntry, sourceFiles, traceArguments } from './entry_options.ts';
+import { entryOwner, entrySignature, sourceFiles, traceArguments, openEntry } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
 import { compile } from '../../compiler/compile.ts';
 import { dumpWgsl } from '../../compiler/dump.ts';
@@ -90,10 +90,7 @@ export const compileCommand: Command = {
   help: HELP,
   async run(argv) {
     const args = parse(argv);
-    const program = loadChecked(args.files);
-    const entry = requireEntry('compile', program, args.entry);
-    const config = readConfig(args.config, args.set);
-    if (entry.kind === 'function' && Object.keys(config).length) throw new UsageError(`${entry.name} is a free function: it has no config.`);
+    const { entry, config } = openEntry('compile', args);
     const bound = bindModule(entry.program, entry.moduleName, config);
     const owner = entryOwner(entry);
 

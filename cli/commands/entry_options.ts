@@ -138,3 +138,17 @@ export function traceArguments(sig: FunctionSig, args: { readonly shapes: readon
     throw err;
   }
 }
+
+/**
+ * The entry a command runs: the files loaded and checked, the `--entry` resolved, and the config
+ * from `--config`/`--set` (refused for free functions, which have none).
+ */
+export function openEntry(command: string, args: { readonly files: readonly string[]; readonly entry?: string; readonly config?: string; readonly set: readonly string[] }): { program: Program; entry: Entry; config: Record<string, unknown> } {
+  const program = loadChecked([...args.files]);
+  const entry = requireEntry(command, program, args.entry);
+  const config = readConfig(args.config, [...args.set]);
+  if (entry.kind === 'function' && Object.keys(config).length) {
+    throw new UsageError(`${entry.name} is a free function: it has no config. Pass its non-tensor parameters with --arg NAME=VALUE.`);
+  }
+  return { program, entry, config };
+}

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, loadChecked, parseValue, readConfig, requireEntry, sourceFiles, splitAssignment } from './entry_options.ts';
+import { entryOwner, entrySignature, parseValue, sourceFiles, splitAssignment, openEntry } from './entry_options.ts';
 import { WeightBindingError } from '../../compiler/bind.ts';
 import { BindingInputError } from '../../compiler/bindings/errors.ts';
 import { describeParams, formatSigType, orderArguments, shapeProblem, type FunctionSig, type TensorParam } from '../../compiler/bindings/signature.ts';
@@ -122,12 +122,7 @@ export const runCommand: Command = {
   help: HELP,
   async run(argv) {
     const args = parse(argv);
-    const program = loadChecked(args.files);
-    const entry = requireEntry('run', program, args.entry);
-    const config = readConfig(args.config, args.set);
-    if (entry.kind === 'function' && Object.keys(config).length) {
-      throw new UsageError(`${entry.name} is a free function: it has no config. Pass its non-tensor parameters with --arg NAME=VALUE.`);
-    }
+    const { program, entry, config } = openEntry('run', args);
     if (entry.kind === 'function' && args.weights) throw new UsageError(`${entry.name} is a free function: it has no weights; drop --weights.`);
 
     const opened: WeightSource | undefined = args.weights ? loadWeights(args.weights) : undefined;

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, loadChecked, parseShape, readConfig, requireEntry, sourceFiles, traceArguments } from './entry_options.ts';
+import { entryOwner, entrySignature, parseShape, sourceFiles, traceArguments, openEntry } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
 import type { Graph } from '../../compiler/ir.ts';
 import { cacheDir, resetSharedTuneCache, TuneCache } from '../../compiler/tune/cache.ts';
@@ -118,10 +118,7 @@ function programGraph(args: TuneArgs): { graph: Graph; what: string } {
     if (shape.length !== 5) throw new UsageError(`${decode ? '--decode' : '--encode'} [${shape.join(', ')}]: expected a 5-D shape [B, C, T, H, W]`);
     return { graph: bound.trace({ fn, args: [{ kind: 'tensor', name: 'arg0', shape, dtype: 'f32' }] }), what: `VAE (${args.vae}) ${fn} [${shape.join(', ')}]` };
   }
-  const program = loadChecked(args.files);
-  const entry = requireEntry('tune', program, args.entry);
-  const config = readConfig(args.config, args.set);
-  if (entry.kind === 'function' && Object.keys(config).length) throw new UsageError(`${entry.name} is a free function: it has no config.`);
+  const { entry, config } = openEntry('tune', args);
   const bound = bindModule(entry.program, entry.moduleName, config);
   const owner = entryOwner(entry);
   const sig = entrySignature(entry, bound.instance);
