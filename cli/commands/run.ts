@@ -122,7 +122,7 @@ export const runCommand: Command = {
   help: HELP,
   async run(argv) {
     const args = parse(argv);
-    const { program, entry, config } = openEntry('run', args);
+    const { entry, config } = openEntry('run', args);
     if (entry.kind === 'function' && args.weights) throw new UsageError(`${entry.name} is a free function: it has no weights; drop --weights.`);
 
     const opened: WeightSource | undefined = args.weights ? loadWeights(args.weights) : undefined;
