@@ -177,3 +177,24 @@ export function describePlan(plan: VaePlan): string[] {
   if (plan.budgetBytes !== undefined) lines.push(`  memory budget ${mb(plan.budgetBytes)}`);
   return lines;
 }
+
+/**
+ * A subcommand's work around its VAE context: `body` calls `openContext()` once its own steps
+ * before the model are done (reading inputs, checking outputs). On success the --profile table
+ * is printed; on failure the current progress stage is marked failed; the context (weights,
+ * device) is closed either way.
+ */
+export async function runVaeCommand(args: ModelArgs, report: Reporter, body: (openContext: () => Promise<VaeContext>) => Promise<void>): Promise<number> {
+  let ctx = undefined as VaeContext | undefined;
+  try {
+    await body(async () => (ctx = await VaeContext.open(args, report)));
+    const table = ctx?.profileTable();
+    if (table) console.log(table);
+    return 0;
+  } catch (err) {
+    report.progress.fail();
+    throw err;
+  } finally {
+    await ctx?.close();
+  }
+}

@@ -11,7 +11,7 @@ import type { HostTensor } from '../../../runtime/tensor.ts';
 import type { VaeConfig } from '../../../models/hunyuan_vae/autoencoder.ts';
 import { creatableProblem, LatentsFileError, readLatentsFile, type ReadLatents } from '../../../models/hunyuan_vae/latents_file.ts';
 import { decodeLatents, unscaleTensor } from '../../../models/hunyuan_vae/run.ts';
-import { createReporter, preflight, shapeText, VaeContext } from './context.ts';
+import { createReporter, runVaeCommand, preflight, shapeText } from './context.ts';
 import { modelArgs, onePositional, parseOptions } from './options.ts';
 
 const DECODE_OPTIONS = {
@@ -76,8 +76,7 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
   const expectedConfig = preflight(args);
   const report = createReporter(args.quiet);
   const { progress } = report;
-  let ctx: VaeContext | undefined;
-  try {
+  return runVaeCommand(args, report, async (openContext) => {
     progress.stage('read latents');
     const read = readLatentsFile(path);
     const z0 = latentsTensor(read, path);
@@ -91,7 +90,7 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
     const scaled = values.scaled ? true : values.unscaled ? false : read.scaled ?? false;
     report.info(`latents: ${path}: ${shapeText(z0.shape)}, ${scaled ? 'scaled' : 'unscaled'}${values.scaled || values.unscaled ? ' (as you said)' : read.scaled === undefined ? ' (the file does not say; pass --scaled if they are in the diffusion model\'s space)' : ''}`);
 
-    ctx = await VaeContext.open(args, report);
+    const ctx = await openContext();
     const { vae } = ctx;
     compareConfigs(read, path, vae.config, ctx.source.configSource, report.warn);
     const factor = vae.config.scaling_factor;
@@ -109,13 +108,5 @@ export async function runDecode(argv: readonly string[]): Promise<number> {
     progress.tick(frames.count - last); // writers that do not report frames (gif, webp, one image)
     progress.done();
     console.log(`wrote ${out}: ${describeFrames(frames)}${frames.count > 1 && kind !== 'folder' ? ` at ${rate} fps` : ''} decoded from latents ${shapeText(z0.shape)}`);
-    const table = ctx.profileTable();
-    if (table) console.log(table);
-    return 0;
-  } catch (err) {
-    progress.fail();
-    throw err;
-  } finally {
-    await ctx?.close();
-  }
+  });
 }

@@ -12,7 +12,7 @@ import { ffmpegAvailable, framesToTensor, makeSampleClip, tensorToFrames, writeV
 import { describeFrames } from '../../../runtime/media/frames.ts';
 import { creatableProblem, LatentsFileError, writeLatentsFile } from '../../../models/hunyuan_vae/latents_file.ts';
 import { decodeLatents, encodePixels } from '../../../models/hunyuan_vae/run.ts';
-import { createReporter, preflight, mb, shapeText, VaeContext } from './context.ts';
+import { createReporter, runVaeCommand, preflight, mb, shapeText } from './context.ts';
 import { intOption, modelArgs, parseOptions } from './options.ts';
 
 const DEMO_OPTIONS = {
@@ -47,15 +47,14 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   const report = createReporter(args.quiet);
   const { progress } = report;
   const t0 = performance.now();
-  let ctx: VaeContext | undefined;
-  try {
+  return runVaeCommand(args, report, async (openContext) => {
     progress.stage('make sample clip');
     const clip = makeSampleClip(frames, size, size);
     progress.stage('write input');
     await writeVideo(files.input, clip);
     progress.done();
 
-    ctx = await VaeContext.open(args, report);
+    const ctx = await openContext();
     const { vae } = ctx;
     const x = framesToTensor(clip);
     const { latents } = await ctx.run('encode', x.shape, () => encodePixels(vae, x));
@@ -83,13 +82,5 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       ...ctx.plans.flatMap((p) => p.programs.map((g) => `  ${`${g.fn} ${shapeText(g.shape)}`.padEnd(34)} ${g.peakBytes !== undefined ? mb(g.peakBytes) : 'n/a (interp backend)'}`)),
     ];
     console.log(lines.join('\n'));
-    const table = ctx.profileTable();
-    if (table) console.log(table);
-    return 0;
-  } catch (err) {
-    progress.fail();
-    throw err;
-  } finally {
-    await ctx?.close();
-  }
+  });
 }

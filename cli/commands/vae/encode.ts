@@ -9,7 +9,7 @@ import { checkVaeInput, framesToTensor, readMedia, type FramePolicy, type SizePo
 import { describeFrames } from '../../../runtime/media/frames.ts';
 import { checkLatentsOutput, writeLatentsFile } from '../../../models/hunyuan_vae/latents_file.ts';
 import { encodePixels, scaleTensor } from '../../../models/hunyuan_vae/run.ts';
-import { createReporter, preflight, shapeText, VaeContext } from './context.ts';
+import { createReporter, runVaeCommand, preflight, shapeText } from './context.ts';
 import { intOption, modelArgs, onePositional, parseOptions } from './options.ts';
 
 const ENCODE_OPTIONS = {
@@ -54,8 +54,7 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
 
   const report = createReporter(args.quiet);
   const { progress } = report;
-  let ctx: VaeContext | undefined;
-  try {
+  return runVaeCommand(args, report, async (openContext) => {
     progress.stage('read input');
     const media = await readMedia(input, { maxFrames });
     const prepared = checkVaeInput(media, { ...policy, name: input });
@@ -63,7 +62,7 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
     progress.done();
     report.info(`input: ${input}: ${describeFrames(media)} (${media.kind}${media.fps ? `, ${media.fps} fps` : ''})${prepared.changes.length ? `; ${prepared.changes.join('; ')}` : ''}`);
 
-    ctx = await VaeContext.open(args, report);
+    const ctx = await openContext();
     const vae = ctx.vae;
     const sampleSeed = values.sample ? (seed ?? 0) : undefined;
     const { latents: raw } = await ctx.run('encode', x.shape, () => encodePixels(vae, x, { sampleSeed }));
@@ -84,13 +83,5 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
     progress.done();
     const what = `${values.scale ? `scaled by ${factor}` : 'unscaled'} ${sampleSeed === undefined ? 'posterior mean' : `posterior sample (seed ${sampleSeed})`}`;
     console.log(`wrote ${out}: latents ${shapeText(latents.shape)} (${what}) from ${describeFrames(f)}`);
-    const table = ctx.profileTable();
-    if (table) console.log(table);
-    return 0;
-  } catch (err) {
-    progress.fail();
-    throw err;
-  } finally {
-    await ctx?.close();
-  }
+  });
 }
