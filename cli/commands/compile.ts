@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeTextFileAtomically } from '../../runtime/weights/atomic_file.ts';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, sourceFiles, traceArguments, openEntry } from './entry_options.ts';
+import { entryOwner, entrySignature, sourceFiles, traceArguments, openEntry, ENTRY_OPTIONS } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
 import { compile } from '../../compiler/compile.ts';
 import { dumpWgsl } from '../../compiler/dump.ts';
@@ -62,11 +62,8 @@ function parse(argv: readonly string[]): CompileArgs {
     args: [...argv],
     allowPositionals: true,
     options: {
-      entry: { type: 'string' },
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true, default: [] },
+      ...ENTRY_OPTIONS,
       shapes: { type: 'string', multiple: true, default: [] },
-      arg: { type: 'string', multiple: true, default: [] },
       'dump-wgsl': { type: 'string' },
       'no-fuse': { type: 'boolean', default: false },
       'emit-ts': { type: 'string' },

@@ -152,3 +152,11 @@ export function openEntry(command: string, args: { readonly files: readonly stri
   }
   return { program, entry, config };
 }
+
+/** The parseArgs options every entry-running command shares (see openEntry and traceArguments). */
+export const ENTRY_OPTIONS = {
+  entry: { type: 'string' },
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true, default: [] as string[] },
+  arg: { type: 'string', multiple: true, default: [] as string[] },
+} as const;

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, parseValue, sourceFiles, splitAssignment, openEntry } from './entry_options.ts';
+import { entryOwner, entrySignature, parseValue, sourceFiles, splitAssignment, openEntry, ENTRY_OPTIONS } from './entry_options.ts';
 import { WeightBindingError } from '../../compiler/bind.ts';
 import { BindingInputError } from '../../compiler/bindings/errors.ts';
 import { describeParams, formatSigType, orderArguments, shapeProblem, type FunctionSig, type TensorParam } from '../../compiler/bindings/signature.ts';
@@ -84,13 +84,10 @@ function parse(argv: readonly string[]): RunArgs {
     args: [...argv],
     allowPositionals: true,
     options: {
-      entry: { type: 'string' },
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true, default: [] },
+      ...ENTRY_OPTIONS,
       weights: { type: 'string' },
       'allow-unexpected': { type: 'boolean', default: false },
       in: { type: 'string', multiple: true, default: [] },
-      arg: { type: 'string', multiple: true, default: [] },
       out: { type: 'string' },
       backend: { type: 'string', default: 'webgpu' },
       dtype: { type: 'string', default: 'f32' },

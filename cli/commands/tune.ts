@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
-import { entryOwner, entrySignature, parseShape, sourceFiles, traceArguments, openEntry } from './entry_options.ts';
+import { entryOwner, entrySignature, parseShape, sourceFiles, traceArguments, openEntry, ENTRY_OPTIONS } from './entry_options.ts';
 import { bindModule } from '../../compiler/bind.ts';
 import type { Graph } from '../../compiler/ir.ts';
 import { cacheDir, resetSharedTuneCache, TuneCache } from '../../compiler/tune/cache.ts';
@@ -70,28 +70,20 @@ interface TuneArgs {
 }
 
 function parse(argv: readonly string[]): TuneArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        entry: { type: 'string' },
-        config: { type: 'string' },
-        set: { type: 'string', multiple: true, default: [] },
-        shapes: { type: 'string', multiple: true, default: [] },
-        arg: { type: 'string', multiple: true, default: [] },
-        vae: { type: 'string' },
-        decode: { type: 'string' },
-        encode: { type: 'string' },
-        dtype: { type: 'string', default: 'f32' },
-        force: { type: 'boolean', default: false },
-        'no-fuse': { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nRun \`kiln tune --help\` for the options.`);
-  }
+  const parsed = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      ...ENTRY_OPTIONS,
+      shapes: { type: 'string', multiple: true, default: [] },
+      vae: { type: 'string' },
+      decode: { type: 'string' },
+      encode: { type: 'string' },
+      dtype: { type: 'string', default: 'f32' },
+      force: { type: 'boolean', default: false },
+      'no-fuse': { type: 'boolean', default: false },
+    },
+  });
   const v = parsed.values;
   if (v.dtype !== 'f32' && v.dtype !== 'f16') throw new UsageError(`--dtype must be f32 or f16, not '${v.dtype}'`);
   if (v.vae !== undefined) {
