@@ -17,7 +17,6 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { acquireDevice, releaseDevice, type KilnDevice } from '../runtime/device.ts';
-import { resetActiveWeights } from '../runtime/model.ts';
 import { BENCH_CACHE_DIR, BENCH_DIR, type BenchContext } from './context.ts';
 import { runBandwidth } from './figures/bandwidth.ts';
 import { runContractions } from './figures/contractions.ts';
@@ -112,7 +111,6 @@ export async function runBench(opts: BenchOptions): Promise<Entry[]> {
       const rec = new Recorder(s.name, env.adapter, opts.command, (l) => opts.log(l));
       const t0 = performance.now();
       const skipped = await s.run({ dev, rec, log: opts.log, torch: typeof torch === 'string' ? undefined : torch, tuneDir: BENCH_CACHE_DIR });
-      resetActiveWeights();
       dev.pool.trim();
       entries.push(...rec.entries);
       runs.push({ ...env, suite: s.name, command: opts.command, seconds: (performance.now() - t0) / 1000, skipped: typeof skipped === 'string' ? skipped : undefined });

@@ -19,7 +19,7 @@ import { interpret } from '../compiler/reference/interpret.ts';
 import type { BackendDType } from '../dsl/backend.ts';
 import type { Program } from '../dsl/program.ts';
 import type { CallArg } from '../dsl/session.ts';
-import type { KilnDevice } from './device.ts';
+import type { KilnDevice, WeightSource } from './device.ts';
 import type { ProfileEntry } from './executor.ts';
 import { fromFloat64, toFloat64, type HostTensor, type StorageDType } from './tensor.ts';
 
@@ -111,7 +111,31 @@ function toGraphStorage(t: HostTensor): HostTensor {
   return fromFloat64(toFloat64(t), t.shape, dt === 'f32' ? 'F32' : dt === 'bool' ? 'BOOL' : 'I32');
 }
 
-let activeWeights: SessionWeights | undefined;
+/**
+ * The device-side view of a weight set, one per SessionWeights object, so that sessions over the
+ * same weights (the programs of a tiled decode, tuning runs) share one upload: the device's weight
+ * store is re-registered only when it holds another set (or is a fresh device).
+ */
+const deviceSources = new WeakMap<SessionWeights, WeightSource>();
+
+function deviceSource(weights: SessionWeights): WeightSource {
+  let source = deviceSources.get(weights);
+  if (!source) {
+    source = {
+      read: (k: string) => weights.read(k),
+      has: (k: string) => {
+        try {
+          weights.info(k);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    };
+    deviceSources.set(weights, source);
+  }
+  return source;
+}
 
 interface Entry {
   readonly graph: Graph;
@@ -182,10 +206,8 @@ export class ModelSession {
     args.forEach((a, i) => { if (isHost(a)) hosts.set(`arg${i}`, toGraphStorage(a)); });
     if (this.opts.backend === 'interp') return { outputs: this.interpret(entry.graph, hosts) };
     const device = this.opts.device!;
-    if (activeWeights !== this.weights) {
-      device.setWeights({ read: (k: string) => this.weights.read(k), has: (k: string) => { try { this.weights.info(k); return true; } catch { return false; } } });
-      activeWeights = this.weights;
-    }
+    const source = deviceSource(this.weights);
+    if (!device.weights.holds(source)) device.setWeights(source);
     const program = entry.program!;
     const inputs: Record<string, HostTensor> = {};
     for (const [k, v] of hosts) inputs[k] = v;
@@ -222,9 +244,4 @@ export class ModelSession {
     }
     return out;
   }
-}
-
-/** Forget which weights are on the device (after releaseDevice, or in tests). */
-export function resetActiveWeights(): void {
-  activeWeights = undefined;
 }

@@ -56,6 +56,11 @@ export class WeightStore {
 
   constructor(private readonly device: GPUDevice) {}
 
+  /** Whether `set` is the registered weight set (so registering it again would only re-upload). */
+  holds(set: WeightSet): boolean {
+    return this.source !== undefined && this.source === set;
+  }
+
   /** Registers the weight set; weights of any previous set are destroyed. */
   setWeights(set: WeightSet): void {
     this.clear();

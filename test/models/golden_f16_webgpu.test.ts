@@ -5,7 +5,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { runGoldenCase, F16_MAX_ABS, F16_REL_L2 } from '../../models/golden/run.ts';
 import { releaseDevice } from '../../runtime/device.ts';
-import { resetActiveWeights } from '../../runtime/model.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../runtime/gpu-available.ts';
 import { goldenPath } from './golden_cases.ts';
 
@@ -15,7 +14,6 @@ const why = !device ? NO_ADAPTER : 'skipped: this adapter has no shader-f16';
 
 describe.skipIf(!f16)(f16 ? 'VAE block goldens with f16 storage on WebGPU' : `VAE block goldens with f16 storage — ${why}`, () => {
   afterAll(async () => {
-    resetActiveWeights();
     await releaseDevice();
   });
   const ctx = { backend: 'webgpu' as const, device, session: { backend: 'webgpu' as const, device, dtype: 'f16' as const }, log: () => {} };

@@ -5,7 +5,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatReport, runGoldenCase } from '../../models/golden/run.ts';
 import { releaseDevice } from '../../runtime/device.ts';
-import { resetActiveWeights } from '../../runtime/model.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../runtime/gpu-available.ts';
 import { BLOCK_CASES, goldenPath, MODEL_CASES } from './golden_cases.ts';
 
@@ -13,7 +12,6 @@ const device = await deviceOrUndefined();
 
 describe.skipIf(!device)(device ? 'VAE goldens on WebGPU' : `VAE goldens on WebGPU — ${NO_ADAPTER}`, () => {
   afterAll(async () => {
-    resetActiveWeights();
     await releaseDevice();
   });
   const ctx = { backend: 'webgpu' as const, device, session: { backend: 'webgpu' as const, device }, log: () => {} };

@@ -10,7 +10,6 @@
  */
 import { acquireDevice, releaseDevice, type KilnDevice } from '../../../runtime/device.ts';
 import { formatProfile, type ProfileEntry } from '../../../runtime/executor.ts';
-import { resetActiveWeights } from '../../../runtime/model.ts';
 import { createProgress, type Progress } from '../../progress.ts';
 import { UsageError } from '../../command.ts';
 import type { HunyuanVae, VaeConfig } from '../../../models/hunyuan_vae/autoencoder.ts';
@@ -76,7 +75,7 @@ export class VaeContext {
     } catch (err) {
       progress.fail();
       source?.close();
-      if (device) await releaseAll();
+      if (device) await releaseDevice();
       throw err;
     }
   }
@@ -128,13 +127,8 @@ export class VaeContext {
 
   async close(): Promise<void> {
     this.source.close();
-    if (this.device) await releaseAll();
+    if (this.device) await releaseDevice();
   }
-}
-
-async function releaseAll(): Promise<void> {
-  await releaseDevice();
-  resetActiveWeights();
 }
 
 /**

@@ -13,7 +13,7 @@ import { readLatentsFile } from '../../../models/hunyuan_vae/latents_file.ts';
 import { builtinVaeWeights, TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { framesToTensor, makeSampleClip, readMedia } from '../../../runtime/media/index.ts';
-import { resetActiveWeights, weightsFromMap } from '../../../runtime/model.ts';
+import { weightsFromMap } from '../../../runtime/model.ts';
 import { toFloat64 } from '../../../runtime/tensor.ts';
 import { writeSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
@@ -25,7 +25,6 @@ const dirs = tempFolders();
 describe.skipIf(!device)(device ? 'kiln vae on WebGPU' : `kiln vae on WebGPU — ${NO_ADAPTER}`, () => {
   afterAll(async () => {
     dirs.cleanup();
-    resetActiveWeights();
     await releaseDevice();
   });
 

@@ -10,7 +10,6 @@ import { compile } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/reference/interpret.ts';
 import { parseRelaidKey, permuteHost } from '../../../runtime/gpu/weight-store.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
-import { resetActiveWeights } from '../../../runtime/model.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../gpu-available.ts';
 
 describe('relaid weight keys', () => {
@@ -37,7 +36,6 @@ const device = await deviceOrUndefined();
 
 describe.skipIf(!device)(device ? 'relaid weights on WebGPU' : `relaid weights on WebGPU — ${NO_ADAPTER}`, () => {
   afterAll(async () => {
-    resetActiveWeights();
     await releaseDevice();
   });
   it('a program with upload-relaid convolution weights reads them from the plain weight map', async () => {
