@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConstDecl, Decl, FileAst, FnDecl, ModuleDecl } from './ast.ts';
 import { error, KilnError, type Diagnostic } from './diagnostics.ts';
 import { parseFile } from './parser.ts';
-import { SourceFile } from './source.ts';
+import { SourceFile, type Span } from './source.ts';
 
 export type GlobalDecl = ModuleDecl | FnDecl | ConstDecl;
 
@@ -53,10 +53,10 @@ export function loadProgram(paths: readonly string[], opts: LoadOptions = {}): P
   const files = new Map<string, LoadedFile>();
   const diagnostics: Diagnostic[] = [];
 
-  const load = (abs: string, importedFrom?: { span: import('./source.ts').Span }): LoadedFile | undefined => {
+  const load = (abs: string, importedFrom?: { span: Span }): LoadedFile | undefined => {
     const known = files.get(abs);
     if (known) return known;
-    const text = read(abs) ?? (opts.readFile ? undefined : undefined);
+    const text = read(abs);
     if (text === undefined) {
       const msg = `cannot read ${displayPath(abs)}: no such file`;
       if (importedFrom) throw error(msg, importedFrom.span, { help: 'import paths are relative to the importing file' });

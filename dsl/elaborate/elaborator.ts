@@ -12,14 +12,14 @@
  * of names from the root (`down_blocks.0.resnets.1.conv1.conv.weight`).
  */
 import type { Arg, Block, ConstDecl, DimExpr, Expr, FnDecl, Member, ModuleDecl, Param, Pattern, Stmt, TypeExpr } from '../ast.ts';
-import { Dim, DimError, reparametrize } from '../dims.ts';
+import { Dim, DimError, reparametrize, type Atom } from '../dims.ts';
 import { error, KilnError, type Note } from '../diagnostics.ts';
 import type { GlobalDecl, LoadedFile } from '../program.ts';
 import type { Span } from '../source.ts';
 import * as ops from '../tensor_ops.ts';
 import {
   describeValue, floatValue, intValue, NONE, typeToString, UNKNOWN,
-  type ModuleInstance, type SymBool, type TensorType, type TensorValue, type Value,
+  type MemberValue, type ModuleInstance, type SymBool, type TensorType, type TensorValue, type Value,
 } from '../values.ts';
 import { type Ctx, Facts, concrete } from './context.ts';
 import { joinValues } from './join.ts';
@@ -679,7 +679,7 @@ export class Elaborator {
     }
   }
 
-  private defineMember(inst: ModuleInstance, name: string, span: Span, value: import('../values.ts').MemberValue, presence: SymBool | undefined): void {
+  private defineMember(inst: ModuleInstance, name: string, span: Span, value: MemberValue, presence: SymBool | undefined): void {
     const prev = inst.members.get(name);
     if (prev) {
       const complementary = presence && prev.kind !== 'fn' && prev.presence && prev.presence.text === presence.neg;
@@ -1225,7 +1225,7 @@ function linearIn(poly: Dim, x: string): { coef: number; rest: Dim } | undefined
   let rest = Dim.of(0);
   for (const t of poly.terms) {
     const hits = t.atoms.filter((a) => a.kind === 'sym' && a.name === x).length;
-    const deep = t.atoms.some((a) => a.kind !== 'sym' && new Dim_symbols(a).has(x));
+    const deep = t.atoms.some((a) => a.kind !== 'sym' && atomDim(a).symbols().has(x));
     if (deep || hits > 1) return undefined;
     if (hits === 1) {
       if (t.atoms.length !== 1) return undefined;
@@ -1239,17 +1239,7 @@ function linearIn(poly: Dim, x: string): { coef: number; rest: Dim } | undefined
   return coef === 0 ? undefined : { coef, rest };
 }
 
-class Dim_symbols {
-  private readonly names: Set<string>;
-  constructor(a: import('../dims.ts').Atom) {
-    this.names = atomDim(a).symbols();
-  }
-  has(n: string): boolean {
-    return this.names.has(n);
-  }
-}
-
-function atomDim(a: import('../dims.ts').Atom): Dim {
+function atomDim(a: Atom): Dim {
   switch (a.kind) {
     case 'sym': return Dim.sym(a.name);
     case 'index': return Dim.index(a.list, a.index);
