@@ -4,7 +4,7 @@
  * a clear error rather than silently ignored) and runs the recorded calls.
  */
 import { ModelSession } from '../../runtime/model.ts';
-import type { HostTensor } from '../../runtime/tensor.ts';
+import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { callInputs, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter, type GoldenContext } from '../golden/adapter.ts';
 import type { GoldenCall, GoldenCase } from '../golden/case.ts';
 import { HunyuanVae, vaeConfigFrom, vaeProgram } from './autoencoder.ts';
@@ -208,9 +208,9 @@ const vaeAdapter: GoldenAdapter = {
   },
 };
 
+/** The posterior's variance exp(logvar), from its log-variance of any float storage. */
 function expTensor(t: HostTensor): HostTensor {
-  const d = Float64Array.from(t.data as Float32Array, (v) => Math.exp(Number(v)));
-  return { dtype: 'F64', shape: t.shape, data: d };
+  return { dtype: 'F64', shape: t.shape, data: toFloat64(t).map(Math.exp) };
 }
 
 export const VAE_GOLDEN_ADAPTERS: readonly GoldenAdapter[] = [...BLOCKS.map(blockAdapter), vaeAdapter];
