@@ -16,7 +16,8 @@ import { compile } from '../../compiler/compile.ts';
 import { dumpWgsl } from '../../compiler/dump.ts';
 import type { CompiledProgram } from '../../compiler/kernel.ts';
 import { formatBytes } from '../../compiler/passes/errors.ts';
-import { DEFAULT_TARGET } from '../../compiler/target.ts';
+import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
+import { acquireDevice, releaseDevice } from '../../runtime/device.ts';
 
 const HELP = `Usage: kiln compile FILE... --entry NAME [--shapes NAME=[...]...] [--emit-ts OUT.ts] [options]
 
@@ -36,6 +37,8 @@ Options:
   --arg NAME=VALUE         A non-tensor parameter, for tracing (JSON).
   --dump-wgsl DIR          Write the kernels and an index under DIR (needs --shapes).
   --no-fuse                One kernel per IR op.
+  --device                 Compile for this machine's GPU adapter (its real limits: bindings per
+                           kernel, workgroup memory, ...) instead of WebGPU's guaranteed minimums.
   --emit-ts OUT.ts         Write typed TypeScript bindings for the entry: input and output
                            interfaces (names, dtypes, shape tuples), the config type, the weight
                            key union and a typed load(). Needs no shapes.
@@ -55,6 +58,7 @@ interface CompileArgs {
   readonly dumpWgsl?: string;
   readonly fuse: boolean;
   readonly emitTs?: string;
+  readonly device: boolean;
 }
 
 function parse(argv: readonly string[]): CompileArgs {
@@ -66,6 +70,7 @@ function parse(argv: readonly string[]): CompileArgs {
       shapes: { type: 'string', multiple: true, default: [] },
       'dump-wgsl': { type: 'string' },
       'no-fuse': { type: 'boolean', default: false },
+      device: { type: 'boolean', default: false },
       'emit-ts': { type: 'string' },
     },
   });
@@ -77,7 +82,7 @@ function parse(argv: readonly string[]): CompileArgs {
   if (v['emit-ts'] !== undefined && !v['emit-ts'].endsWith('.ts')) throw new UsageError(`--emit-ts ${v['emit-ts']} must name a .ts file`);
   const files = sourceFiles('compile', parsed.positionals);
   return {
-    files, entry: v.entry, config: v.config, set: v.set, shapes: v.shapes, args: v.arg, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'], emitTs: v['emit-ts'],
+    files, entry: v.entry, config: v.config, set: v.set, shapes: v.shapes, args: v.arg, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'], emitTs: v['emit-ts'], device: v.device,
   };
 }
 
@@ -87,46 +92,56 @@ export const compileCommand: Command = {
   help: HELP,
   async run(argv) {
     const args = parse(argv);
-    const { entry, config } = openEntry('compile', args);
-    const bound = bindModule(entry.program, entry.moduleName, config);
-    const owner = entryOwner(entry);
-
-    if (args.shapes.length) {
-      const sig = entrySignature(entry, bound.instance);
-      const callArgs = traceArguments(sig, args, owner);
-      const t0 = performance.now();
-      const graph = bound.trace({ fn: sig.name, args: callArgs });
-      const compiled = compile(graph, DEFAULT_TARGET, { fuse: args.fuse, name: owner });
-      console.log(`${owner}(${callArgs.map((a, i) => `${sig.params[i].name}: ${a.kind === 'tensor' ? `${a.dtype}[${a.shape.join(', ')}]` : JSON.stringify(a.value)}`).join(', ')})`);
-      console.log(`compiled for WebGPU's default limits in ${(performance.now() - t0).toFixed(0)} ms: ${describeKernels(compiled)}`);
-      const plan = compiled.plan;
-      console.log(`planned peak memory: ${formatBytes(plan.peakBytes)} (inputs ${formatBytes(plan.inputBytes)}, weights ${formatBytes(plan.weightBytes)}, intermediates and outputs ${formatBytes(plan.arenaBytes)})`);
-      for (const id of compiled.outputs) {
-        const t = compiled.tensors[id];
-        console.log(`  output ${t.name}: ${t.dtype}[${t.shape.join(', ')}]`);
-      }
-      if (args.dumpWgsl) {
-        const written = await dumpWgsl(compiled, args.dumpWgsl);
-        console.log(`wrote ${written.length - 1} kernel${written.length === 2 ? '' : 's'} and index.txt under ${args.dumpWgsl}`);
-      }
+    try {
+      return await compileEntry(args, argv);
+    } finally {
+      if (args.device) await releaseDevice();
     }
-
-    if (args.emitTs !== undefined) {
-      // Loaded on demand: the TypeScript compiler takes a moment to load, and only this option needs it.
-      const { emitBindings } = await import('../../compiler/bindings/emit_ts.ts');
-      const outFile = resolve(args.emitTs);
-      const emitted = emitBindings({
-        entry, config, instance: bound.instance, weights: bound.weights, sources: args.files, outFile,
-        generatedBy: `kiln compile ${argv.join(' ')}`,
-      });
-      mkdirSync(dirname(outFile), { recursive: true });
-      writeTextFileAtomically(outFile, emitted.text);
-      console.log(`wrote bindings ${args.emitTs} (${emitted.functions.join(', ')}${entry.kind === 'module' ? `; ${bound.weights.length} weight keys` : ''})`);
-      for (const s of emitted.skipped) console.log(`  not bound: ${s.name} (${s.reason})`);
-    }
-    return 0;
   },
 };
+
+/** Compile (and/or emit bindings for) the entry the arguments name. */
+async function compileEntry(args: CompileArgs, argv: readonly string[]): Promise<number> {
+  const { entry, config } = openEntry('compile', args);
+  const bound = bindModule(entry.program, entry.moduleName, config);
+  const owner = entryOwner(entry);
+
+  if (args.shapes.length) {
+    const sig = entrySignature(entry, bound.instance);
+    const callArgs = traceArguments(sig, args, owner);
+    const t0 = performance.now();
+    const graph = bound.trace({ fn: sig.name, args: callArgs });
+    const target = args.device ? await deviceTarget() : DEFAULT_TARGET;
+    const compiled = compile(graph, target, { fuse: args.fuse, name: owner });
+    console.log(`${owner}(${callArgs.map((a, i) => `${sig.params[i].name}: ${a.kind === 'tensor' ? `${a.dtype}[${a.shape.join(', ')}]` : JSON.stringify(a.value)}`).join(', ')})`);
+    console.log(`compiled for ${args.device ? `this adapter (${target.adapter.description || target.adapter.vendor})` : "WebGPU's default limits"} in ${(performance.now() - t0).toFixed(0)} ms: ${describeKernels(compiled)}`);
+    const plan = compiled.plan;
+    console.log(`planned peak memory: ${formatBytes(plan.peakBytes)} (inputs ${formatBytes(plan.inputBytes)}, weights ${formatBytes(plan.weightBytes)}, intermediates and outputs ${formatBytes(plan.arenaBytes)})`);
+    for (const id of compiled.outputs) {
+      const t = compiled.tensors[id];
+      console.log(`  output ${t.name}: ${t.dtype}[${t.shape.join(', ')}]`);
+    }
+    if (args.dumpWgsl) {
+      const written = await dumpWgsl(compiled, args.dumpWgsl);
+      console.log(`wrote ${written.length - 1} kernel${written.length === 2 ? '' : 's'} and index.txt under ${args.dumpWgsl}`);
+    }
+  }
+
+  if (args.emitTs !== undefined) {
+    // Loaded on demand: the TypeScript compiler takes a moment to load, and only this option needs it.
+    const { emitBindings } = await import('../../compiler/bindings/emit_ts.ts');
+    const outFile = resolve(args.emitTs);
+    const emitted = emitBindings({
+      entry, config, instance: bound.instance, weights: bound.weights, sources: args.files, outFile,
+      generatedBy: `kiln compile ${argv.join(' ')}`,
+    });
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeTextFileAtomically(outFile, emitted.text);
+    console.log(`wrote bindings ${args.emitTs} (${emitted.functions.join(', ')}${entry.kind === 'module' ? `; ${bound.weights.length} weight keys` : ''})`);
+    for (const s of emitted.skipped) console.log(`  not bound: ${s.name} (${s.reason})`);
+  }
+  return 0;
+}
 
 function describeKernels(p: CompiledProgram): string {
   const kinds = new Map<string, number>();
@@ -135,4 +150,7 @@ function describeKernels(p: CompiledProgram): string {
   return `${n} kernel${n === 1 ? '' : 's'} (${[...kinds].map(([k, c]) => `${c} ${k}`).join(', ')})`;
 }
 
-
+/** The Target of this machine's adapter (the process's one device; released when the command ends). */
+async function deviceTarget(): Promise<Target> {
+  return (await acquireDevice()).target;
+}

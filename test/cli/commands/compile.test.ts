@@ -1,7 +1,7 @@
 /**
  * `kiln compile` through main(): kernels for given shapes (counts, plan, outputs, dumps),
  * typed bindings with --emit-ts (written whole or not at all), free functions, and the
- * messages and exit codes of mistakes. No GPU is needed.
+ * messages and exit codes of mistakes. Only --device needs a GPU adapter.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { main } from '../../../cli/main.ts';
 import { captureConsole } from '../console_capture.ts';
 import { EXAMPLE, EXAMPLE_CONFIG } from '../../compiler/bindings/gelu_mlp_reference.ts';
 import { tempDirs } from '../../runtime/weights/helpers.ts';
+import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
+import { releaseDevice } from '../../../runtime/device.ts';
 
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
@@ -17,6 +19,18 @@ afterAll(() => dirs.cleanup());
 const { out, err } = captureConsole();
 
 const mlp = (...more: string[]) => ['compile', EXAMPLE, '--entry', 'GeluMLP', '--config', EXAMPLE_CONFIG, ...more];
+
+const gpu = await deviceOrUndefined();
+afterAll(async () => {
+  if (gpu) await releaseDevice();
+});
+
+describe.skipIf(!gpu)(gpu ? 'kiln compile --device' : `kiln compile --device — ${NO_ADAPTER}`, () => {
+  it('compiles for the adapter\'s own limits and names the adapter', async () => {
+    expect(await main(mlp('--shapes', 'x=[2,5,8]', '--device'))).toBe(0);
+    expect(out[1]).toMatch(/^compiled for this adapter \(.+\) in \d+ ms: \d+ kernels? \(/);
+  });
+});
 
 describe('kiln compile --shapes', () => {
   it('compiles for the shapes, prints kernels, plan and outputs, and dumps the kernels', async () => {
