@@ -19,7 +19,7 @@ export const FEATURE_SHAPE = [1, 128, 5, 64, 64];
 const GROUPS = 32;
 const TIMING = { minMs: 200, samples: 3 };
 
-function groupNormSilu(shape: readonly number[]): Graph {
+export function groupNormSiluGraph(shape: readonly number[]): Graph {
   const b = new GraphBuilder();
   const x = b.input('x', shape, 'f32');
   const gamma = b.input('gamma', [shape[1]], 'f32', 'weight');
@@ -77,7 +77,7 @@ export async function runBandwidth(ctx: BenchContext): Promise<void> {
   }
   rec.add('copy_bandwidth', copy, 'GB/s', null, null, `vec4 copy of ${fmt(floats * 4 / 2 ** 20)} MiB (read + write counted), ${copyLabel}`);
 
-  const gn = await programRate(ctx, groupNormSilu(FEATURE_SHAPE));
+  const gn = await programRate(ctx, groupNormSiluGraph(FEATURE_SHAPE));
   const gnRate = gbps(gn.bytes, gn.ms);
   for (const k of gn.kernels) log(`    ${k}`);
   rec.add('groupnorm_silu_vs_copy_bandwidth', gnRate, 'GB/s', 'copy bandwidth (bench/baselines/copy.ts)', gnRate / copy,

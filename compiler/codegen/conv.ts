@@ -84,19 +84,21 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
         }
       }
     }
+    const xs: string[][] = [];
+    const ws: string[][] = [];
     for (let kl = 0; kl < taps[nd - 1]; kl++) {
-      const xv = pos.map((p) => {
+      xs.push(pos.map((p) => {
         // Unclamped positions keep consecutive loads recognisably equal across taps; the input
         // coordinate itself is clamped so a segment overhanging the row still loads in bounds.
         const xi = ixMin(ixAddConst(ixScale(p, strideLast), kl), inLast - 1);
         return ve.value(x, [rowCoords[0], ci, ...spatialOuter, xi]).code;
-      });
+      }));
       // Groups of four consecutive output channels: one vec4 load each when the weight is
       // laid out channels-last (weight_layout.ts) and aligned.
       for (let j = 0; j + 4 <= t.rn; j += 4) ve.prefetch(wt, chC.slice(j, j + 4).map((c) => [c, ci, ...outerTap, ixConst(kl)]));
-      const wv = chC.map((c) => ve.value(wt, [c, ci, ...outerTap, ixConst(kl)]).code);
-      accumulate(w, acc, xv, wv);
+      ws.push(chC.map((c) => ve.value(wt, [c, ci, ...outerTap, ixConst(kl)]).code));
     }
+    accumulate(w, acc, xs, ws);
   };
   if (t.unrollTaps || nOuter <= 1) {
     for (let i = 0; i < nOuter; i++) body(ixDelinearize(ixConst(i), outer));

@@ -46,11 +46,16 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const colsC = cols.map((x) => ixMin(x, n - 1));
   const acc = declareAccumulators(w, t.rm, t.rn);
 
-  const body = (kk: Ix): void => {
-    // Groups of four consecutive columns of B: one vec4 load each when aligned.
-    for (let j = 0; j + 4 <= t.rn; j += 4) ve.prefetch(b, colsC.slice(j, j + 4).map((col) => [...bc, kk, col]));
-    const av = rowsC.map((row) => ve.value(a, [...bc, row, kk]).code);
-    const bv = colsC.map((col) => ve.value(b, [...bc, kk, col]).code);
+  // The operands of a stretch of K steps (unrolled), then their fmas accumulator by accumulator.
+  const stretch = (ks: readonly Ix[]): void => {
+    const av: string[][] = [];
+    const bv: string[][] = [];
+    for (const kk of ks) {
+      // Groups of four consecutive columns of B: one vec4 load each when aligned.
+      for (let j = 0; j + 4 <= t.rn; j += 4) ve.prefetch(b, colsC.slice(j, j + 4).map((col) => [...bc, kk, col]));
+      av.push(rowsC.map((row) => ve.value(a, [...bc, row, kk]).code));
+      bv.push(colsC.map((col) => ve.value(b, [...bc, kk, col]).code));
+    }
     accumulate(w, acc, av, bv);
   };
   const u = Math.max(1, t.unrollK);
@@ -64,10 +69,10 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
         for (const row of rowsC) ve.prefetch(a, [0, 1, 2, 3].map((q) => [...bc, row, ixAddConst(ixScale(k0, u), s + q)]));
       }
     }
-    for (let s = 0; s < u; s++) body(ixAddConst(ixScale(k0, u), s));
+    stretch(Array.from({ length: u }, (_, s) => ixAddConst(ixScale(k0, u), s)));
     w.close();
   }
-  for (let s = main * u; s < k; s++) body(ixConst(s));
+  if (main * u < k) stretch(Array.from({ length: k - main * u }, (_, s) => ixConst(main * u + s)));
 
   storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
     (i, j) => [...bc, rowsC[i], colsC[j]],

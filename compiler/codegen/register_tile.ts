@@ -24,9 +24,18 @@ export function declareAccumulators(w: KernelWriter, rm: number, rn: number): st
   return acc;
 }
 
-export function accumulate(w: KernelWriter, acc: readonly string[][], a: readonly string[], b: readonly string[]): void {
-  for (let i = 0; i < a.length; i++) {
-    for (let j = 0; j < b.length; j++) w.stmt(`${acc[i][j]} = fma(${a[i]}, ${b[j]}, ${acc[i][j]});`);
+/**
+ * Adds Σ_s a[s][i] · b[s][j] to each accumulator, for the steps s of one unrolled stretch of the
+ * contracted loop (a convolution's last-axis taps, a matmul's unrolled K). The fmas of one
+ * accumulator are adjacent: register tiles bigger than the register file live on the stack on
+ * a CPU adapter (lavapipe), and adjacent fmas load and store each accumulator once per stretch
+ * instead of once per step (conv3d 128->128, 8x8 tile: ~25% faster than step-major order).
+ */
+export function accumulate(w: KernelWriter, acc: readonly string[][], a: readonly (readonly string[])[], b: readonly (readonly string[])[]): void {
+  for (let i = 0; i < acc.length; i++) {
+    for (let j = 0; j < acc[i].length; j++) {
+      for (let s = 0; s < a.length; s++) w.stmt(`${acc[i][j]} = fma(${a[s][i]}, ${b[s][j]}, ${acc[i][j]});`);
+    }
   }
 }
 

@@ -54,11 +54,12 @@ function fit(threads: number, regs: number, extent: number): [number, number] {
  */
 export function defaultContractionTile(target: Target, m: number, n: number, rowLength?: number): TileConfig {
   const cpu = target.adapter.isFallbackAdapter;
-  // Measured on lavapipe (conv3d 64->64 on 5x32x32 with a GroupNorm+SiLU prologue, matmul
-  // 1024x512x512): 8x4 register tiles reach ~13 and ~8 GFLOP/s, 4x4 ~5-7 and ~5, 8x8 spills.
-  // Unrolling costs far more shader-compile time than it saves (LLVM on lavapipe: a 3x3x3
-  // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
-  return fitContractionTile(target, { wgM: cpu ? 8 : 16, wgN: cpu ? 8 : 16, rm: cpu ? 8 : 4, rn: 4, unrollK: 1, unrollTaps: false }, m, n, rowLength);
+  // Measured on lavapipe (conv3d 128->128 on 5x64x64): 8x8 register tiles ~28 GFLOP/s, 8x4
+  // ~27, 4x8 ~21. A tile that size lives on the stack, not in registers; what keeps it fast is
+  // that each accumulator's fmas are adjacent (register_tile.ts). Unrolling costs far more
+  // shader-compile time than it saves (LLVM on lavapipe: a 3x3x3 convolution with unrolled
+  // taps took ~10 s to compile and ran slower than the loop).
+  return fitContractionTile(target, { wgM: cpu ? 8 : 16, wgN: cpu ? 8 : 16, rm: cpu ? 8 : 4, rn: cpu ? 8 : 4, unrollK: 1, unrollTaps: false }, m, n, rowLength);
 }
 
 /**
