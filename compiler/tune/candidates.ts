@@ -55,7 +55,8 @@ export function reductionCandidates(target: Target, rows: number, rowLength: num
   const base = defaultReductionConfig(target, rows, rowLength);
   const maxInv = Math.min(target.limits.maxComputeInvocationsPerWorkgroup, target.limits.maxComputeWorkgroupSizeX);
   const list: ReductionConfig[] = [base];
-  for (const t of [32, 64, 128, 256]) if (t <= maxInv && t <= 2 * rowLength) list.push({ threadsPerRow: t, rowsPerWorkgroup: 1 });
+  const widths = target.adapter.isFallbackAdapter ? [8, 16, 32, 64, 256] : [32, 64, 128, 256];
+  for (const t of widths) if (t <= maxInv && t <= 2 * rowLength) list.push({ threadsPerRow: t, rowsPerWorkgroup: 1 });
   if (rows >= 16) for (const r of [16, 64]) if (r <= maxInv) list.push({ threadsPerRow: 1, rowsPerWorkgroup: r });
   return unique(list);
 }

@@ -68,6 +68,22 @@ describe('elementwise primitives on the GPU', () => {
     }), GPU_RUNS);
   });
 
+  it('several vec4 groups per thread (CPU adapters): per-channel operands, guards, f16 storage', async () => {
+    // Last axes 48 and 40 with 1920-7680 elements give 1, 2 and 4 groups per thread on a CPU
+    // adapter (tile.ts), and a tail of threads past the end; the per-channel operand's index
+    // is shared by a thread's groups only where they lie in one channel.
+    for (const s of [[32, 5, 48], [16, 5, 48], [8, 5, 48], [4, 12, 40], [3, 7, 64]]) {
+      for (const storage of ['f32', 'f16'] as const) {
+        const b = new GraphBuilder();
+        const x = b.input('x', s, 'f32');
+        const scale = b.expand(b.reshape(b.input('scale', [s[0]], 'f32', 'weight'), [s[0], 1, 1]), s);
+        const y = b.binary('mul', b.unary('exp', b.unary('neg', x)), scale);
+        const f16 = storage === 'f16';
+        await checkGraph(b.graph([{ name: 'y', node: y }]), { seed: s[0], storage, rtol: f16 ? 2e-3 : 2e-6 });
+      }
+    }
+  });
+
   it('casts between every pair of dtypes', async () => {
     await fc.assert(fc.asyncProperty(shape(1, 3, 512), seed, async (s, sd) => {
       const b = new GraphBuilder();
