@@ -11,13 +11,20 @@ import type { Node, ReduceNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
-import { type Ix, ixAddConst, ixDelinearize, ixScale, ixVar } from './index_expr.ts';
+import { centeredSquares } from './centered_moment.ts';
+import { type Ix, ixAddConst, ixConst, ixDelinearize, ixScale, ixVar } from './index_expr.ts';
 import { defaultReductionConfig } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
 import { literal, lowestLiteral, valueType } from './wgsl.ts';
 
 function combine(r: ReduceNode, acc: string, v: string): string {
   return r.fn === 'sum' ? `${acc} + ${v}` : `max(${acc}, ${v})`;
+}
+
+/** The combination of one step's values (one, or four consecutive elements). */
+function fold(r: ReduceNode, vs: readonly string[]): string {
+  if (vs.length === 1) return vs[0];
+  return r.fn === 'sum' ? `((${vs[0]} + ${vs[1]}) + (${vs[2]} + ${vs[3]}))` : `max(max(${vs[0]}, ${vs[1]}), max(${vs[2]}, ${vs[3]}))`;
 }
 
 function identity(r: ReduceNode): string {
@@ -58,28 +65,55 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
   const types = new Set(chain.map((e) => valueType(e.anchor.dtype)));
   for (const t of types) if (perRow > 1) w.workgroupArray(`red_${t}`, t === 'i32' ? 'i32' : 'f32', perRow);
 
+  const coordsAt = (k: Ix): Ix[] => {
+    const kc = ixDelinearize(k, reduced);
+    return rowCoords.map((c, a) => (axes.includes(a) ? kc[axes.indexOf(a)] : c));
+  };
+  // Long rows: each step takes four consecutive elements, so a row stored contiguously is
+  // read with vec4 loads (prefetch checks contiguity and alignment, else loads scalars).
+  const step = perRow > 1 && len % 4 === 0 && len >= 4 * perRow ? 4 : 1;
+  const steps = len / step;
+  // Sums of squared deviations from an earlier result: accumulated in the first loop as each
+  // thread's count, mean and M2 (centered_moment.ts), so the row is read once.
+  const results = new Set(chain.flatMap((e) => [e.anchor.id, e.end.id]));
+  const centred = chain.map((e, j) => (j > 0 ? centeredSquares(e.anchor as ReduceNode, results, ctx.storage) : undefined));
+
   chain.forEach((epi, j) => {
     const r = epi.anchor as ReduceNode;
     const t = valueType(r.dtype);
     const acc = `acc${j}`;
-    w.stmt(`var ${acc}: ${t} = ${identity(r)};`);
-    const coordsAt = (k: Ix): Ix[] => {
-      const kc = ixDelinearize(k, reduced);
-      return rowCoords.map((c, a) => (axes.includes(a) ? kc[axes.indexOf(a)] : c));
-    };
-    // Long rows: each step takes four consecutive elements, so a row stored contiguously is
-    // read with vec4 loads (prefetch checks contiguity and alignment, else loads scalars).
-    const step = perRow > 1 && len % 4 === 0 && len >= 4 * perRow ? 4 : 1;
-    const steps = len / step;
-    if (perRow === 1) w.openLoop('k', steps);
-    else w.open(`for (var k = lid.x; k < ${w.bound(steps)}; k += ${perRow}u)`);
-    const k = ixVar('k', 0, Math.max(0, steps - 1), w.level);
-    const lanes = step === 1 ? [coordsAt(k)] : [0, 1, 2, 3].map((j) => coordsAt(ixAddConst(ixScale(k, 4), j)));
-    if (step === 4) ve.prefetch(r.src[0], lanes);
-    const vs = lanes.map((c) => ve.value(r.src[0], c).code);
-    const folded = vs.length === 1 ? vs[0] : r.fn === 'sum' ? `((${vs[0]} + ${vs[1]}) + (${vs[2]} + ${vs[3]}))` : `max(max(${vs[0]}, ${vs[1]}), max(${vs[2]}, ${vs[3]}))`;
-    w.stmt(`${acc} = ${combine(r, acc, folded)};`);
-    w.close();
+    const own = centred[j];
+    if (own) {
+      // This thread's share of Σ (x - m)²: its own M2 plus its count times the squared
+      // distance of its mean from the row's (both terms non-negative: no cancellation).
+      const m = ve.value(own.centre, coordsAt(ixConst(0))).code;
+      w.stmt(`let cs${j}_d = cs${j}_mean - ${m};`);
+      w.stmt(`var ${acc}: f32 = cs${j}_m2 + cs${j}_n * cs${j}_d * cs${j}_d;`);
+    } else {
+      w.stmt(`var ${acc}: ${t} = ${identity(r)};`);
+      const welford = j === 0 ? centred.flatMap((c, i) => (c ? [{ i, x: c.x }] : [])) : [];
+      for (const { i } of welford) for (const v of ['n', 'mean', 'm2']) w.stmt(`var cs${i}_${v}: f32 = 0.0f;`);
+      if (perRow === 1) w.openLoop('k', steps);
+      else w.open(`for (var k = lid.x; k < ${w.bound(steps)}; k += ${perRow}u)`);
+      const k = ixVar('k', 0, Math.max(0, steps - 1), w.level);
+      const lanes = step === 1 ? [coordsAt(k)] : [0, 1, 2, 3].map((l) => coordsAt(ixAddConst(ixScale(k, 4), l)));
+      if (step === 4) ve.prefetch(r.src[0], lanes);
+      const vs = lanes.map((c) => ve.value(r.src[0], c).code);
+      w.stmt(`${acc} = ${combine(r, acc, fold(r, vs))};`);
+      for (const { i, x } of welford) {
+        // Chan's update of (count, mean, M2) with this step's block of 1 or 4 elements.
+        if (step === 4) ve.prefetch(x, lanes);
+        const xs = lanes.map((c) => ve.value(x, c).code);
+        const bm = xs.length === 1 ? xs[0] : w.let(`${fold(r, xs)} * 0.25f`, w.level);
+        const q = xs.length === 1 ? undefined : fold(r, xs.map((v) => { const e = w.let(`${v} - ${bm}`, w.level); return `${e} * ${e}`; }));
+        const d = w.let(`${bm} - cs${i}_mean`, w.level);
+        const f = w.let(`${xs.length}.0f / (cs${i}_n + ${xs.length}.0f)`, w.level);
+        w.stmt(`cs${i}_m2 = cs${i}_m2 + ${q ? `${q} + ` : ''}${d} * ${d} * cs${i}_n * ${f};`);
+        w.stmt(`cs${i}_mean = cs${i}_mean + ${d} * ${f};`);
+        w.stmt(`cs${i}_n = cs${i}_n + ${xs.length}.0f;`);
+      }
+      w.close();
+    }
     let total: string;
     if (perRow === 1) {
       total = w.let(acc, w.level);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import type { Node } from '../../../compiler/ir.ts';
 import { seed, shape } from '../support/arbitraries.ts';
-import { checkGraph } from '../support/gpu.ts';
+import { checkGraph, rng } from '../support/gpu.ts';
 import { attention, blockCausalMask, broadcast, causalConv3d, groupNorm, resnetBlock, silu, upsampleCausal } from '../support/graphs.ts';
 
 const kinds = (p: { kernels: readonly { kind: string }[] }): string[] => p.kernels.map((k) => k.kind);
@@ -53,6 +53,29 @@ describe('fused chains on the GPU', () => {
       expect(kinds(p)).toEqual(['reduction', 'contraction']);
       expect(p.kernels[1].sourceOps.some((s) => s.startsWith('silu'))).toBe(true);
     }), { numRuns: 4 });
+  });
+
+  it('group norm statistics in one pass over x, accurate on data far from zero with outliers', async () => {
+    // Rows of 3·1000 values around 1000 with spread 0.01 (Σx² - n·mean² would lose every digit
+    // in f32), some rows with an outlier as the first element (a thread's shift), and one
+    // constant row (variance exactly 0). Checked against the float64 interpreter.
+    const [batch, groups, perGroup, len] = [2, 3, 2, 1500];
+    const c = groups * perGroup;
+    const r = rng(7);
+    const x = new Float64Array(batch * c * len).map(() => Math.fround(1000 + 0.01 * (r() - 0.5)));
+    for (let row = 0; row < batch * groups; row += 2) x[row * perGroup * len] = Math.fround(1000 + 50 * (r() + 0.5));
+    x.fill(1000.5, 3 * perGroup * len, 4 * perGroup * len);
+    for (const cfg of [{ threadsPerRow: 16, rowsPerWorkgroup: 1 }, { threadsPerRow: 256, rowsPerWorkgroup: 1 }, { threadsPerRow: 1, rowsPerWorkgroup: 4 }]) {
+      const b = new GraphBuilder();
+      const xi = b.input('x', [batch, c, len], 'f32');
+      const gamma = b.input('gamma', [c], 'f32', 'weight');
+      const beta = b.input('beta', [c], 'f32', 'weight');
+      const values = { x, gamma: new Float64Array(c).fill(1), beta: new Float64Array(c).fill(0) };
+      const y = groupNorm(b, xi, groups, gamma, beta, 1e-12);
+      const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { values, tiles: { reduction: cfg }, rtol: 2e-3 });
+      const stats = p.kernels.find((k) => k.kind === 'reduction')!;
+      expect(stats.wgsl.match(/for \(var k/g), 'the statistics kernel loops over its row once').toHaveLength(1);
+    }
   });
 
   it('bias and residual in a contraction epilogue; replicate pad with stride in its prologue', async () => {
