@@ -7,7 +7,7 @@
  *   thread 0 stores it. Later reductions in the chain read earlier results from registers.
  * - thread per row (short rows, many of them): a plain loop per thread.
  */
-import type { Node, ReduceNode } from '../ir.ts';
+import type { Node, ReduceFn, ReduceNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
@@ -22,9 +22,9 @@ function combine(r: ReduceNode, acc: string, v: string): string {
 }
 
 /** The combination of one step's values (one, or four consecutive elements). */
-function fold(r: ReduceNode, vs: readonly string[]): string {
+function fold(fn: ReduceFn, vs: readonly string[]): string {
   if (vs.length === 1) return vs[0];
-  return r.fn === 'sum' ? `((${vs[0]} + ${vs[1]}) + (${vs[2]} + ${vs[3]}))` : `max(max(${vs[0]}, ${vs[1]}), max(${vs[2]}, ${vs[3]}))`;
+  return fn === 'sum' ? `((${vs[0]} + ${vs[1]}) + (${vs[2]} + ${vs[3]}))` : `max(max(${vs[0]}, ${vs[1]}), max(${vs[2]}, ${vs[3]}))`;
 }
 
 function identity(r: ReduceNode): string {
@@ -99,13 +99,13 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
       const lanes = step === 1 ? [coordsAt(k)] : [0, 1, 2, 3].map((l) => coordsAt(ixAddConst(ixScale(k, 4), l)));
       if (step === 4) ve.prefetch(r.src[0], lanes);
       const vs = lanes.map((c) => ve.value(r.src[0], c).code);
-      w.stmt(`${acc} = ${combine(r, acc, fold(r, vs))};`);
+      w.stmt(`${acc} = ${combine(r, acc, fold(r.fn, vs))};`);
       for (const { i, x } of welford) {
         // Chan's update of (count, mean, M2) with this step's block of 1 or 4 elements.
         if (step === 4) ve.prefetch(x, lanes);
         const xs = lanes.map((c) => ve.value(x, c).code);
-        const bm = xs.length === 1 ? xs[0] : w.let(`${fold(r, xs)} * 0.25f`, w.level);
-        const q = xs.length === 1 ? undefined : fold(r, xs.map((v) => { const e = w.let(`${v} - ${bm}`, w.level); return `${e} * ${e}`; }));
+        const bm = xs.length === 1 ? xs[0] : w.let(`${fold('sum', xs)} * 0.25f`, w.level);
+        const q = xs.length === 1 ? undefined : fold('sum', xs.map((v) => { const e = w.let(`${v} - ${bm}`, w.level); return `${e} * ${e}`; }));
         const d = w.let(`${bm} - cs${i}_mean`, w.level);
         const f = w.let(`${xs.length}.0f / (cs${i}_n + ${xs.length}.0f)`, w.level);
         w.stmt(`cs${i}_m2 = cs${i}_m2 + ${q ? `${q} + ` : ''}${d} * ${d} * cs${i}_n * ${f};`);

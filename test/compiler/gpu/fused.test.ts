@@ -78,6 +78,20 @@ describe('fused chains on the GPU', () => {
     }
   });
 
+  it('a centred sum of squares in a chain led by another reduction (max, then mean and variance)', async () => {
+    for (const len of [7, 4000]) {
+      const b = new GraphBuilder();
+      const x = b.input('x', [5, len], 'f32');
+      const mx = b.reduce('max', x, [1]);
+      const total = b.reduce('sum', x, [1]);
+      const mu = b.binary('mul', total, b.const(1 / len, total.shape));
+      const d = b.binary('sub', x, b.expand(mu, [5, len]));
+      const v = b.reduce('sum', b.binary('mul', d, d), [1]);
+      const p = await checkGraph(b.graph([{ name: 'max', node: mx }, { name: 'mean', node: mu }, { name: 'var', node: v }]), { rtol: 1e-5 });
+      expect(kinds(p)).toEqual(['reduction']);
+    }
+  });
+
   it('bias and residual in a contraction epilogue; replicate pad with stride in its prologue', async () => {
     const arb = fc.record({ v: video, stride: fc.constantFrom([1, 2, 2], [2, 2, 2], [1, 1, 1]), cout: fc.constantFrom(2, 5, 8), relayout: fc.boolean() });
     await fc.assert(fc.asyncProperty(arb, seed, async ({ v, stride, cout, relayout }, sd) => {
