@@ -62,7 +62,11 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     row = workgroupIndex(w, grid, rows);
   }
   const rowCoords = ixDelinearize(row, outShape);
+  // Subgroup operations combine a workgroup's partials where the adapter has them (f32 and
+  // i32 values; bool reductions, if any, keep the tree).
   const types = new Set(chain.map((e) => valueType(e.anchor.dtype)));
+  const subgroups = perRow > 1 && ctx.target.features.subgroups && [...types].every((t) => t === 'f32' || t === 'i32');
+  if (subgroups) w.enable('subgroups');
   for (const t of types) if (perRow > 1) w.workgroupArray(`red_${t}`, t === 'i32' ? 'i32' : 'f32', perRow);
 
   const coordsAt = (k: Ix): Ix[] => {
@@ -117,6 +121,21 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     let total: string;
     if (perRow === 1) {
       total = w.let(acc, w.level);
+    } else if (subgroups) {
+      // Each subgroup combines its lanes in registers; one partial per subgroup goes through
+      // workgroup memory, and every thread folds those few in the same order (one barrier,
+      // where the tree needs log2(threads)). Subgroups are taken to be consecutive runs of
+      // local_invocation_index, as Vulkan, Metal and D3D lay out a 1-D workgroup.
+      const red = `red_${t}`;
+      const part = w.let(`${r.fn === 'sum' ? 'subgroupAdd' : 'subgroupMax'}(${acc})`, w.level);
+      w.stmt(`if (sg_lane == 0u) { ${red}[lid.x / sg_size] = ${part}; }`);
+      w.stmt('workgroupBarrier();');
+      w.stmt(`var tot${j} = ${red}[0];`);
+      w.open(`for (var s = 1u; s < (${perRow}u + sg_size - 1u) / sg_size; s += 1u)`);
+      w.stmt(`tot${j} = ${combine(r, `tot${j}`, `${red}[s]`)};`);
+      w.close();
+      total = w.let(`tot${j}`, w.level);
+      w.stmt('workgroupBarrier();');
     } else {
       const red = `red_${t}`;
       w.stmt(`${red}[lid.x] = ${acc};`);
@@ -140,6 +159,7 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
 
   const sourceOps = ve.origins;
   const detail = chain.map((e) => (e.anchor as ReduceNode).fn).join(', ') + ` over ${len} x ${rows} rows`;
-  const wgsl = w.finish({ header: kernelHeader(name, 'reduction', detail, sourceOps), workgroupSize: [wgSize, 1, 1], builtins: BUILTINS });
+  const builtins = subgroups ? `${BUILTINS}, @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32` : BUILTINS;
+  const wgsl = w.finish({ header: kernelHeader(name, 'reduction', detail, sourceOps), workgroupSize: [wgSize, 1, 1], builtins });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'reduction', sourceOps, flops: chain.length * numel(inShape) };
 }

@@ -74,6 +74,7 @@ export class KernelWriter {
   readonly helpers = new Set<Helper>();
   private readonly moduleDecls: string[] = [];
   private usesF16 = false;
+  private readonly extensions = new Set<'subgroups'>();
 
   constructor(private readonly opts: WriterOptions = {}) {}
 
@@ -266,12 +267,18 @@ export class KernelWriter {
     if (tensors > L.maxStorageBuffersPerShaderStage) bad(`${tensors} storage buffers (limit ${L.maxStorageBuffersPerShaderStage})`);
   }
 
+  /** Declares a WGSL extension the kernel uses (its `enable` directive). */
+  enable(ext: 'subgroups'): void {
+    this.extensions.add(ext);
+  }
+
   /** The whole module: header comment, enables, bindings, module declarations, helpers, main. */
   finish(opts: { header: string; workgroupSize: readonly [number, number, number]; builtins: string }): string {
     if (this.scopes.length !== 1) throw new Error('KernelWriter: unclosed scope');
     this.checkLimits(opts.workgroupSize);
     const out: string[] = [opts.header];
-    if (this.usesF16) out.push('enable f16;', '');
+    const enables = [...(this.usesF16 ? ['f16'] : []), ...this.extensions];
+    if (enables.length) out.push(...enables.map((e) => `enable ${e};`), '');
     this.bindings.forEach((b, i) => {
       const acc = b.access === 'read' ? 'read' : 'read_write';
       const elem = b.vec4 ? `vec4<${storageType(b.dtype)}>` : storageType(b.dtype);

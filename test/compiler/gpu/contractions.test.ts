@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import { GPU_RUNS, dim, seed, shape } from '../support/arbitraries.ts';
-import { checkGraph } from '../support/gpu.ts';
+import { checkGraph, requireGpu } from '../support/gpu.ts';
 
 describe('reductions on the GPU', () => {
   it('sum and max over random axes (f32 and i32)', async () => {
@@ -25,9 +25,9 @@ describe('reductions on the GPU', () => {
     }), GPU_RUNS);
   });
 
-  it('gives the same results under any reduction configuration, row chains included', async () => {
+  it('gives the same results under any reduction configuration, row chains included, with and without subgroup operations', async () => {
     const cfg = fc.record({ threadsPerRow: fc.constantFrom(1, 2, 8, 64), rowsPerWorkgroup: fc.constantFrom(1, 3, 64) });
-    await fc.assert(fc.asyncProperty(cfg, shape(2, 3, 3000), seed, async (c, s, sd) => {
+    await fc.assert(fc.asyncProperty(cfg, shape(2, 3, 3000), fc.boolean(), seed, async (c, s, subgroups, sd) => {
       const b = new GraphBuilder();
       const x = b.input('x', s, 'f32');
       const last = s.length - 1;
@@ -36,9 +36,11 @@ describe('reductions on the GPU', () => {
       const e = b.unary('exp', b.binary('sub', x, b.expand(m, s)));
       const sum = b.reduce('sum', e, [last]);
       const g = b.graph([{ name: 'm', node: m }, { name: 'sum', node: b.unary('log', sum) }]);
-      const p = await checkGraph(g, { seed: sd, rtol: 1e-5, tiles: { reduction: c } });
+      const p = await checkGraph(g, { seed: sd, rtol: 1e-5, tiles: { reduction: c }, features: { subgroups } });
       expect(p.kernels.map((k) => k.kind)).toEqual(['reduction']);
-    }), { numRuns: 6 });
+      const gpu = await requireGpu();
+      expect(p.kernels[0].wgsl.includes('subgroupAdd'), 'subgroup operations where offered, for rows of several threads').toBe(subgroups && gpu.target.features.subgroups && c.threadsPerRow > 1);
+    }), { numRuns: 8 });
   });
 
   it('long rows (workgroup per row) and many short rows (thread per row)', async () => {
