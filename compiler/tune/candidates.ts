@@ -19,7 +19,7 @@ type Shape4 = readonly [wgM: number, wgN: number, rm: number, rn: number];
 
 // Measured on lavapipe: per-thread tiles of 8x4 to 8x8 outputs lead (8x8 with channels-last
 // convolution weights, whose four-channel groups are vec4 loads); 4x4 trails.
-const CPU_TILES: readonly Shape4[] = [[8, 8, 8, 8], [16, 4, 8, 8], [8, 4, 8, 8], [8, 8, 8, 4], [4, 8, 8, 4], [16, 4, 8, 4], [8, 8, 4, 8]];
+const CPU_TILES: readonly Shape4[] = [[8, 8, 8, 4], [16, 4, 8, 8], [8, 4, 8, 8], [8, 8, 8, 8], [4, 8, 8, 4], [16, 4, 8, 4], [8, 8, 4, 8]];
 // Discrete GPUs: 64-256 threads, 2x4 to 4x4 outputs each.
 const GPU_TILES: readonly Shape4[] = [[16, 16, 4, 4], [16, 16, 2, 4], [16, 16, 4, 2], [8, 16, 4, 4], [16, 8, 4, 4], [8, 8, 4, 4], [32, 8, 4, 4], [16, 16, 8, 4]];
 

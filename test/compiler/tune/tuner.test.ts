@@ -120,7 +120,7 @@ describe('tuneGraph', () => {
 
     const heuristic = compile(g, LAVAPIPE, {});
     const tuned = compile(g, LAVAPIPE, { tuning: cache.table(LAVAPIPE) });
-    expect(regsOf(heuristic.kernels[0])).toBe('8x8');
+    expect(regsOf(heuristic.kernels[0])).toBe('8x4');
     expect(regsOf(tuned.kernels[0])).toBe('4x8');
 
     // Cached now: a second run times nothing.
