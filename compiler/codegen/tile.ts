@@ -56,11 +56,14 @@ export function defaultContractionTile(target: Target, m: number, n: number, row
   const cpu = target.adapter.isFallbackAdapter;
   // Measured on lavapipe (conv3d 128->128 on 5x64x64): 8x8 register tiles ~28 GFLOP/s, 8x4
   // ~27, 4x8 ~21. A tile that size lives on the stack, not in registers; what keeps it fast is
-  // that each accumulator's fmas are adjacent (register_tile.ts). 8x8 is left to the tuner:
-  // LLVM takes about twice as long to compile it (tiny VAE decoder, cold shader cache: 24 s
-  // with 8x4, 58 s with 8x8). Unrolling costs far more compile time than it saves (a 3x3x3
+  // that each accumulator's fmas are adjacent (register_tile.ts). But LLVM takes about twice
+  // as long to compile 8x8 (tiny VAE decoder, 8-16 channels, cold shader cache: 24 s with 8x4,
+  // 58 s with 8x8, for a 15% faster warm call), so it is the default only for wide outputs,
+  // where run time outweighs the one-off compile (medium decoder, 32-128 channels: 2.06 s ->
+  // 1.07 s per call). Unrolling costs far more compile time than it saves (a 3x3x3
   // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
-  return fitContractionTile(target, { wgM: cpu ? 8 : 16, wgN: cpu ? 8 : 16, rm: cpu ? 8 : 4, rn: 4, unrollK: 1, unrollTaps: false }, m, n, rowLength);
+  const rn = cpu && n >= 64 ? 8 : 4;
+  return fitContractionTile(target, { wgM: cpu ? 8 : 16, wgN: cpu ? 8 : 16, rm: cpu ? 8 : 4, rn, unrollK: 1, unrollTaps: false }, m, n, rowLength);
 }
 
 /**
