@@ -15,6 +15,7 @@ import type { Target } from './target.ts';
 import type { KernelTiles } from './codegen/common.ts';
 import type { SubgroupMatrixSupport } from './codegen/subgroup_matrix.ts';
 import { generateKernels } from './codegen/generate.ts';
+import { packRowResultsPass } from './passes/pack_row_results.ts';
 import { bindingCapPass } from './passes/binding_cap.ts';
 import { CompileError } from './passes/errors.ts';
 import { fusePass, unfusedPass } from './passes/fuse.ts';
@@ -73,7 +74,7 @@ export interface CompileOptions {
 export const GRAPH_PASSES: readonly GraphPass[] = [simplifyPass, splitWideConcatsPass];
 export const RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutPass];
 export const UPLOAD_RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutAtUploadPass];
-export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, bindingCapPass];
+export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, packRowResultsPass, bindingCapPass];
 export const UNFUSED_PASSES: readonly SchedulePass[] = [unfusedPass, bindingCapPass];
 
 /** Graph passes and fusion only: the schedule the code generator will see. */

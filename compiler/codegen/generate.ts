@@ -82,7 +82,7 @@ function baseContext(k: KernelSetting): Omit<GenContext, 'tiles'> {
   for (const t of k.tensors) if (t.dtype !== a.tensors[t.id].dtype) storage.set(t.id, t.dtype);
   return {
     target: k.target,
-    storage: { tensorOf: (n) => (s.materialised.has(n.id) ? a.tensorOfNode.get(n.id) : undefined) },
+    storage: { tensorOf: (n) => (s.materialised.has(n.id) ? a.tensorOfNode.get(n.id) : undefined), packOf: (n) => s.packs.get(n.id) },
     tensorOf: (n) => {
       const t = a.tensorOfNode.get(n.id);
       if (t === undefined) throw new Error(`codegen: %${n.id} has no tensor`);

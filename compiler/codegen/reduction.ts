@@ -14,7 +14,7 @@ import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGri
 import { centeredSquares } from './centered_moment.ts';
 import { type Ix, ixAddConst, ixConst, ixDelinearize, ixScale, ixVar } from './index_expr.ts';
 import { defaultReductionConfig } from './tile.ts';
-import { ValueEmitter, storeExpr } from './values.ts';
+import { ValueEmitter, storeExpr, storedIndex } from './values.ts';
 import { literal, lowestLiteral, valueType } from './wgsl.ts';
 
 function combine(r: ReduceNode, acc: string, v: string): string {
@@ -152,7 +152,7 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
     const end: Node = epi.end;
     const val = end === r ? { code: total, level: 0 } : ve.compute(end, rowCoords);
     const outTensor = ctx.tensorOf(end);
-    const store = `${w.element(outTensor, end.dtype, 'read_write', w.ix(row))} = ${storeExpr(val.code, w.storageDType(outTensor, end.dtype))};`;
+    const store = `${w.element(outTensor, end.dtype, 'read_write', w.ix(storedIndex(ctx.storage, end, row)))} = ${storeExpr(val.code, w.storageDType(outTensor, end.dtype))};`;
     w.stmt(perRow === 1 ? store : `if (lid.x == 0u) { ${store} }`);
     ve.bindEverywhere(end, val);
   });

@@ -51,6 +51,7 @@ function problem(mm: MatmulNode, epi: Epilogue, ctx: GenContext, cfg: SubgroupMa
   const ta = ctx.storage.tensorOf(a);
   const tb = ctx.storage.tensorOf(b);
   if (ta === undefined || tb === undefined) return 'an operand is computed in the kernel (prologue)';
+  if (ctx.storage.packOf?.(a) || ctx.storage.packOf?.(b)) return 'an operand is stored interleaved with another tensor';
   const r = mm.shape.length;
   const [m, n, k] = [mm.shape[r - 2], mm.shape[r - 1], a.shape[r - 1]];
   if (m % (FM * cfg.M) !== 0 || n % (FN * cfg.N) !== 0 || k % cfg.K !== 0) return 'its sizes are not multiples of the fragment tile';

@@ -17,6 +17,7 @@
 import type { BinaryNode, DType, Node, UnaryNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import { describeOrigin } from '../passes/errors.ts';
+import type { Pack } from '../passes/schedule.ts';
 import {
   type Ix, IX_ZERO, ixAddConst, ixClamp, ixDelinearize, ixDiv, ixLinearize, ixMax, ixMin, ixScale, ixSub,
 } from './index_expr.ts';
@@ -31,6 +32,14 @@ export interface Value {
 export interface Storage {
   /** The tensor holding a stored node (after aliasing), or undefined if the node is inlined. */
   tensorOf(n: Node): number | undefined;
+  /** Where a packed node's elements sit in its tensor (passes/pack_row_results.ts). */
+  packOf?(n: Node): Pack | undefined;
+}
+
+/** The element of a stored node's tensor that holds its element `lin` (packed nodes interleave). */
+export function storedIndex(storage: Storage, n: Node, lin: Ix): Ix {
+  const p = storage.packOf?.(n);
+  return p ? ixAddConst(ixScale(lin, p.slots), p.slot) : lin;
 }
 
 const coordsKey = (n: Node, c: readonly Ix[]): string => `v${n.id}@${c.map((x) => x.key).join(',')}`;
@@ -154,7 +163,7 @@ export class ValueEmitter {
 
   private vectorLoad(n: Node, tensor: number, lanes: readonly (readonly Ix[])[], keys: readonly string[]): void {
     const stored = this.w.storageDType(tensor, n.dtype);
-    if (!vectorizable(stored) || numel(n.shape) % 4 !== 0) return;
+    if (!vectorizable(stored) || numel(n.shape) % 4 !== 0 || this.storage.packOf?.(n)) return;
     const idx = lanes.map((c) => ixLinearize(c, n.shape));
     for (let j = 1; j < 4; j++) {
       const d = ixSub(idx[j], idx[0]);
@@ -179,7 +188,7 @@ export class ValueEmitter {
   }
 
   private load(n: Node, tensor: number, coords: readonly Ix[], key: string): Value {
-    const idx = ixLinearize(coords, n.shape);
+    const idx = storedIndex(this.storage, n, ixLinearize(coords, n.shape));
     const raw = this.w.element(tensor, n.dtype, 'read', this.w.ix(idx));
     const stored = this.w.storageDType(tensor, n.dtype);
     const expr = stored === 'f16' ? `f32(${raw})` : stored === 'bool' ? `(${raw} != 0u)` : raw;

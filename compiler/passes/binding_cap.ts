@@ -13,12 +13,12 @@ import { CompileError, describeOrigin } from './errors.ts';
 import { orderGroups } from './order.ts';
 import type { SchedulePass } from './pass.ts';
 import {
-  type Epilogue, type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes, reachingTargets,
+  type Epilogue, type KernelGroup, type Pack, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes, reachingTargets,
 } from './schedule.ts';
 
 function bindingCount(g: KernelGroup, roots: readonly Node[], s: Schedule, materialised: ReadonlySet<number>, stopAt?: ReadonlySet<number>): number {
   const keys = new Set<number>();
-  for (const l of leavesOf(roots, materialised, stopAt)) keys.add(s.aliases.get(l.id) ?? l.id);
+  for (const l of leavesOf(roots, materialised, stopAt)) keys.add(s.packs.get(l.id)?.head ?? s.aliases.get(l.id) ?? l.id);
   // Outputs are fresh tensors; a copy group writes one output tensor of its own.
   return keys.size + Math.max(groupOutputs(g).length, g.kind === 'elementwise' && !g.own ? 1 : 0);
 }
@@ -44,7 +44,7 @@ function inlinedNodes(roots: readonly Node[], materialised: ReadonlySet<number>)
  * the new end), or splits the last reduction off a row chain: for kernels whose own operands
  * alone exceed the cap.
  */
-function cutEpilogue(g: KernelGroup, materialised: Set<number>): { replaced: KernelGroup; added: KernelGroup } | undefined {
+function cutEpilogue(g: KernelGroup, materialised: Set<number>, packs: Map<number, Pack>): { replaced: KernelGroup; added: KernelGroup } | undefined {
   const shorten = (e: Epilogue): { epi: Epilogue; cut: Node } | undefined => {
     if (e.chain.length === 0) return undefined;
     const chain = e.chain.slice(0, -1);
@@ -58,6 +58,8 @@ function cutEpilogue(g: KernelGroup, materialised: Set<number>): { replaced: Ker
       return r && { replaced: { ...g, epi: r.epi }, added: { kind: 'elementwise', node: r.cut, own: true } };
     }
     case 'reduction': {
+      // The group's results are no longer one kernel's: unpack them.
+      for (const e of g.chain) packs.delete(e.end.id);
       if (g.chain.length > 1) return { replaced: { kind: 'reduction', chain: g.chain.slice(0, -1) }, added: { kind: 'reduction', chain: g.chain.slice(-1) } };
       const r = shorten(g.chain[0]);
       return r && { replaced: { kind: 'reduction', chain: [r.epi] }, added: { kind: 'elementwise', node: r.cut, own: true } };
@@ -70,7 +72,7 @@ function cutEpilogue(g: KernelGroup, materialised: Set<number>): { replaced: Ker
  * Brings `g` under the cap by one step, if it is over: materialises one inlined node (a new
  * elementwise group) or, failing that, cuts its epilogue. Returns the groups to replace `g`.
  */
-function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, cap: number): KernelGroup[] | undefined {
+function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, packs: Map<number, Pack>, cap: number): KernelGroup[] | undefined {
   const roots = groupRoots(g);
   const count = bindingCount(g, roots, s, materialised);
   if (count <= cap) return undefined;
@@ -87,7 +89,7 @@ function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, cap: nu
     materialised.add(best.node.id);
     return [g, { kind: 'elementwise', node: best.node, own: true }];
   }
-  const cut = cutEpilogue(g, materialised);
+  const cut = cutEpilogue(g, materialised, packs);
   if (cut) return [cut.replaced, cut.added];
   const what = ownNodes(g)[0];
   throw new CompileError(
@@ -101,13 +103,15 @@ export const bindingCapPass: SchedulePass = {
   run(s, ctx) {
     const cap = ctx.target.limits.maxStorageBuffersPerShaderStage;
     const materialised = new Set(s.materialised);
+    const packs = new Map(s.packs);
+    const current: Schedule = { ...s, packs };
     const groups: KernelGroup[] = [...s.groups];
     // Materialising a node changes what every kernel inlining it binds, so sweep until stable.
     for (let changed = true; changed;) {
       changed = false;
       for (let i = 0; i < groups.length; i++) {
         for (;;) {
-          const next = relieve(groups[i], s, materialised, cap);
+          const next = relieve(groups[i], current, materialised, packs, cap);
           if (!next) break;
           groups[i] = next[0];
           groups.push(...next.slice(1));
@@ -115,7 +119,14 @@ export const bindingCapPass: SchedulePass = {
         }
       }
     }
-    const next: Schedule = { ...s, materialised, groups };
+    const next: Schedule = { ...s, materialised, packs: completePacks(packs), groups };
     return { ...next, groups: orderGroups(next) };
   },
 };
+
+/** `packs` without groups that lost members (a pack of one is no pack). */
+function completePacks(packs: ReadonlyMap<number, Pack>): Map<number, Pack> {
+  const members = new Map<number, number>();
+  for (const p of packs.values()) members.set(p.head, (members.get(p.head) ?? 0) + 1);
+  return new Map([...packs].filter(([, p]) => members.get(p.head) === p.slots));
+}

@@ -53,12 +53,24 @@ export interface Schedule {
   readonly materialised: ReadonlySet<number>;
   /** Materialised nodes stored in another node's tensor (a reshape is the same bytes). */
   readonly aliases: ReadonlyMap<number, number>;
+  /** Row results stored interleaved in one tensor (passes/pack_row_results.ts). */
+  readonly packs: ReadonlyMap<number, Pack>;
   readonly groups: readonly KernelGroup[];
+}
+
+/**
+ * A node stored interleaved with others of its shape in the tensor of `head`: element i of
+ * the node is element i·slots + slot of the tensor.
+ */
+export interface Pack {
+  readonly head: number;
+  readonly slot: number;
+  readonly slots: number;
 }
 
 export function emptySchedule(graph: Graph): Schedule {
   const order = topoSort(graph.outputs.map((o) => o.node));
-  return { graph, order, users: usersOf(order), materialised: new Set(), aliases: new Map(), groups: [] };
+  return { graph, order, users: usersOf(order), materialised: new Set(), aliases: new Map(), packs: new Map(), groups: [] };
 }
 
 export const isAnchor = (n: Node): boolean => n.op === 'reduce' || n.op === 'matmul' || n.op === 'conv';

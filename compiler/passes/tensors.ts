@@ -2,7 +2,8 @@
  * Tensor assignment: every materialised node gets a tensor (TensorInfo of kernel.ts): inputs
  * in call order, then weights, then outputs in graph order, then intermediates in kernel
  * order. Aliased nodes (a graph output that is a reshape of an intermediate) share their
- * target's tensor, which takes the output's role and name.
+ * target's tensor, which takes the output's role and name; packed row results share one
+ * tensor with a trailing axis of their count (passes/pack_row_results.ts).
  *
  * Limits: every node's element count must be below 2^32 (u32 indexing) and every tensor must
  * fit one storage binding and one buffer; violations are CompileErrors that name the tensor's
@@ -57,7 +58,18 @@ export function assignTensors(s: Schedule): TensorAssignment {
     return id;
   });
   for (const g of s.groups) {
-    for (const n of groupOutputs(g)) if (!tensorOfNode.has(n.id)) tensorOfNode.set(n.id, add('intermediate', label(n), n.shape, n.dtype));
+    for (const n of groupOutputs(g)) {
+      if (tensorOfNode.has(n.id)) continue;
+      const pack = s.packs.get(n.id);
+      if (!pack) { tensorOfNode.set(n.id, add('intermediate', label(n), n.shape, n.dtype)); continue; }
+      // Packed results share the head's tensor: one row of `slots` values per element.
+      let t = tensorOfNode.get(pack.head);
+      if (t === undefined) {
+        t = add('intermediate', `${label(n)}+${pack.slots - 1}`, [...n.shape, pack.slots], n.dtype);
+        tensorOfNode.set(pack.head, t);
+      }
+      tensorOfNode.set(n.id, t);
+    }
   }
   for (const [alias, target] of s.aliases) {
     const t = tensorOfNode.get(target) ?? tensorOfNode.get(alias);
