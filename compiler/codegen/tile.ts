@@ -59,8 +59,8 @@ export function defaultContractionTile(target: Target, m: number, n: number, row
   // that each accumulator's fmas are adjacent (register_tile.ts). But LLVM takes about twice
   // as long to compile 8x8 (tiny VAE decoder, 8-16 channels, cold shader cache: 24 s with 8x4,
   // 58 s with 8x8, for a 15% faster warm call), so it is the default only for wide outputs,
-  // where run time outweighs the one-off compile (medium decoder, 32-128 channels: 2.06 s ->
-  // 1.07 s per call). Unrolling costs far more compile time than it saves (a 3x3x3
+  // where run time outweighs the one-off compile (medium decoder, 32-128 channels: 2.1 s ->
+  // 1.3 s per call; 1.1 s with 8x8 everywhere). Unrolling costs far more compile time than it saves (a 3x3x3
   // convolution with unrolled taps took ~10 s to compile and ran slower than the loop).
   const rn = cpu && n >= 64 ? 8 : 4;
   return fitContractionTile(target, { wgM: cpu ? 8 : 16, wgN: cpu ? 8 : 16, rm: cpu ? 8 : 4, rn, unrollK: 1, unrollTaps: false }, m, n, rowLength);
@@ -126,9 +126,10 @@ export function elementwiseWorkgroupSize(target: Target): number {
 /**
  * How many 4-element groups along the last axis each elementwise thread computes (0: one
  * scalar element per thread, when the last axis is not a multiple of 4 or the tensor is
- * small; fewer than asked where the last axis or the tensor is too short for them). GPUs: one vec4 per thread keeps neighbouring threads' accesses coalesced. A CPU
+ * small). GPUs: one vec4 per thread keeps neighbouring threads' accesses coalesced. A CPU
  * adapter (lavapipe) runs a workgroup's threads as SIMD lanes in a loop, so several vec4s per
- * thread share one thread's index arithmetic and per-channel parameter loads.
+ * thread share one thread's index arithmetic and per-channel parameter loads (fewer where
+ * the last axis or the tensor is too short for four).
  */
 export function elementwiseVectorsPerThread(target: Target, last: number, total: number): number {
   if (last % 4 !== 0 || total < 1024) return 0;
