@@ -15,8 +15,9 @@
 #   `apt-get install -y libvulkan1` is tried.
 # - The NVIDIA driver's Vulkan ICD: if the loader finds no driver, VK_DRIVER_FILES is pointed
 #   at the first nvidia_icd.json found in the usual places.
-# - PyTorch for the CPU comparisons is optional (`apt-get install python3-torch`); without it
-#   those figures are skipped and the rest still runs.
+# - PyTorch for the comparisons is optional (`apt-get install python3-torch` for the CPU; a
+#   CUDA build of PyTorch, where one is installed, adds the same ops timed on the GPU); without
+#   it those figures are skipped and the rest still runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --allow-cpu) ALLOW_CPU=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -106,7 +107,7 @@ echo "adapter: $ADAPTER"
 echo "goldens: $(tail -n 1 /tmp/kiln-golden-f32.log) / f16: $(tail -n 1 /tmp/kiln-golden-f16.log)"
 node -e '
 const entries = require("./bench/results.json");
-const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
+const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "conv3d_vs_pytorch_gpu", "matmul_vs_pytorch_gpu", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
   "vae_decoder_standalone_elementwise_kernels", "vae_medium_decoder_ms", "matmul_vs_tfjs_webgpu", "released_vae_tiled_decode_seconds"];
 const rows = want.map((n) => entries.find((e) => e.name === n)).filter(Boolean);
 const fmt = (x) => (x === null || x === undefined ? "-" : String(Number(Number(x).toPrecision(4))));

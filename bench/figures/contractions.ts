@@ -1,6 +1,7 @@
 /**
  * Figure (a): Kiln's conv3d and matmul kernels against the hand-written baselines (bench/
- * baselines/) and PyTorch on the CPU, in GFLOP/s, all measured in this run.
+ * baselines/) and PyTorch on the CPU (and on the GPU, where PyTorch has CUDA), in GFLOP/s,
+ * all measured in this run.
  *
  * Cases: the VAE's causal convolution [1, 128, 5, 64, 64] -> 128 channels, k = 3 (replicate
  * pad + conv + bias: one Kiln kernel, the pad folded into its loads and the bias into its
@@ -108,9 +109,32 @@ async function tunedProgram(ctx: BenchContext, graph: Graph): Promise<{ program:
   return { program: compile(graph, ctx.dev.target, { ...COMPILE, tuning: cache.table(ctx.dev.target) }), chosen: describeTiles(main.chosen), candidates: main.candidates.length };
 }
 
+/** What bench/torch/ops.py reports: CPU times always, CUDA times where PyTorch sees a GPU. */
+interface TorchOps {
+  readonly conv3d_ms: number;
+  readonly matmul_ms: number;
+  readonly threads: number;
+  readonly cuda_device?: string;
+  readonly conv3d_cuda_ms?: number;
+  readonly matmul_cuda_ms?: number;
+}
+
+/** `<op>_pytorch_cpu_gflops` and `<op>_vs_pytorch_cpu`, and the `_gpu` pair when PyTorch timed it on CUDA. */
+function addPytorchFigures(ctx: BenchContext, op: string, kiln: number, flops: number, torch: TorchOps, cpuMs: number, cudaMs: number | undefined): void {
+  const version = ctx.torch!.version;
+  const cpu = gflops(flops, cpuMs);
+  ctx.rec.add(`${op}_pytorch_cpu_gflops`, cpu, 'GFLOP/s', null, null, `PyTorch ${version} on the CPU, ${torch.threads} threads`);
+  ctx.rec.add(`${op}_vs_pytorch_cpu`, kiln, 'GFLOP/s', `PyTorch ${version} CPU ${op} (${torch.threads} threads)`, kiln / cpu);
+  if (cudaMs === undefined) return;
+  const gpu = gflops(flops, cudaMs);
+  ctx.rec.add(`${op}_pytorch_gpu_gflops`, gpu, 'GFLOP/s', null, null, `PyTorch ${version} on ${torch.cuda_device} (CUDA, f32, TF32 off)`);
+  ctx.rec.add(`${op}_vs_pytorch_gpu`, kiln, 'GFLOP/s', `PyTorch ${version} CUDA ${op} on ${torch.cuda_device}`, kiln / gpu);
+}
+
 export async function runContractions(ctx: BenchContext): Promise<void> {
   const { dev, rec, log } = ctx;
-  const torch = ctx.torch?.run<{ conv3d_ms: number; matmul_ms: number; threads: number }>('ops.py', { conv3d: CONV3D_CASE, matmul: MATMUL_CASE, repeats: 3 });
+  const torch = ctx.torch?.run<TorchOps>('ops.py', { conv3d: CONV3D_CASE, matmul: MATMUL_CASE, repeats: 3 });
+  if (torch?.cuda_device) log(`PyTorch sees a CUDA GPU (${torch.cuda_device}): its figures are recorded too`);
 
   // ---- conv3d
   const s = CONV3D_CASE;
@@ -145,11 +169,7 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   rec.add('conv3d_handwritten_gflops', gB, 'GFLOP/s', null, null, `hand-written implicit-GEMM conv3d, best variant ${baseline.label}`);
   rec.add('conv3d_vs_handwritten', gT, 'GFLOP/s', 'hand-written WGSL conv3d (bench/baselines/conv3d.ts)', gT / gB);
   rec.add('conv3d_heuristic_vs_handwritten', gH, 'GFLOP/s', 'hand-written WGSL conv3d (bench/baselines/conv3d.ts)', gH / gB, `Kiln with the heuristic tiles, no tuning (${heuristic.detail})`);
-  if (torch) {
-    const gP = gflops(conv3dFlops(s), torch.conv3d_ms);
-    rec.add('conv3d_pytorch_cpu_gflops', gP, 'GFLOP/s', null, null, `PyTorch ${ctx.torch!.version} on the CPU, ${torch.threads} threads`);
-    rec.add('conv3d_vs_pytorch_cpu', gT, 'GFLOP/s', `PyTorch ${ctx.torch!.version} CPU conv3d (${torch.threads} threads)`, gT / gP);
-  }
+  if (torch) addPytorchFigures(ctx, 'conv3d', gT, conv3dFlops(s), torch, torch.conv3d_ms, torch.conv3d_cuda_ms);
 
   // ---- matmul
   const m = MATMUL_CASE;
@@ -180,9 +200,5 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   rec.add('matmul_handwritten_gflops', gmB, 'GFLOP/s', null, null, `hand-written register-tiled matmul, best variant ${mmBaseline.label}`);
   rec.add('matmul_vs_handwritten', gmT, 'GFLOP/s', 'hand-written WGSL matmul (bench/baselines/matmul.ts)', gmT / gmB);
   rec.add('matmul_heuristic_vs_handwritten', gmH, 'GFLOP/s', 'hand-written WGSL matmul (bench/baselines/matmul.ts)', gmH / gmB, `Kiln with the heuristic tiles (${mmH.detail})`);
-  if (torch) {
-    const gP = gflops(matmulFlops(m), torch.matmul_ms);
-    rec.add('matmul_pytorch_cpu_gflops', gP, 'GFLOP/s', null, null, `PyTorch ${ctx.torch!.version} on the CPU, ${torch.threads} threads`);
-    rec.add('matmul_vs_pytorch_cpu', gmT, 'GFLOP/s', `PyTorch ${ctx.torch!.version} CPU matmul (${torch.threads} threads)`, gmT / gP);
-  }
+  if (torch) addPytorchFigures(ctx, 'matmul', gmT, matmulFlops(m), torch, torch.matmul_ms, torch.matmul_cuda_ms);
 }
