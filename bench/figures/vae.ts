@@ -61,7 +61,7 @@ export async function runVae(ctx: BenchContext): Promise<void> {
       try {
         writeSafetensors(join(dir, 'vae.safetensors'), weights);
         writeFileSync(join(dir, 'z.f32'), z.data as Float32Array);
-        const r = ctx.torch.run<{ ms: number; shape: number[]; threads: number }>('vae_decoder.py', {
+        const r = ctx.torch.run<{ ms: number; shape: number[]; threads: number; cuda_ms?: number; cuda_device?: string }>('vae_decoder.py', {
           weights: join(dir, 'vae.safetensors'), config: c.config, latents: join(dir, 'z.f32'), shape: c.latent, out: join(dir, 'y.f32'), repeats: 2,
         });
         const ref = new Float32Array(readFileSync(join(dir, 'y.f32')).buffer.slice(0));
@@ -69,6 +69,10 @@ export async function runVae(ctx: BenchContext): Promise<void> {
         if (!(err < 1e-3)) throw new Error(`Kiln's and PyTorch's ${c.name} decoders disagree (relative error ${err})`);
         rec.add(`vae_${c.name}_decoder_vs_pytorch_cpu`, best, 'ms', `PyTorch ${ctx.torch.version} CPU decoder (${r.threads} threads): ${fmt(r.ms)} ms`, r.ms / best,
           `ratio = PyTorch time / Kiln time (above 1: Kiln faster); outputs agree to ${err.toExponential(1)} relative L2`);
+        if (r.cuda_ms !== undefined) {
+          rec.add(`vae_${c.name}_decoder_vs_pytorch_gpu`, best, 'ms', `PyTorch ${ctx.torch.version} CUDA decoder on ${r.cuda_device}: ${fmt(r.cuda_ms)} ms`, r.cuda_ms / best,
+            'ratio = PyTorch time / Kiln time (above 1: Kiln faster); f32, TF32 off');
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

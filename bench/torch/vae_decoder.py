@@ -8,7 +8,9 @@ decode(z) = decoder(post_quant_conv(z)).
 
 Job on stdin: {"weights": PATH, "config": {...VaeConfig}, "latents": PATH (raw float32),
 "shape": [B, C, T, H, W], "out": PATH (raw float32 written), "repeats": N, "threads": T}.
-Answer on stdout: {"ms": best of N runs after a warm-up, "shape": output shape, "threads", "version"}.
+Answer on stdout: {"ms": best of N runs after a warm-up, "shape": output shape, "threads", "version"};
+where this PyTorch has CUDA and sees a GPU, also "cuda_ms" (the same decode on the GPU, f32 with
+TF32 off, timed after a synchronize) and "cuda_device". The output written is the CPU one.
 """
 import json
 import math
@@ -45,6 +47,21 @@ class Weights:
 
     def __call__(self, key):
         return self.t[key]
+
+    def to(self, device):
+        return Weights({k: v.to(device) for k, v in self.t.items()})
+
+
+def best_ms(fn, repeats, sync=lambda: None):
+    y = fn()
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        y = fn()
+        sync()
+        best = min(best, (time.perf_counter() - t0) * 1000.0)
+    return best, y
 
 
 def causal_conv(w, prefix, x, stride=(1, 1, 1)):
@@ -85,8 +102,8 @@ def attention(w, prefix, x, groups):
     q = linear(w, prefix + ".to_q", normed)
     k = linear(w, prefix + ".to_k", normed)
     v = linear(w, prefix + ".to_v", normed)
-    frame = torch.arange(t * hh * ww) // (hh * ww)
-    mask = torch.zeros(t * hh * ww, t * hh * ww)
+    frame = torch.arange(t * hh * ww, device=x.device) // (hh * ww)
+    mask = torch.zeros(t * hh * ww, t * hh * ww, device=x.device)
     mask[frame[None, :] > frame[:, None]] = float("-inf")
     scores = q @ k.transpose(1, 2) / math.sqrt(c) + mask
     o = torch.softmax(scores, dim=-1) @ v
@@ -122,15 +139,19 @@ def main():
     torch.set_num_threads(int(job.get("threads") or os.cpu_count() or 1))
     w = Weights(read_safetensors(job["weights"]))
     z = torch.from_numpy(np.fromfile(job["latents"], dtype=np.float32).reshape(job["shape"]))
+    repeats = int(job.get("repeats", 2))
+    answer = {"threads": torch.get_num_threads(), "version": torch.__version__}
     with torch.no_grad():
-        y = decode(w, job["config"], z)
-        best = float("inf")
-        for _ in range(int(job.get("repeats", 2))):
-            t0 = time.perf_counter()
-            y = decode(w, job["config"], z)
-            best = min(best, (time.perf_counter() - t0) * 1000.0)
+        answer["ms"], y = best_ms(lambda: decode(w, job["config"], z), repeats)
+        if torch.cuda.is_available():
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            wg, zg = w.to("cuda"), z.to("cuda")
+            answer["cuda_device"] = torch.cuda.get_device_name(0)
+            answer["cuda_ms"], _ = best_ms(lambda: decode(wg, job["config"], zg), max(repeats, 5), torch.cuda.synchronize)
     y.numpy().astype(np.float32).tofile(job["out"])
-    json.dump({"ms": best, "shape": list(y.shape), "threads": torch.get_num_threads(), "version": torch.__version__}, sys.stdout)
+    answer["shape"] = list(y.shape)
+    json.dump(answer, sys.stdout)
 
 
 if __name__ == "__main__":
