@@ -16,7 +16,7 @@ import { candidatesFor, contractionCandidates, tilesProblem } from '../../../com
 import { kernelSignature, sizeBucket } from '../../../compiler/tune/signature.ts';
 import { tableOf } from '../../../compiler/tune/table.ts';
 import { tunableKernels, tuneGraph } from '../../../compiler/tune/tuner.ts';
-import { defaultContractionTile } from '../../../compiler/codegen/tile.ts';
+import { defaultContractionTile, defaultReductionConfig, elementwiseVectorsPerThread } from '../../../compiler/codegen/tile.ts';
 import { causalConv3d } from '../support/graphs.ts';
 
 const dirs: string[] = [];
@@ -95,6 +95,22 @@ describe('candidates', () => {
       }
     }
     expect(contractionCandidates(LAVAPIPE, 4096, 64, 32)[0]).toEqual(defaultContractionTile(LAVAPIPE, 4096, 64, 32));
+  });
+});
+
+describe('heuristics per kind of adapter (what compile uses without a tuned entry)', () => {
+  it('CPU adapters: 8x8 register tiles for wide outputs, 16 threads per reduced row, 4 vec4s per elementwise thread', () => {
+    expect(defaultContractionTile(LAVAPIPE, 20480, 128, 64)).toMatchObject({ rm: 8, rn: 8 });
+    expect(defaultContractionTile(LAVAPIPE, 20480, 16, 64)).toMatchObject({ rm: 8, rn: 4 });
+    expect(defaultReductionConfig(LAVAPIPE, 32, 81920).threadsPerRow).toBe(16);
+    expect([64, 8, 4, 6].map((last) => elementwiseVectorsPerThread(LAVAPIPE, last, 1 << 16))).toEqual([4, 2, 1, 0]);
+    expect(elementwiseVectorsPerThread(LAVAPIPE, 64, 2048)).toBe(2);
+  });
+
+  it('GPUs: 4x4 register tiles, up to 256 threads per row, one vec4 per elementwise thread (coalesced)', () => {
+    expect(defaultContractionTile(DEFAULT_TARGET, 20480, 128, 64)).toMatchObject({ rm: 4, rn: 4 });
+    expect(defaultReductionConfig(DEFAULT_TARGET, 32, 81920).threadsPerRow).toBe(256);
+    expect(elementwiseVectorsPerThread(DEFAULT_TARGET, 64, 1 << 16)).toBe(1);
   });
 });
 
