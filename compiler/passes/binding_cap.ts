@@ -13,7 +13,7 @@ import { CompileError, describeOrigin } from './errors.ts';
 import { orderGroups } from './order.ts';
 import type { SchedulePass } from './pass.ts';
 import {
-  type Epilogue, type KernelGroup, type Pack, type Schedule, groupOutputs, groupRoots, isComputedLeaf, leavesOf, ownNodes, reachingTargets,
+  type Epilogue, type KernelGroup, type Pack, type Schedule, groupOutputs, groupRoots, inlinedTreeSizes, leavesOf, ownNodes, reachingTargets,
 } from './schedule.ts';
 
 function bindingCount(g: KernelGroup, roots: readonly Node[], s: Schedule, materialised: ReadonlySet<number>, stopAt?: ReadonlySet<number>): number {
@@ -21,22 +21,6 @@ function bindingCount(g: KernelGroup, roots: readonly Node[], s: Schedule, mater
   for (const l of leavesOf(roots, materialised, stopAt)) keys.add(s.packs.get(l.id)?.head ?? s.aliases.get(l.id) ?? l.id);
   // Outputs are fresh tensors; a copy group writes one output tensor of its own.
   return keys.size + Math.max(groupOutputs(g).length, g.kind === 'elementwise' && !g.own ? 1 : 0);
-}
-
-/** Inlined nodes under `roots` (candidates for materialisation), with their subtree sizes. */
-function inlinedNodes(roots: readonly Node[], materialised: ReadonlySet<number>): Map<Node, number> {
-  const size = new Map<Node, number>();
-  const visit = (n: Node): number => {
-    if (materialised.has(n.id) || isComputedLeaf(n)) return 0;
-    const hit = size.get(n);
-    if (hit !== undefined) return hit;
-    let total = 1;
-    for (const x of n.src) total += visit(x);
-    size.set(n, total);
-    return total;
-  };
-  for (const r of roots) visit(r);
-  return size;
 }
 
 /**
@@ -78,7 +62,7 @@ function relieve(g: KernelGroup, s: Schedule, materialised: Set<number>, packs: 
   if (count <= cap) return undefined;
   const pinned = reachingTargets(roots, new Set(groupOutputs(g).map((n) => n.id)), materialised);
   let best: { node: Node; score: number; size: number } | undefined;
-  for (const [node, size] of inlinedNodes(roots, materialised)) {
+  for (const [node, size] of inlinedTreeSizes(roots, materialised)) {
     if (pinned.has(node.id)) continue;
     const c = bindingCount(g, roots, s, materialised, new Set([node.id]));
     if (c >= count) continue;

@@ -10,32 +10,17 @@
 import type { Node } from '../ir.ts';
 import { orderGroups } from './order.ts';
 import type { SchedulePass } from './pass.ts';
-import { type KernelGroup, type Schedule, groupOutputs, groupRoots, isComputedLeaf, reachingTargets } from './schedule.ts';
+import { type KernelGroup, type Schedule, groupOutputs, groupRoots, inlinedTreeSizes, reachingTargets } from './schedule.ts';
 
 /** Expression-tree nodes a kernel may inline (counting repeats). */
 export const MAX_INLINE_TREE = 4096;
 
 const CAP = Number.MAX_SAFE_INTEGER;
 
-function treeSizes(roots: readonly Node[], materialised: ReadonlySet<number>): Map<Node, number> {
-  const size = new Map<Node, number>();
-  const visit = (n: Node): number => {
-    if (materialised.has(n.id) || isComputedLeaf(n)) return 0;
-    const hit = size.get(n);
-    if (hit !== undefined) return hit;
-    let total = 1;
-    for (const s of n.src) total = Math.min(CAP, total + visit(s));
-    size.set(n, total);
-    return total;
-  };
-  roots.forEach(visit);
-  return size;
-}
-
 /** Materialises one shared subtree of `g` if its inlined tree is too large. */
 function shrink(g: KernelGroup, materialised: Set<number>): KernelGroup | undefined {
   const roots = groupRoots(g);
-  const sizes = treeSizes(roots, materialised);
+  const sizes = inlinedTreeSizes(roots, materialised);
   const total = roots.reduce((a, r) => Math.min(CAP, a + (sizes.get(r) ?? 0)), 0);
   if (total <= MAX_INLINE_TREE) return undefined;
   // Subtrees referenced more than once are what multiply the tree.

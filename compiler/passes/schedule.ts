@@ -117,6 +117,25 @@ export function groupRoots(g: KernelGroup): Node[] {
 }
 
 /**
+ * Every inlined node under `roots` with the size of its expression tree (shared subtrees
+ * counted once per reference, saturating at 2^53 - 1: the count can grow exponentially).
+ */
+export function inlinedTreeSizes(roots: readonly Node[], materialised: ReadonlySet<number>): Map<Node, number> {
+  const size = new Map<Node, number>();
+  const visit = (n: Node): number => {
+    if (materialised.has(n.id) || isComputedLeaf(n)) return 0;
+    const hit = size.get(n);
+    if (hit !== undefined) return hit;
+    let total = 1;
+    for (const src of n.src) total = Math.min(Number.MAX_SAFE_INTEGER, total + visit(src));
+    size.set(n, total);
+    return total;
+  };
+  roots.forEach(visit);
+  return size;
+}
+
+/**
  * The materialised nodes reachable from `roots` through inlined nodes: what loading those
  * expressions binds. `stopAt` adds extra boundary nodes (candidates being materialised).
  */
