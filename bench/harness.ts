@@ -150,3 +150,15 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 
 export const gflops = (flops: number, ms: number): number => flops / (ms * 1e6);
 export const gbps = (bytes: number, ms: number): number => bytes / (ms * 1e6);
+
+/**
+ * The best time of each contender over `rounds` rounds, timed in turn within each round, so a
+ * drift in the machine's load (other processes on a shared CPU) hits every contender alike.
+ */
+export async function bestOfRounds(contenders: readonly (() => Promise<number>)[], rounds = 3): Promise<number[]> {
+  const best = contenders.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of contenders.entries()) best[i] = Math.min(best[i], await c());
+  }
+  return best;
+}

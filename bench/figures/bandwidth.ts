@@ -15,7 +15,7 @@ import { numel } from '../../compiler/ir.ts';
 import { timeKernel } from '../../runtime/gpu/kernel-timer.ts';
 import { COPY_WORKGROUP, copyGrid, copyWgsl } from '../baselines/copy.ts';
 import type { BenchContext } from '../context.ts';
-import { RawKernel, fmt, gbps } from '../harness.ts';
+import { RawKernel, bestOfRounds, fmt, gbps } from '../harness.ts';
 
 export const FEATURE_SHAPE = [1, 128, 5, 64, 64];
 const GROUPS = 32;
@@ -45,17 +45,8 @@ function residualAdd(shape: readonly number[]): Graph {
   return b.graph([{ name: 'y', node: b.binary('add', x, r) }]);
 }
 
-/** A timed contender: its best time so far over the rounds. */
+/** A timed contender; `best` is filled in by the interleaved rounds. */
 interface Contender { readonly label: string; readonly bytes: number; readonly time: () => Promise<number>; best: number }
-
-/**
- * The best time of every contender over `rounds` rounds, each round timing all of them in
- * turn: this machine's speed drifts (other work on a shared host), and a drift must hit the
- * copy and the kernels compared with it alike.
- */
-async function interleave(contenders: readonly Contender[], rounds = 3): Promise<void> {
-  for (let r = 0; r < rounds; r++) for (const c of contenders) c.best = Math.min(c.best, await c.time());
-}
 
 /** One contender per kernel of a Kiln program. */
 function programKernels(ctx: BenchContext, graph: Graph): Contender[] {
@@ -77,7 +68,9 @@ export async function runBandwidth(ctx: BenchContext): Promise<void> {
   const gnKernels = programKernels(ctx, groupNormSiluGraph(FEATURE_SHAPE));
   const addKernels = programKernels(ctx, residualAdd(FEATURE_SHAPE));
   try {
-    await interleave([...copies, ...gnKernels, ...addKernels]);
+    // Timed in turn over three rounds: a drift in this machine's speed hits the copy and the kernels compared with it alike.
+    const all = [...copies, ...gnKernels, ...addKernels];
+    (await bestOfRounds(all.map((c) => c.time))).forEach((ms, i) => { all[i].best = ms; });
   } finally {
     for (const c of copies) c.k.dispose();
   }

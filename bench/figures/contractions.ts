@@ -23,7 +23,7 @@ import type { HostTensor } from '../../runtime/tensor.ts';
 import { CONV3D_VARIANTS, type Conv3dShape, conv3dBaselineGrid, conv3dBaselineProblem, conv3dBaselineWeight, conv3dBaselineWgsl, conv3dFlops } from '../baselines/conv3d.ts';
 import { MATMUL_VARIANTS, type MatmulShape, matmulBaselineGrid, matmulBaselineProblem, matmulBaselineWgsl, matmulFlops } from '../baselines/matmul.ts';
 import type { BenchContext } from '../context.ts';
-import { RawKernel, fmt, gflops, relativeError, uniform } from '../harness.ts';
+import { RawKernel, bestOfRounds, fmt, gflops, relativeError, uniform } from '../harness.ts';
 
 export const CONV3D_CASE: Conv3dShape = { cin: 128, cout: 128, t: 5, h: 64, w: 64 };
 export const MATMUL_CASE: MatmulShape = { m: 1024, k: 1024, n: 1024 };
@@ -63,18 +63,6 @@ async function kilnKernel(ctx: BenchContext, program: CompiledProgram, inputs: R
   r.release();
   const detail = /\(([^)]*)\)/.exec(kernel.wgsl.split('\n')[1])?.[1] ?? '';
   return { out, flops: kernel.flops, detail, time: async () => (await timeKernel(ctx.dev, kernel, program.tensors, TIMING)).ms };
-}
-
-/**
- * The best time of each contender over `rounds` rounds, timed in turn within each round, so a
- * drift in the machine's load (other processes on a shared CPU) hits every contender alike.
- */
-async function interleaved(contenders: readonly (() => Promise<number>)[], rounds = 3): Promise<number[]> {
-  const best = contenders.map(() => Infinity);
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of contenders.entries()) best[i] = Math.min(best[i], await c());
-  }
-  return best;
 }
 
 interface Baseline { readonly gflops: number; readonly out: Float32Array; readonly label: string; readonly k: RawKernel }
@@ -160,7 +148,7 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   const kt = await kilnKernel(ctx, tuned.program, inputs, weights);
   if (!(relativeError(kt.out, baseline.out) < 1e-4)) throw new Error('Kiln\'s tuned conv3d disagrees with the hand-written one');
   log('    final rounds: hand-written, Kiln heuristic, Kiln tuned, in turn...');
-  const [msB, msH, msT] = await interleaved([async () => (await baseline.k.time(TIMING)).ms, heuristic.time, kt.time]);
+  const [msB, msH, msT] = await bestOfRounds([async () => (await baseline.k.time(TIMING)).ms, heuristic.time, kt.time]);
   baseline.k.dispose();
   const gB = gflops(conv3dFlops(s), msB);
   const gH = gflops(heuristic.flops, msH);
@@ -191,7 +179,7 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   const mmT = await kilnKernel(ctx, mmTuned.program, mmInputs, new Map());
   if (!(relativeError(mmT.out, mmBaseline.out) < 1e-5)) throw new Error('Kiln\'s tuned matmul disagrees with the hand-written one');
   log('    final rounds: hand-written, Kiln heuristic, Kiln tuned, in turn...');
-  const [mmsB, mmsH, mmsT] = await interleaved([async () => (await mmBaseline.k.time(TIMING)).ms, mmH.time, mmT.time]);
+  const [mmsB, mmsH, mmsT] = await bestOfRounds([async () => (await mmBaseline.k.time(TIMING)).ms, mmH.time, mmT.time]);
   mmBaseline.k.dispose();
   const gmB = gflops(matmulFlops(m), mmsB);
   const gmH = gflops(mmH.flops, mmsH);
