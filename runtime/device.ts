@@ -2,8 +2,8 @@
  * The GPU device: one per process. `acquireDevice()` opens it on first call — Dawn's Vulkan
  * backend first (native GPUs, Mesa lavapipe on CPU-only machines), then OpenGL ES through EGL
  * without a display — and returns the same KilnDevice on every later call. `releaseDevice()`
- * destroys it and drops every reference to Dawn so the process can exit; it is also destroyed
- * when the process exits.
+ * destroys it so the process can exit (Dawn's instance stays for the next one, see dawn.ts);
+ * it is also destroyed when the process exits.
  *
  * Vocabulary
  * - KilnDevice: the GPUDevice plus what Kiln keeps per device — its Target (the limits and
@@ -20,7 +20,7 @@ import { describeAdapter, requiredFeaturesFor, requiredLimitsFor, subgroupMatrix
 import { probeAllBackends, type BackendReport } from './gpu/adapter-probe.ts';
 import { BufferPool } from './gpu/buffer-pool.ts';
 import type { GpuContext } from './gpu/context.ts';
-import { adapterNames, adapterOptions, createInstance, type Backend } from './gpu/dawn.ts';
+import { adapterNames, adapterOptions, dawnInstance, type Backend } from './gpu/dawn.ts';
 import { DeviceLostError, NoAdapterError } from './gpu/errors.ts';
 import { PipelineCache } from './gpu/pipeline-cache.ts';
 import type { RunInput } from './gpu/run-inputs.ts';
@@ -54,12 +54,10 @@ export class KilnDevice implements GpuContext {
   uncapturedErrors = 0;
   /** Where uncaptured WebGPU errors are reported; replace to route them elsewhere. */
   onUncapturedError: (message: string) => void = (m) => console.error(`kiln: uncaptured WebGPU error: ${m}`);
-  // Dawn segfaults if the instance is collected while the device is in use: keep it until release.
-  private instance: GPU | undefined;
+  private destroyed = false;
   private lostInfo: { reason: string; message: string } | undefined;
 
-  constructor(instance: GPU, adapter: GPUAdapter, device: GPUDevice, backend: Backend) {
-    this.instance = instance;
+  constructor(adapter: GPUAdapter, device: GPUDevice, backend: Backend) {
     this.adapter = adapter;
     this.device = device;
     this.backend = backend;
@@ -115,15 +113,15 @@ export class KilnDevice implements GpuContext {
     return `${describeAdapter(a)} (${this.backend}${a.isFallbackAdapter ? ', fallback/CPU adapter' : ''})`;
   }
 
-  /** Destroys the device and drops Dawn; every later use throws DeviceLostError. */
+  /** Destroys the device (Dawn's instance stays, see dawn.ts); every later use throws DeviceLostError. */
   destroy(): void {
-    if (this.instance === undefined) return;
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.lostInfo ??= { reason: 'released', message: 'released by releaseDevice()' };
     this.weights.clear();
     this.pool.trim();
     this.device.onuncapturederror = null;
     this.device.destroy();
-    this.instance = undefined;
   }
 }
 
@@ -177,7 +175,7 @@ async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
         }
         name = names[opts.adapterIndex];
       }
-      const instance = createInstance(backend, name);
+      const instance = dawnInstance(backend, name);
       const adapter = await instance.requestAdapter(adapterOptions(backend, opts.powerPreference));
       if (!adapter) {
         attempts.push(`${backend}: requestAdapter() returned no adapter`);
@@ -188,7 +186,7 @@ async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
         requiredLimits: requiredLimitsFor(adapter),
         requiredFeatures: requiredFeaturesFor(adapter),
       });
-      return new KilnDevice(instance, adapter, device, backend);
+      return new KilnDevice(adapter, device, backend);
     } catch (err) {
       attempts.push(`${backend}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TargetAdapter, TargetLimits } from '../../compiler/target.ts';
 import { readAdapter, readLimits } from './adapter-info.ts';
-import { adapterNames, adapterOptions, createInstance, type Backend } from './dawn.ts';
+import { adapterNames, adapterOptions, dawnInstance, type Backend } from './dawn.ts';
 
 export interface AdapterFound {
   /** Dawn's adapter name (what `adapter=` selects by). */
@@ -41,8 +41,7 @@ export async function probeBackendHere(backend: Backend): Promise<Omit<BackendRe
     const names = await adapterNames(backend);
     // Several identical GPUs share one name: Dawn can only select the first of them by name.
     for (const name of names.length ? [...new Set(names)] : [undefined]) {
-      let gpu: GPU | undefined = createInstance(backend, name);
-      const adapter = await gpu.requestAdapter(adapterOptions(backend));
+      const adapter = await dawnInstance(backend, name).requestAdapter(adapterOptions(backend));
       if (adapter) {
         adapters.push({
           name: name ?? adapter.info.description,
@@ -52,7 +51,6 @@ export async function probeBackendHere(backend: Backend): Promise<Omit<BackendRe
           featureLevel: adapter.features.has('core-features-and-limits') ? 'core' : 'compatibility',
         });
       }
-      gpu = undefined; // dropped only after its adapter was read
     }
     return { backend, adapters };
   } catch (err) {

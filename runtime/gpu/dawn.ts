@@ -6,8 +6,11 @@
  * - Backend: Dawn's name for a native API; Kiln uses `vulkan` (native GPUs, Mesa lavapipe) and
  *   `opengles` (EGL without a display; the fallback on machines whose Vulkan driver is missing
  *   or too old).
- * - Instance: what `create()` returns (a `GPU`). It must stay referenced while any adapter or
- *   device made from it is in use (else the next await segfaults), and be dropped when done.
+ * - Instance: what `create()` returns (a `GPU`). There is one per (backend, adapter name) for
+ *   the life of the process, made on first use and never dropped. When a released device's
+ *   instance was dropped, the collector could finalize it while dawn.node still polled events;
+ *   the poll then locked a freed mutex, and the process aborted ("std::system_error: Invalid
+ *   argument"), segfaulted or hung (test/runtime/fixtures/reacquire-child.ts: 6 runs in 10).
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,13 +53,21 @@ export function adapterOptions(backend: Backend, powerPreference?: GPUPowerPrefe
   return opts;
 }
 
-/** A new Dawn instance for one backend; `adapterName` selects an adapter by (part of) its name. */
-export function createInstance(backend: Backend, adapterName?: string): GPU {
-  prepareEnvironment(backend);
-  installGlobals();
+const instances = new Map<string, GPU>();
+
+/** The process's Dawn instance for one backend; `adapterName` selects an adapter by (part of) its name. */
+export function dawnInstance(backend: Backend, adapterName?: string): GPU {
   const flags = [`backend=${backend}`];
   if (adapterName !== undefined) flags.push(`adapter=${adapterName}`);
-  return create(flags);
+  const key = flags.join('\n');
+  let gpu = instances.get(key);
+  if (!gpu) {
+    prepareEnvironment(backend);
+    installGlobals();
+    gpu = create(flags);
+    instances.set(key, gpu);
+  }
+  return gpu;
 }
 
 /** A name no adapter has: asking for it makes Dawn list the adapters it does have. */
@@ -68,7 +79,7 @@ const NO_SUCH_ADAPTER = 'kiln-enumerate-adapters-\u2400';
  * so this asks for one. Returns [] when the backend has no adapter at all.
  */
 export async function adapterNames(backend: Backend): Promise<string[]> {
-  const gpu = createInstance(backend, NO_SUCH_ADAPTER);
+  const gpu = dawnInstance(backend, NO_SUCH_ADAPTER);
   try {
     const adapter = await gpu.requestAdapter(adapterOptions(backend));
     // Dawn matched the impossible name: enumeration is not possible this way.
