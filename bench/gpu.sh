@@ -8,8 +8,9 @@
 #                                the script on a CPU-only machine with Mesa's lavapipe)
 #
 # What it needs and does (see docs/gpu.md and the shared gpu-server notes):
-# - Node 20+ on PATH (not installed here: the registry has no Node binaries to fetch).
-# - node_modules: `npm ci` when missing (needs the npm registry), else they must travel.
+# - Node 20+ and node_modules. Where either is missing and bench/gpu-bundle.sh's archive
+#   (.gpu/kiln-runtime-linux-x64.tar.xz, made on a machine with the npm registry) came along,
+#   it is unpacked into /tmp/kiln-runtime and used; else `npm ci` is tried (needs the registry).
 # - The Vulkan loader (libvulkan.so.1): if ldconfig lists none, a carried Debian package
 #   (bench/debs/libvulkan1_*.deb or .gl/libvulkan1_*.deb) is unpacked into /, else
 #   `apt-get install -y libvulkan1` is tried.
@@ -35,15 +36,26 @@ done
 step() { printf '\n== %s\n' "$*"; }
 die() { echo "gpu.sh: $*" >&2; exit 1; }
 
+BUNDLE=.gpu/kiln-runtime-linux-x64.tar.xz
+if { ! command -v node >/dev/null || [ ! -d node_modules/webgpu ]; } && [ -f "$BUNDLE" ]; then
+  step "Unpacking $BUNDLE into /tmp/kiln-runtime"
+  rm -rf /tmp/kiln-runtime && mkdir -p /tmp/kiln-runtime
+  if command -v xz >/dev/null; then tar -C /tmp/kiln-runtime -xJf "$BUNDLE"
+  else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BUNDLE" /tmp/kiln-runtime; fi
+  cat /tmp/kiln-runtime/BUNDLE
+  command -v node >/dev/null || export PATH="/tmp/kiln-runtime/bin:$PATH"
+  [ -d node_modules/webgpu ] || { rm -rf node_modules; ln -s /tmp/kiln-runtime/node_modules node_modules; }
+fi
+
 step "Node"
-command -v node >/dev/null || die "node is not on PATH; install Node 20+ (e.g. the NodeSource .deb) or carry it with the project"
+command -v node >/dev/null || die "node is not on PATH; install Node 20+, or carry bench/gpu-bundle.sh's .gpu folder with the project"
 NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 [ "$NODE_MAJOR" -ge 20 ] || die "Node $(node -v) is too old: Kiln needs Node 20+"
 node -v
 
 step "node_modules"
 if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/tsx ]; then
-  command -v npm >/dev/null || die "node_modules is missing and npm is not available"
+  command -v npm >/dev/null || die "node_modules is missing and npm is not available; carry bench/gpu-bundle.sh's .gpu folder"
   npm ci --no-audit --no-fund
 else
   echo "present"
@@ -98,15 +110,16 @@ step "Benchmarks"
 if [ "$QUICK" = 1 ]; then
   node bin/kiln.js bench contractions
 else
-  npm run bench
+  node bin/kiln.js bench
   node bin/kiln.js bench released-decode
 fi
 
 step "Summary"
 echo "adapter: $ADAPTER"
 echo "goldens: $(tail -n 1 /tmp/kiln-golden-f32.log) / f16: $(tail -n 1 /tmp/kiln-golden-f16.log)"
-node -e '
-const entries = require("./bench/results.json");
+KILN_ADAPTER="$ADAPTER" node -e '
+// results.json also holds figures of other adapters (the committed lavapipe run): show this adapter only.
+const entries = require("./bench/results.json").filter((e) => e.adapter === process.env.KILN_ADAPTER);
 const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "conv3d_vs_pytorch_gpu", "matmul_vs_pytorch_gpu", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
   "vae_decoder_standalone_elementwise_kernels", "vae_medium_decoder_ms", "matmul_vs_tfjs_webgpu", "released_vae_tiled_decode_seconds"];
 const rows = want.map((n) => entries.find((e) => e.name === n)).filter(Boolean);
