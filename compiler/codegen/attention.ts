@@ -94,7 +94,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
     for (const q of queries) w.stmt(`part[${w.ix(ixAdd(ixScale(ixAdd(ixScale(tileRow(q), lanes), lane), lanes), kk))}] = dot${q};`);
   }
   w.close();
-  w.stmt('workgroupBarrier();');
+  w.barrier();
   // 2. Lane c: the scores of key c of the tile.
   const j = ixAdd(ixScale(kt, lanes), lane);
   const jC = ixMin(j, lk - 1);
@@ -110,7 +110,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
     const s = ve.value(att.scores, [...bc, qiC(q), jC]).code;
     w.stmt(`sc[${w.ix(ixAdd(ixScale(tileRow(q), lanes), lane))}] = ${jOk === true ? s : `select(${negInf}, ${s}, ${jOk})`};`);
   }
-  w.stmt('workgroupBarrier();');
+  w.barrier();
   // 3. Online softmax update of this thread's queries (every lane of a row does the same).
   for (const q of queries) {
     const base = ixScale(tileRow(q), lanes);
@@ -140,7 +140,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   }
   w.close();
   for (const q of queries) w.stmt(`m_run${q} = m_new${q};`);
-  w.stmt('workgroupBarrier();');
+  w.barrier();
   w.close();
 
   // 4. Normalise, epilogue, store.

@@ -83,5 +83,5 @@ export function kernelHeader(name: string, kind: KernelKind, detail: string, sou
 
 /** A writer configured for the target's quirks. */
 export function newWriter(ctx: GenContext): KernelWriter {
-  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, vectorPlan: ctx.vectorPlan, limits: ctx.target.limits, storageOf: ctx.storageOf });
+  return new KernelWriter({ opaqueLoopBounds: ctx.target.adapter.isFallbackAdapter, fencedBarriers: ctx.target.adapter.backend === 'opengles', vectorPlan: ctx.vectorPlan, limits: ctx.target.limits, storageOf: ctx.storageOf });
 }

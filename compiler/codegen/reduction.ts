@@ -129,23 +129,23 @@ export function generateReduction(name: string, chain: readonly Epilogue[], ctx:
       const red = `red_${t}`;
       const part = w.let(`${r.fn === 'sum' ? 'subgroupAdd' : 'subgroupMax'}(${acc})`, w.level);
       w.stmt(`if (sg_lane == 0u) { ${red}[lid.x / sg_size] = ${part}; }`);
-      w.stmt('workgroupBarrier();');
+      w.barrier();
       w.stmt(`var tot${j} = ${red}[0];`);
       w.open(`for (var s = 1u; s < (${perRow}u + sg_size - 1u) / sg_size; s += 1u)`);
       w.stmt(`tot${j} = ${combine(r, `tot${j}`, `${red}[s]`)};`);
       w.close();
       total = w.let(`tot${j}`, w.level);
-      w.stmt('workgroupBarrier();');
+      w.barrier();
     } else {
       const red = `red_${t}`;
       w.stmt(`${red}[lid.x] = ${acc};`);
-      w.stmt('workgroupBarrier();');
+      w.barrier();
       w.open(`for (var s = ${perRow / 2}u; s > 0u; s = s >> 1u)`);
       w.stmt(`if (lid.x < s) { ${red}[lid.x] = ${combine(r, `${red}[lid.x]`, `${red}[lid.x + s]`)}; }`);
-      w.stmt('workgroupBarrier();');
+      w.barrier();
       w.close();
       total = w.let(`${red}[0]`, w.level);
-      w.stmt('workgroupBarrier();');
+      w.barrier();
     }
     ve.noteOrigin(r);
     ve.bind(r, rowCoords, total, 0);

@@ -45,6 +45,14 @@ export interface WriterOptions {
    */
   readonly opaqueLoopBounds?: boolean;
   /**
+   * Precede each workgroupBarrier with a storageBarrier. Dawn's OpenGL ES backend writes
+   * workgroupBarrier as GLSL `barrier()` alone, which Mesa does not treat as a memory fence for
+   * shared variables: reads of workgroup memory moved across it (a chained reduction's second
+   * tree read the first one's partials; GroupNorm variances came out a third to a half too large).
+   * storageBarrier becomes `memoryBarrierBuffer(); barrier()`, whose fence keeps them in place.
+   */
+  readonly fencedBarriers?: boolean;
+  /**
    * Tensors to bind as arrays of vec4 (decided by a first generation pass: those read or
    * written four aligned elements at a time). Each tensor gets exactly one binding; scalar
    * accesses to a vec4 tensor index its component. Without a plan, vector and scalar accesses
@@ -77,6 +85,11 @@ export class KernelWriter {
   private readonly extensions = new Set<'subgroups'>();
 
   constructor(private readonly opts: WriterOptions = {}) {}
+
+  /** A workgroup barrier (execution and workgroup memory; see WriterOptions.fencedBarriers). */
+  barrier(): void {
+    this.stmt(this.opts.fencedBarriers ? 'storageBarrier(); workgroupBarrier();' : 'workgroupBarrier();');
+  }
 
   /** A loop bound of `n` iterations (see WriterOptions.opaqueLoopBounds). */
   bound(n: number): string {
