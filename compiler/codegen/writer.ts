@@ -49,7 +49,8 @@ export interface WriterOptions {
    * workgroupBarrier as GLSL `barrier()` alone, which Mesa does not treat as a memory fence for
    * shared variables: reads of workgroup memory moved across it (a chained reduction's second
    * tree read the first one's partials; GroupNorm variances came out a third to a half too large).
-   * storageBarrier becomes `memoryBarrierBuffer(); barrier()`, whose fence keeps them in place.
+   * With a storageBarrier beside it the results are right (test/compiler/gpu/opengles.test.ts);
+   * two workgroupBarriers in a row were not enough.
    */
   readonly fencedBarriers?: boolean;
   /**
