@@ -63,7 +63,8 @@ export const PROBE_MARK = 'KILN_PROBE_RESULT ';
 
 const probeMain = fileURLToPath(new URL('./adapter-probe-main.ts', import.meta.url));
 
-function tsxLoaderUrl(): string {
+/** The file URL of tsx's loader, for `node --import` in child processes that run TypeScript. */
+export function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
 

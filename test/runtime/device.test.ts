@@ -3,14 +3,13 @@
  * the adapter, error reporting, adapter listing, release and loss. Failure paths that need a
  * fresh process (no driver found) run in a child process with a broken driver environment.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireDevice, DeviceLostError, listAdapters, releaseDevice, type KilnDevice } from '../../runtime/device.ts';
 import { LIMIT_NAMES } from '../../runtime/gpu/adapter-info.ts';
 import { deviceOrUndefined, NO_ADAPTER } from './gpu-available.ts';
 import { programC } from './programs.ts';
+import { runTsChild } from './ts_child.ts';
 
 const first = await deviceOrUndefined();
 
@@ -24,25 +23,12 @@ interface ChildOutcome {
   backend?: string;
 }
 
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-/** Runs a fixture script in its own Node process; resolves with how it ended and what it printed. */
-function runChild(name: string, args: readonly string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsxLoader, fixture(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, output }));
-  });
-}
-
-function acquireInChild(opts: object, env: NodeJS.ProcessEnv): ChildOutcome {
-  const r = spawnSync(process.execPath, ['--import', tsxLoader, fixture('acquire-child.ts'), JSON.stringify(opts)], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+async function acquireInChild(opts: object, env: NodeJS.ProcessEnv): Promise<ChildOutcome> {
+  const r = await runTsChild(fixture('acquire-child.ts'), [JSON.stringify(opts)], env);
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`child printed no result (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (!line) throw new Error(`child printed no result (status ${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(line) as ChildOutcome;
 }
 
@@ -100,8 +86,8 @@ describe.skipIf(!first)(first ? 'device on a real WebGPU adapter' : `device: ${N
     expect(mine.limits.maxStorageBufferBindingSize).toBe(dev.target.limits.maxStorageBufferBindingSize);
   });
 
-  it('fails with a NoAdapterError that names what was tried, what the drivers said, and the fix', () => {
-    const out = acquireInChild({}, { VK_DRIVER_FILES: '/nonexistent/kiln_test_icd.json', VK_ICD_FILENAMES: '/nonexistent/kiln_test_icd.json', EGL_PLATFORM: 'kiln-test-bogus' });
+  it('fails with a NoAdapterError that names what was tried, what the drivers said, and the fix', async () => {
+    const out = await acquireInChild({}, { VK_DRIVER_FILES: '/nonexistent/kiln_test_icd.json', VK_ICD_FILENAMES: '/nonexistent/kiln_test_icd.json', EGL_PLATFORM: 'kiln-test-bogus' });
     expect(out.ok).toBe(false);
     expect(out.name).toBe('NoAdapterError');
     expect(out.userFacing).toBe(true);
@@ -112,8 +98,8 @@ describe.skipIf(!first)(first ? 'device on a real WebGPU adapter' : `device: ${N
     expect(out.driverMessages!.join('\n')).toContain('/nonexistent/kiln_test_icd.json');
   });
 
-  it('rejects an adapter index the backend does not have', () => {
-    const out = acquireInChild({ backend: dev.backend, adapterIndex: 99 }, {});
+  it('rejects an adapter index the backend does not have', async () => {
+    const out = await acquireInChild({ backend: dev.backend, adapterIndex: 99 }, {});
     expect(out.ok).toBe(false);
     expect(out.name).toBe('NoAdapterError');
     expect(out.message).toMatch(/adapter index 99/);
@@ -135,10 +121,10 @@ describe.skipIf(!first)(first ? 'device on a real WebGPU adapter' : `device: ${N
   it('a process that released a device, opened another and churned the heap exits 0 (five children)', async () => {
     // Each child failed with SIGABRT/SIGSEGV on about 60% of runs while released instances
     // were dropped: five of them all exiting 0 by chance would have been about 1%.
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => runChild('reacquire-child.ts', [])));
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => runTsChild(fixture('reacquire-child.ts'))));
     for (const o of outcomes) {
-      expect(o, o.output).toMatchObject({ code: 0, signal: null });
-      expect(o.output).toMatch(/released the device, reopened it and released it again/);
+      expect(o, o.stderr).toMatchObject({ code: 0, signal: null });
+      expect(o.stdout).toMatch(/released the device, reopened it and released it again/);
     }
   });
 });

@@ -7,15 +7,14 @@ import { describe, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import type { BinaryFn, DType, Node, UnaryFn } from '../../../compiler/ir.ts';
 import { GPU_RUNS, seed, shape } from '../support/arbitraries.ts';
-import { checkGraph, gpu } from '../support/gpu.ts';
+import { checkGraph, gpuHasF16 } from '../support/gpu.ts';
 
 const FLOAT_UNARY: readonly UnaryFn[] = ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'recip', 'sin', 'cos', 'tanh', 'floor', 'ceil'];
 const POSITIVE_ONLY = new Set<UnaryFn>(['log', 'sqrt', 'rsqrt']);
 const FLOAT_BINARY: readonly BinaryFn[] = ['add', 'sub', 'mul', 'div', 'max', 'min', 'mod', 'lt', 'le', 'gt', 'ge', 'eq', 'ne'];
 const INT_BINARY: readonly BinaryFn[] = ['add', 'sub', 'mul', 'div', 'mod', 'max', 'min', 'lt', 'le', 'gt', 'ge', 'eq', 'ne'];
 const DTYPES: readonly DType[] = ['f32', 'i32', 'bool'];
-// f16 buffers need the adapter's shader-f16 (Dawn's OpenGL ES backend has none).
-const f16 = (await gpu())?.target.features.shaderF16 ?? false;
+const f16 = await gpuHasF16();
 const withF16 = (name: string): string => (f16 ? name : `${name} (f16 skipped: the adapter has no shader-f16)`);
 
 describe('elementwise primitives on the GPU', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import type { Node } from '../../../compiler/ir.ts';
 import { seed, shape } from '../support/arbitraries.ts';
-import { checkGraph, gpu, rng } from '../support/gpu.ts';
+import { checkGraph, gpuHasF16, rng } from '../support/gpu.ts';
 import { attention, blockCausalMask, broadcast, causalConv3d, groupNorm, resnetBlock, silu, upsampleCausal } from '../support/graphs.ts';
 
 const kinds = (p: { kernels: readonly { kind: string }[] }): string[] => p.kernels.map((k) => k.kind);
@@ -167,7 +167,7 @@ describe('fused chains on the GPU', () => {
   });
 });
 
-const f16 = (await gpu())?.target.features.shaderF16 ?? false;
+const f16 = await gpuHasF16();
 
 describe.skipIf(!f16)(f16 ? 'f16 tensors on the GPU' : 'f16 tensors on the GPU — skipped: the adapter has no shader-f16', () => {
   it('loads and stores f16 inputs, weights, intermediates and outputs (math in f32)', async () => {

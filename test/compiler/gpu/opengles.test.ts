@@ -5,20 +5,18 @@
  * for that backend fence their barriers (KernelWriter's fencedBarriers); this runs one there,
  * in a child process because the test worker's device is Vulkan.
  */
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { listAdapters } from '../../../runtime/device.ts';
+import { runTsChild } from '../../runtime/ts_child.ts';
 
 const gles = (await listAdapters(['opengles'])).some((r) => r.adapters.length > 0);
 
 describe.skipIf(!gles)(gles ? 'kernels on the OpenGL ES backend' : 'kernels on the OpenGL ES backend — skipped: Dawn finds no OpenGL ES adapter here', () => {
-  it('GroupNorm statistics with workgroup trees match the interpreter', () => {
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  it('GroupNorm statistics with workgroup trees match the interpreter', async () => {
     const script = fileURLToPath(new URL('../fixtures/opengles-groupnorm-child.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', tsx, script], { env: { ...process.env, KILN_TEST_BACKEND: 'opengles' }, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
+    const r = await runTsChild(script, [], { KILN_TEST_BACKEND: 'opengles' });
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('ok');
   });
 });

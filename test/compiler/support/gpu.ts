@@ -28,6 +28,11 @@ export function gpu(): Promise<KilnDevice | undefined> {
   return dev;
 }
 
+/** Whether the test device can hold f16 buffers (Dawn's OpenGL ES backend cannot). */
+export async function gpuHasF16(): Promise<boolean> {
+  return (await gpu())?.target.features.shaderF16 ?? false;
+}
+
 export async function requireGpu(): Promise<KilnDevice> {
   const d = await gpu();
   if (!d) throw new Error('no WebGPU adapter: these tests need lavapipe or a GPU (see docs/webgpu.md)');
