@@ -37,14 +37,15 @@ step() { printf '\n== %s\n' "$*"; }
 die() { echo "gpu.sh: $*" >&2; exit 1; }
 
 BUNDLE=.gpu/kiln-runtime-linux-x64.tar.xz
-if { ! command -v node >/dev/null || [ ! -d node_modules/webgpu ]; } && [ -f "$BUNDLE" ]; then
+# node_modules is only replaced when absent (or our own link from an earlier run), never a user's folder.
+if { ! command -v node >/dev/null || [ ! -e node_modules ] || [ -L node_modules ]; } && [ -f "$BUNDLE" ]; then
   step "Unpacking $BUNDLE into /tmp/kiln-runtime"
   rm -rf /tmp/kiln-runtime && mkdir -p /tmp/kiln-runtime
   if command -v xz >/dev/null; then tar -C /tmp/kiln-runtime -xJf "$BUNDLE"
   else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BUNDLE" /tmp/kiln-runtime; fi
   cat /tmp/kiln-runtime/BUNDLE
   command -v node >/dev/null || export PATH="/tmp/kiln-runtime/bin:$PATH"
-  [ -d node_modules/webgpu ] || { rm -rf node_modules; ln -s /tmp/kiln-runtime/node_modules node_modules; }
+  if [ ! -e node_modules ] || [ -L node_modules ]; then ln -sfn /tmp/kiln-runtime/node_modules node_modules; fi
 fi
 
 step "Node"
