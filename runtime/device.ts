@@ -11,18 +11,20 @@
  *   weight store and the executor. It watches `device.lost`: after a loss every use throws
  *   DeviceLostError with the reason.
  * - The limits Kiln cares about are requested at the adapter's real values, and shader-f16,
- *   subgroups and timestamp-query are enabled when offered.
+ *   subgroups, timestamp-query and subgroup matrices are enabled when offered
+ *   (gpu/request-device.ts).
  */
 import type { CompiledProgram } from '../compiler/kernel.ts';
 import type { Target } from '../compiler/target.ts';
 import { Executor, type RunOptions, type RunResult } from './executor.ts';
-import { describeAdapter, requiredFeaturesFor, requiredLimitsFor, subgroupMatrixSupport, targetOf, type SubgroupMatrixSupport } from './gpu/adapter-info.ts';
+import { describeAdapter, subgroupMatrixSupport, targetOf, type SubgroupMatrixSupport } from './gpu/adapter-info.ts';
 import { probeAllBackends, type BackendReport } from './gpu/adapter-probe.ts';
 import { BufferPool } from './gpu/buffer-pool.ts';
 import type { GpuContext } from './gpu/context.ts';
 import { adapterNames, adapterOptions, dawnInstance, type Backend } from './gpu/dawn.ts';
 import { DeviceLostError, NoAdapterError } from './gpu/errors.ts';
 import { PipelineCache } from './gpu/pipeline-cache.ts';
+import { requestKilnDevice } from './gpu/request-device.ts';
 import type { RunInput } from './gpu/run-inputs.ts';
 import { WeightStore, type WeightSet } from './gpu/weight-store.ts';
 
@@ -181,12 +183,7 @@ async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
         attempts.push(`${backend}: requestAdapter() returned no adapter`);
         continue;
       }
-      const device = await adapter.requestDevice({
-        label: 'kiln',
-        requiredLimits: requiredLimitsFor(adapter),
-        requiredFeatures: requiredFeaturesFor(adapter),
-      });
-      return new KilnDevice(adapter, device, backend);
+      return new KilnDevice(adapter, await requestKilnDevice(adapter), backend);
     } catch (err) {
       attempts.push(`${backend}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }

@@ -5,12 +5,18 @@
  * Vocabulary
  * - Backend: Dawn's name for a native API; Kiln uses `vulkan` (native GPUs, Mesa lavapipe) and
  *   `opengles` (EGL without a display; the fallback on machines whose Vulkan driver is missing
- *   or too old).
+ *   or too old). Dawn's `null` backend compiles and validates but never executes: Kiln opens it
+ *   only to check kernels (shader-check.ts), never to run them.
  * - Instance: what `create()` returns (a `GPU`). There is one per (backend, adapter name) for
  *   the life of the process, made on first use and never dropped. When a released device's
  *   instance was dropped, the collector could finalize it while dawn.node still polled events;
  *   the poll then locked a freed mutex, and the process aborted ("std::system_error: Invalid
  *   argument"), segfaulted or hung (test/runtime/fixtures/reacquire-child.ts: 6 runs in 10).
+ * - Toggles: every instance enables Dawn's `allow_unsafe_apis`. Dawn offers its
+ *   chromium-experimental-* features, subgroup matrices (tensor cores) among them, only with it:
+ *   without it no adapter lists `chromium-experimental-subgroup-matrix` nor reports its
+ *   configurations, so the subgroup-matrix kernels could never be chosen. It relaxes no bounds
+ *   checks (robustness is a toggle of its own).
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +25,10 @@ import { create, globals } from 'webgpu';
 
 export type Backend = 'vulkan' | 'opengles';
 export const BACKENDS: readonly Backend[] = ['vulkan', 'opengles'];
+/** A backend Dawn can open: Kiln's, or `null` (validation only, see above). */
+export type DawnBackend = Backend | 'null';
+
+const TOGGLES = 'enable-dawn-features=allow_unsafe_apis';
 
 let globalsInstalled = false;
 
@@ -36,7 +46,7 @@ function installGlobals(): void {
  * XDG_RUNTIME_DIR only silences Mesa's warning; EGL_PLATFORM=surfaceless lets EGL start
  * without a display. Values the user set are kept.
  */
-export function prepareEnvironment(backend: Backend, env: NodeJS.ProcessEnv = process.env): void {
+export function prepareEnvironment(backend: DawnBackend, env: NodeJS.ProcessEnv = process.env): void {
   if (!env.XDG_RUNTIME_DIR) {
     const dir = join(tmpdir(), `kiln-xdg-${process.getuid?.() ?? 'user'}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -46,7 +56,7 @@ export function prepareEnvironment(backend: Backend, env: NodeJS.ProcessEnv = pr
 }
 
 /** The options `requestAdapter` needs on a backend: OpenGL ES only offers compatibility mode. */
-export function adapterOptions(backend: Backend, powerPreference?: GPUPowerPreference): GPURequestAdapterOptions {
+export function adapterOptions(backend: DawnBackend, powerPreference?: GPUPowerPreference): GPURequestAdapterOptions {
   const opts: GPURequestAdapterOptions = {};
   if (powerPreference) opts.powerPreference = powerPreference;
   if (backend === 'opengles') (opts as { featureLevel?: string }).featureLevel = 'compatibility';
@@ -56,8 +66,8 @@ export function adapterOptions(backend: Backend, powerPreference?: GPUPowerPrefe
 const instances = new Map<string, GPU>();
 
 /** The process's Dawn instance for one backend; `adapterName` selects an adapter by (part of) its name. */
-export function dawnInstance(backend: Backend, adapterName?: string): GPU {
-  const flags = [`backend=${backend}`];
+export function dawnInstance(backend: DawnBackend, adapterName?: string): GPU {
+  const flags = [`backend=${backend}`, TOGGLES];
   if (adapterName !== undefined) flags.push(`adapter=${adapterName}`);
   const key = flags.join('\n');
   let gpu = instances.get(key);
