@@ -10,19 +10,27 @@
  *   subgroup size, as the extension requires) and owns FM × FN result fragments, i.e. a
  *   (FM·M) × (FN·N) tile of C; per K step it loads FM left and FN right fragments straight
  *   from the storage buffers (row-major, stride K and N) and multiply-accumulates them.
+ * - Staged store: with an epilogue (bias, activation, a residual add, a cast) or an output
+ *   stored in another type than the result's, the fragments are stored to a workgroup-memory
+ *   tile, and each invocation then evaluates the epilogue for its share of the tile's elements
+ *   and stores them, as the register-tiled kernel does for its accumulators. Without either,
+ *   the fragments are stored to the output directly.
  *
- * It takes only what it can do exactly: a matmul whose operands are stored row-major tensors
- * read as they are (no prologue: no view, scaling or conversion folded into the loads), with
- * no epilogue, sizes that are multiples of the fragment tile, operand storage of the config's
- * component type and an output stored in its result type. Everything else — and every
- * adapter without configurations, lavapipe included — uses the register-tiled kernel
- * (matmul.ts), which is also the fallback when this returns undefined.
+ * It takes a matmul whose operands are stored row-major tensors read as they are (no
+ * prologue: no view, scaling or conversion folded into the loads), stored in the config's
+ * component type, with sizes that are multiples of the fragment shape, on a configuration that
+ * accumulates in f32 (Kiln's rule for f16 storage: f16 accumulators lose too much over long
+ * sums). Everything else, and every adapter without configurations (lavapipe included), uses
+ * the register-tiled kernel (matmul.ts), which is also the fallback when this returns
+ * undefined.
  */
 import type { DType, MatmulNode, Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, dispatchGrid, kernelHeader } from './common.ts';
-import { contractionFlops } from './register_tile.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
+import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
+import { contractionFlops, storeTile } from './register_tile.ts';
+import { ValueEmitter } from './values.ts';
 
 export type SubgroupMatrixComponent = 'f32' | 'f16' | 'u32' | 'i32' | 'u8' | 'i8';
 
@@ -40,88 +48,112 @@ export interface SubgroupMatrixSupport {
   readonly subgroupMaxSize: number;
 }
 
-/** Result fragments per workgroup along M and N (each a config-sized block of C). */
-const FM = 2;
-const FN = 2;
+/** Most result fragments per workgroup along M and along N (fewer where the size needs it). */
+const MAX_FRAGMENTS = 2;
 
-/** Why `mm` cannot run on `cfg`, or undefined when it can. */
-function problem(mm: MatmulNode, epi: Epilogue, ctx: GenContext, cfg: SubgroupMatrixConfig): string | undefined {
-  if (epi.end !== epi.anchor) return 'it has an epilogue';
+interface Fit {
+  readonly cfg: SubgroupMatrixConfig;
+  /** The operands' storage type (the config's component type). */
+  readonly component: 'f32' | 'f16';
+  readonly fm: number;
+  readonly fn: number;
+}
+
+/** Fragments along one axis: the most (up to MAX_FRAGMENTS) whose tile divides `size`. */
+function fragments(size: number, frag: number): number {
+  for (let f = MAX_FRAGMENTS; f > 1; f--) if (size % (f * frag) === 0) return f;
+  return 1;
+}
+
+/** Why `mm` cannot run on `cfg`, or how it runs there. */
+function fit(mm: MatmulNode, ctx: GenContext, cfg: SubgroupMatrixConfig): Fit | string {
   const [a, b] = mm.src;
   const ta = ctx.storage.tensorOf(a);
   const tb = ctx.storage.tensorOf(b);
   if (ta === undefined || tb === undefined) return 'an operand is computed in the kernel (prologue)';
   if (ctx.storage.packOf?.(a) || ctx.storage.packOf?.(b)) return 'an operand is stored interleaved with another tensor';
+  if (cfg.resultComponentType !== 'f32') return `the config accumulates in ${cfg.resultComponentType}, not f32`;
+  const component = cfg.componentType;
+  if (component !== 'f32' && component !== 'f16') return `${component} operands`;
   const r = mm.shape.length;
   const [m, n, k] = [mm.shape[r - 2], mm.shape[r - 1], a.shape[r - 1]];
-  if (m % (FM * cfg.M) !== 0 || n % (FN * cfg.N) !== 0 || k % cfg.K !== 0) return 'its sizes are not multiples of the fragment tile';
-  const stored = (n: Node, t: number): DType => ctx.storageOf?.(t) ?? n.dtype;
-  if (stored(a, ta) !== cfg.componentType || stored(b, tb) !== cfg.componentType) return 'operand storage differs from the config\'s component type';
-  if (stored(mm, ctx.tensorOf(mm)) !== cfg.resultComponentType) return 'output storage differs from the config\'s result type';
-  return undefined;
+  if (m % cfg.M !== 0 || n % cfg.N !== 0 || k % cfg.K !== 0) return 'its sizes are not multiples of the fragment shape';
+  const stored = (node: Node, t: number): DType => ctx.storageOf?.(t) ?? node.dtype;
+  if (stored(a, ta) !== component || stored(b, tb) !== component) return 'operand storage differs from the config\'s component type';
+  return { cfg, component, fm: fragments(m, cfg.M), fn: fragments(n, cfg.N) };
 }
 
 /** The kernel on the first configuration that fits, or undefined (use the register-tiled kernel). */
 export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: GenContext, support: SubgroupMatrixSupport): GeneratedKernel | undefined {
   const mm = epi.anchor as MatmulNode;
-  const cfg = support.configs.find((c) => problem(mm, epi, ctx, c) === undefined);
-  if (!cfg) return undefined;
+  const found = support.configs.map((c) => fit(mm, ctx, c)).find((f): f is Fit => typeof f !== 'string');
+  if (!found) return undefined;
+  const { cfg, component: T, fm, fn } = found;
   const [a, b] = mm.src;
   const r = mm.shape.length;
+  const batchShape = mm.shape.slice(0, r - 2);
   const [m, n, k] = [mm.shape[r - 2], mm.shape[r - 1], a.shape[r - 1]];
-  const batch = numel(mm.shape.slice(0, r - 2));
-  const tilesM = m / (FM * cfg.M);
-  const tilesN = n / (FN * cfg.N);
-  const count = batch * tilesM * tilesN;
-  const grid = dispatchGrid(count, ctx.target);
-  const T = cfg.componentType;
-  const R = cfg.resultComponentType;
+  const batch = numel(batchShape);
+  const tileM = fm * cfg.M;
+  const tileN = fn * cfg.N;
+  const tilesM = m / tileM;
+  const tilesN = n / tileN;
+  const S = support.subgroupMaxSize;
   const left = `subgroup_matrix_left<${T}, ${cfg.K}, ${cfg.M}>`;
   const right = `subgroup_matrix_right<${T}, ${cfg.N}, ${cfg.K}>`;
-  const result = `subgroup_matrix_result<${R}, ${cfg.N}, ${cfg.M}>`;
-  const ta = ctx.tensorOf(a);
-  const tb = ctx.tensorOf(b);
-  const tc = ctx.tensorOf(mm);
-  const lines: string[] = [];
-  const wgIndex = grid[1] > 1 || grid[2] > 1 ? `wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u` : 'wid.x';
-  lines.push(`  let wg = ${wgIndex};`);
-  if (grid[0] * grid[1] * grid[2] > count) lines.push(`  if (wg >= ${count}u) { return; }`);
-  lines.push(
-    `  let tn = wg % ${tilesN}u;`,
-    `  let tm = (wg / ${tilesN}u) % ${tilesM}u;`,
-    `  let bi = wg / ${tilesM * tilesN}u;`,
-    `  let row0 = tm * ${FM * cfg.M}u;`,
-    `  let col0 = tn * ${FN * cfg.N}u;`,
-    `  let abase = bi * ${m * k}u + row0 * ${k}u;`,
-    `  let bbase = bi * ${k * n}u + col0;`,
-    `  let cbase = bi * ${m * n}u + row0 * ${n}u + col0;`,
-  );
-  for (let i = 0; i < FM; i++) for (let j = 0; j < FN; j++) lines.push(`  var acc${i}${j} = ${result}();`);
-  lines.push(`  for (var kk = 0u; kk < ${k}u; kk += ${cfg.K}u) {`);
-  for (let i = 0; i < FM; i++) lines.push(`    let a${i} = subgroupMatrixLoad<${left}>(&ba, abase + ${i * cfg.M * k}u + kk, false, ${k}u);`);
-  for (let j = 0; j < FN; j++) lines.push(`    let b${j} = subgroupMatrixLoad<${right}>(&bb, bbase + kk * ${n}u + ${j * cfg.N}u, false, ${n}u);`);
-  for (let i = 0; i < FM; i++) for (let j = 0; j < FN; j++) lines.push(`    acc${i}${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${i}${j});`);
-  lines.push('  }');
-  for (let i = 0; i < FM; i++) for (let j = 0; j < FN; j++) lines.push(`  subgroupMatrixStore(&bc, cbase + ${i * cfg.M * n + j * cfg.N}u, acc${i}${j}, false, ${n}u);`);
+  const result = `subgroup_matrix_result<f32, ${cfg.N}, ${cfg.M}>`;
 
-  const sourceOps = [`matmul @ ${mm.origin.path}${mm.origin.loc ? ` (${mm.origin.loc})` : ''}`];
-  const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n} on subgroup matrices ${cfg.M}x${cfg.N}x${cfg.K} ${T}->${R}, ${FM}x${FN} fragments per subgroup`;
-  const enables = ['enable chromium_experimental_subgroup_matrix;'];
-  if (T === 'f16' || R === 'f16') enables.unshift('enable f16;');
-  const wgsl = [
-    kernelHeader(name, 'contraction', detail, sourceOps),
-    ...enables,
-    '',
-    `@group(0) @binding(0) var<storage, read> ba: array<${T}>;`,
-    `@group(0) @binding(1) var<storage, read> bb: array<${T}>;`,
-    `@group(0) @binding(2) var<storage, read_write> bc: array<${R}>;`,
-    '',
-    `@compute @workgroup_size(${support.subgroupMaxSize}, 1, 1)`,
-    'fn main(@builtin(workgroup_id) wid: vec3<u32>) {',
-    ...lines,
-    '}',
-    '',
-  ].join('\n');
-  const bindings = [{ tensor: ta, access: 'read' as const }, { tensor: tb, access: 'read' as const }, { tensor: tc, access: 'read_write' as const }];
-  return { wgsl, workgroups: grid, bindings, vectorAccessed: new Set(), kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
+  const w = newWriter(ctx);
+  w.enable('chromium_experimental_subgroup_matrix');
+  const ve = new ValueEmitter(w, ctx.storage);
+  ve.noteOrigin(mm);
+  const count = batch * tilesM * tilesN;
+  const grid = dispatchGrid(count, ctx.target);
+  const wg = workgroupIndex(w, grid, count);
+  const [bi, ti, tj] = ixDelinearize(wg, [batch, tilesM, tilesN]);
+  const row0 = ixScale(ti, tileM);
+  const col0 = ixScale(tj, tileN);
+  // Operands are bound as scalar arrays of their storage type: what subgroupMatrixLoad reads.
+  const ba = w.bind(ctx.tensorOf(a), T, 'read', false);
+  const bb = w.bind(ctx.tensorOf(b), T, 'read', false);
+  const aBase = w.ix(ixAdd(ixScale(bi, m * k), ixScale(row0, k)));
+  const bBase = w.ix(ixAdd(ixScale(bi, k * n), col0));
+  const acc = (i: number, j: number): string => `acc_${i}_${j}`;
+  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) w.stmt(`var ${acc(i, j)} = ${result}();`);
+  w.openLoop('kk', k / cfg.K);
+  for (let i = 0; i < fm; i++) w.stmt(`let frag_a${i} = subgroupMatrixLoad<${left}, row_major>(&${ba}, ${aBase} + kk * ${cfg.K}u + ${i * cfg.M * k}u, ${k}u);`);
+  for (let j = 0; j < fn; j++) w.stmt(`let frag_b${j} = subgroupMatrixLoad<${right}, row_major>(&${bb}, ${bBase} + kk * ${cfg.K * n}u + ${j * cfg.N}u, ${n}u);`);
+  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) w.stmt(`${acc(i, j)} = subgroupMatrixMultiplyAccumulate(frag_a${i}, frag_b${j}, ${acc(i, j)});`);
+  w.close();
+
+  const out = ctx.tensorOf(epi.end);
+  const direct = epi.end === epi.anchor && w.storageDType(out, mm.dtype) === 'f32';
+  if (direct) {
+    const bc = w.bind(out, 'f32', 'read_write', false);
+    const cBase = w.ix(ixAdd(ixScale(bi, m * n), ixAdd(ixScale(row0, n), col0)));
+    for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) {
+      w.stmt(`subgroupMatrixStore<row_major>(&${bc}, ${cBase} + ${i * cfg.M * n + j * cfg.N}u, ${acc(i, j)}, ${n}u);`);
+    }
+  } else {
+    // Staged: fragments to workgroup memory, then each invocation takes every S-th element.
+    w.workgroupArray('kiln_tile', 'f32', tileM * tileN);
+    for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) {
+      w.stmt(`subgroupMatrixStore<row_major>(&kiln_tile, ${i * cfg.M * tileN + j * cfg.N}u, ${acc(i, j)}, ${tileN}u);`);
+    }
+    w.barrier();
+    const size = tileM * tileN;
+    const lidx = ixVar('lidx', 0, S - 1, 0);
+    const elements: Ix[] = Array.from({ length: Math.ceil(size / S) }, (_, e) => ixAddConst(lidx, e * S));
+    // When S does not divide the tile, the last elements' index is clamped and their store guarded.
+    const inTile = elements.map((idx) => (idx.hi < size ? idx : ixMin(idx, size - 1)));
+    const bcoords = ixDelinearize(bi, batchShape);
+    storeTile(w, ve, epi, out, inTile.map((idx) => [`kiln_tile[${w.ix(idx)}]`]),
+      (e) => [...bcoords, ixAdd(row0, ixDiv(inTile[e], tileN)), ixAdd(col0, ixMod(inTile[e], tileN))],
+      (e) => (elements[e].hi < size ? true : `(${w.ix(elements[e])} < ${size}u)`));
+  }
+
+  const sourceOps = ve.origins;
+  const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n} on subgroup matrices ${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup${direct ? '' : ', staged store'}`;
+  const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [S, 1, 1], builtins: BUILTINS });
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
 }

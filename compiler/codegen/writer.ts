@@ -71,6 +71,9 @@ export interface WriterOptions {
 }
 
 /** Element types a vec4 binding can hold. */
+/** WGSL extensions a kernel may enable (beyond f16, which binding an f16 buffer enables). */
+export type WgslExtension = 'subgroups' | 'chromium_experimental_subgroup_matrix';
+
 export const vectorizable = (d: DType): boolean => d === 'f32' || d === 'i32' || d === 'f16';
 
 export class KernelWriter {
@@ -83,7 +86,7 @@ export class KernelWriter {
   readonly helpers = new Set<Helper>();
   private readonly moduleDecls: string[] = [];
   private usesF16 = false;
-  private readonly extensions = new Set<'subgroups'>();
+  private readonly extensions = new Set<WgslExtension>();
 
   constructor(private readonly opts: WriterOptions = {}) {}
 
@@ -282,7 +285,7 @@ export class KernelWriter {
   }
 
   /** Declares a WGSL extension the kernel uses (its `enable` directive). */
-  enable(ext: 'subgroups'): void {
+  enable(ext: WgslExtension): void {
     this.extensions.add(ext);
   }
 

@@ -1,61 +1,90 @@
 // The subgroup-matrix (tensor-core) matmul path. Lavapipe reports no subgroup-matrix
-// configurations, and Dawn refuses `enable chromium_experimental_subgroup_matrix;` on a device
-// without the feature, so here the kernel is checked for what it must contain and for the
-// cases that must fall back to the register-tiled kernel; it runs against the interpreter only
-// on an adapter that offers configurations (the GPU test below skips, saying why, elsewhere).
+// configurations, so here the kernels are (1) checked for what they must contain and for the
+// cases that must fall back to the register-tiled kernel, (2) compiled by Dawn itself on its
+// null backend (Tint's WGSL checks and pipeline validation, the code an NVIDIA GPU's device
+// runs them through; nothing executes there), and (3) run against the interpreter on any
+// adapter that offers configurations (the last block skips, saying why, elsewhere).
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../compiler/builder.ts';
-import { compile } from '../../compiler/compile.ts';
-import type { SubgroupMatrixSupport } from '../../compiler/codegen/subgroup_matrix.ts';
+import { type CompileOptions, compile } from '../../compiler/compile.ts';
+import type { SubgroupMatrixConfig, SubgroupMatrixSupport } from '../../compiler/codegen/subgroup_matrix.ts';
+import type { Node } from '../../compiler/ir.ts';
 import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
+import { shaderChecker } from '../../runtime/gpu/shader-check.ts';
 import { checkGraph, gpu } from './support/gpu.ts';
 
 const F16_TARGET: Target = { ...DEFAULT_TARGET, features: { ...DEFAULT_TARGET.features, shaderF16: true, subgroups: true } };
-const SUPPORT: SubgroupMatrixSupport = {
-  subgroupMaxSize: 32,
-  configs: [
-    { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' },
-    { M: 8, N: 8, K: 8, componentType: 'f32', resultComponentType: 'f32' },
-  ],
-};
+const F16_F32: SubgroupMatrixConfig = { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' };
+const F32_F32: SubgroupMatrixConfig = { M: 8, N: 8, K: 8, componentType: 'f32', resultComponentType: 'f32' };
+const F16_F16: SubgroupMatrixConfig = { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f16' };
+const SUPPORT: SubgroupMatrixSupport = { subgroupMaxSize: 32, configs: [F16_F32, F32_F32] };
 
-function matmul(m: number, k: number, n: number, batch?: number) {
+/** A (batched) matmul of an input and a weight; `graph` takes the output node (default: the matmul). */
+function matmul(m: number, k: number, n: number, opts: { batch?: number; weightsOnly?: boolean } = {}) {
   const b = new GraphBuilder();
-  const lead = batch ? [batch] : [];
-  const a = b.input('a', [...lead, m, k], 'f32');
+  const lead = opts.batch ? [opts.batch] : [];
+  const a = b.input('a', [...lead, m, k], 'f32', opts.weightsOnly ? 'weight' : 'input');
   const w = b.input('w', [...lead, k, n], 'f32', 'weight');
-  return { b, a, w, graph: (node = b.matmul(a, w)) => b.graph([{ name: 'y', node }]) };
+  return { b, a, w, graph: (node: Node = b.matmul(a, w)) => b.graph([{ name: 'y', node }]) };
 }
+
+/** Matmul + bias + GELU-like tanh: an epilogue the staged store evaluates. */
+function withEpilogue(t: ReturnType<typeof matmul>, n: number): Node {
+  const { b } = t;
+  const bias = b.input('bias', [n], 'f32', 'weight');
+  const y = b.matmul(t.a, t.w);
+  return b.unary('tanh', b.binary('add', y, b.expand(b.reshape(bias, [1, n]), y.shape)));
+}
+
+const wgslOf = (g: ReturnType<ReturnType<typeof matmul>['graph']>, opts: CompileOptions): string[] => compile(g, F16_TARGET, opts).kernels.map((k) => k.wgsl);
 
 describe('subgroup-matrix matmul', () => {
   it('uses the first configuration that fits: fragments loaded from storage, multiply-accumulated, stored', () => {
-    const { graph } = matmul(64, 32, 48, 2);
+    const { graph } = matmul(64, 32, 48, { batch: 2 });
     const p = compile(graph(), F16_TARGET, { subgroupMatrix: SUPPORT });
     expect(p.kernels).toHaveLength(1);
     const w = p.kernels[0].wgsl;
     // f32 tensors: the f32 8x8x8 configuration (the f16 one needs f16 storage).
     expect(w).toMatch(/^enable chromium_experimental_subgroup_matrix;$/m);
-    expect(w).toContain('subgroupMatrixLoad<subgroup_matrix_left<f32, 8, 8>>(&ba, abase + 0u + kk, false, 32u)');
-    expect(w).toContain('subgroupMatrixLoad<subgroup_matrix_right<f32, 8, 8>>(&bb, bbase + kk * 48u + 8u, false, 48u)');
+    expect(w).toMatch(/subgroupMatrixLoad<subgroup_matrix_left<f32, 8, 8>, row_major>\(&b\d, \w+ \+ kk \* 8u \+ 0u, 32u\)/);
+    expect(w).toMatch(/subgroupMatrixLoad<subgroup_matrix_right<f32, 8, 8>, row_major>\(&b\d, \w+ \+ kk \* 384u \+ 8u, 48u\)/);
     expect(w.match(/subgroupMatrixMultiplyAccumulate\(/g)).toHaveLength(4);
-    expect(w.match(/subgroupMatrixStore\(&bc, cbase \+ \d+u, acc\d\d, false, 48u\);/g)).toHaveLength(4);
+    expect(w.match(/subgroupMatrixStore<row_major>\(&b\d, \w+ \+ \d+u, acc_\d_\d, 48u\);/g)).toHaveLength(4);
     expect(w).toContain('@workgroup_size(32, 1, 1)');
+    expect(w).not.toContain('kiln_tile');
     // 2 batches x (64 / 16) x (48 / 16) tiles of 2x2 fragments.
     expect(p.kernels[0].workgroups).toEqual([24, 1, 1]);
   });
 
-  it('with f16 storage takes the f16 -> f32 configuration only when the output is stored f32', () => {
-    const { graph } = matmul(64, 32, 64);
-    // The output is a graph output: stored f32; the operands (an input and a weight)...
-    const p = compile(graph(), F16_TARGET, { subgroupMatrix: SUPPORT, storage: 'f16' });
-    // ...the input stays f32 (inputs keep their dtype) while the weight is f16: no config fits both.
-    expect(p.kernels[0].wgsl).not.toContain('subgroup_matrix');
+  it('takes the f16 configuration when both operands are stored f16, accumulating in f32', () => {
+    const t = matmul(64, 32, 64, { weightsOnly: true });
+    const [w] = wgslOf(t.graph(), { subgroupMatrix: SUPPORT, storage: 'f16' });
+    expect(w).toMatch(/^enable f16;$/m);
+    expect(w).toContain('subgroup_matrix_left<f16, 16, 16>');
+    expect(w).toContain('subgroup_matrix_result<f32, 16, 16>');
+    // An f32 input times an f16 weight: no configuration fits both; register tiles.
+    const u = matmul(64, 32, 64);
+    expect(wgslOf(u.graph(), { subgroupMatrix: SUPPORT, storage: 'f16' })[0]).not.toContain('subgroup_matrix');
   });
 
-  it('falls back to the register-tiled kernel for a prologue, an epilogue or sizes off the fragment grid', () => {
+  it('refuses configurations that accumulate in f16', () => {
+    const t = matmul(64, 32, 64, { weightsOnly: true });
+    const [w] = wgslOf(t.graph(), { subgroupMatrix: { subgroupMaxSize: 32, configs: [F16_F16] }, storage: 'f16' });
+    expect(w).not.toContain('subgroup_matrix');
+  });
+
+  it('evaluates an epilogue through a workgroup-memory tile (staged store)', () => {
     const t = matmul(64, 32, 48);
-    const withEpilogue = t.graph(t.b.unary('exp', t.b.matmul(t.a, t.w)));
-    expect(compile(withEpilogue, F16_TARGET, { subgroupMatrix: SUPPORT }).kernels[0].wgsl).not.toContain('subgroup_matrix');
+    const [w] = wgslOf(t.graph(withEpilogue(t, 48)), { subgroupMatrix: SUPPORT });
+    expect(w).toContain('var<workgroup> kiln_tile: array<f32, 256>;');
+    expect(w.match(/subgroupMatrixStore<row_major>\(&kiln_tile, \d+u, acc_\d_\d, 16u\);/g)).toHaveLength(4);
+    expect(w).toContain('workgroupBarrier();');
+    // 256 tile elements over 32 invocations: 8 stores each, none guarded.
+    expect(w.match(/= kiln_tanh\(/g)).toHaveLength(8);
+    expect(w).not.toMatch(/if \(/);
+  });
+
+  it('falls back to the register-tiled kernel for a prologue or sizes off the fragment grid', () => {
     const u = matmul(64, 32, 48);
     const withPrologue = u.graph(u.b.matmul(u.b.unary('neg', u.a), u.w));
     expect(compile(withPrologue, F16_TARGET, { subgroupMatrix: SUPPORT }).kernels[0].wgsl).not.toContain('subgroup_matrix');
@@ -66,16 +95,68 @@ describe('subgroup-matrix matmul', () => {
   });
 });
 
+describe('subgroup-matrix kernels compiled by Dawn (null backend: Tint and pipeline validation, nothing runs)', async () => {
+  const checker = await shaderChecker();
+  const S = checker.subgroupMaxSize;
+  const cases: [string, () => string[]][] = [
+    ['f32 8x8x8, batched, stored directly', () => wgslOf(matmul(64, 32, 48, { batch: 2 }).graph(), { subgroupMatrix: checker.supportFor([F32_F32]) })],
+    ['f16 16x16x16 from f16 storage, stored directly', () => wgslOf(matmul(64, 32, 64, { weightsOnly: true }).graph(), { subgroupMatrix: checker.supportFor([F16_F32]), storage: 'f16' })],
+    ['f16 with a bias + tanh epilogue (staged)', () => {
+      const t = matmul(64, 32, 64, { weightsOnly: true });
+      return wgslOf(t.graph(withEpilogue(t, 64)), { subgroupMatrix: checker.supportFor([F16_F32]), storage: 'f16' });
+    }],
+    ['f16 result stored f16 for the next matmul (staged)', () => {
+      const t = matmul(64, 32, 64, { weightsOnly: true });
+      const c = t.b.input('c', [64, 32], 'f32', 'weight');
+      return wgslOf(t.graph(t.b.matmul(t.b.matmul(t.a, t.w), c)), { subgroupMatrix: checker.supportFor([F16_F32]), storage: 'f16' });
+    }],
+    [`one 8x8 fragment per subgroup of ${S} (a guarded staged store)`, () => {
+      const t = matmul(8, 16, 8);
+      return wgslOf(t.graph(withEpilogue(t, 8)), { subgroupMatrix: checker.supportFor([F32_F32]) });
+    }],
+  ];
+  for (const [what, make] of cases) {
+    it(what, async () => {
+      const kernels = make();
+      const tensorCore = kernels.filter((w) => w.includes('subgroup_matrix'));
+      expect(tensorCore.length).toBeGreaterThan(0);
+      for (const w of tensorCore) expect(await checker.check(w), w).toEqual([]);
+    });
+  }
+
+  it('catches what the device would refuse: a workgroup narrower than its largest subgroup', async () => {
+    const [w] = wgslOf(matmul(64, 32, 48).graph(), { subgroupMatrix: { subgroupMaxSize: S / 2, configs: [F32_F32] } });
+    const found = await checker.check(w);
+    expect(found.map((d) => d.severity)).toEqual(['error']);
+    expect(found[0].message).toMatch(/workgroup_size.*multiple of the device maxSubgroupSize/);
+  });
+});
+
 const device = await gpu();
 const support = device?.subgroupMatrix;
-const why = !device ? 'skipped: no WebGPU adapter' : 'skipped: this adapter reports no subgroup-matrix configurations (lavapipe has none; Dawn will not compile the extension without them)';
+const accumulatesInF32 = support?.configs.filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || c.componentType === 'f16')) ?? [];
+const why = !device ? 'skipped: no WebGPU adapter'
+  : !support ? 'skipped: this adapter reports no subgroup-matrix configurations (lavapipe has none)'
+  : 'skipped: none of this adapter\'s configurations takes f32 or f16 operands into f32';
 
-describe.skipIf(!support)(support ? 'subgroup-matrix matmul on WebGPU against the interpreter' : `subgroup-matrix matmul on WebGPU — ${why}`, () => {
-  it('matches the interpreter on a batched matmul', async () => {
-    const cfg = support!.configs.find((c) => c.componentType === 'f32' && c.resultComponentType === 'f32');
-    if (!cfg) return;
-    const { graph } = matmul(4 * cfg.M, 4 * cfg.K, 4 * cfg.N, 2);
-    const p = await checkGraph(graph(), { subgroupMatrix: support, rtol: 1e-4 });
-    expect(p.kernels[0].wgsl).toContain('subgroup_matrix');
-  });
+describe.skipIf(!accumulatesInF32.length)(accumulatesInF32.length ? 'subgroup-matrix matmul on WebGPU against the interpreter' : `subgroup-matrix matmul on WebGPU — ${why}`, () => {
+  for (const cfg of accumulatesInF32) {
+    const only: SubgroupMatrixSupport = { ...support!, configs: [cfg] };
+    const f16 = cfg.componentType === 'f16';
+    // f16 storage rounds the operands to f16 (relative 2^-11 each); sums of 4K products stay well inside 3e-3.
+    const tol = f16 ? { storage: 'f16' as const, rtol: 3e-3 } : { rtol: 1e-4 };
+    const label = `${cfg.M}x${cfg.N}x${cfg.K} ${cfg.componentType}->f32`;
+
+    it(`${label}: a batched matmul, stored directly`, async () => {
+      const { graph } = matmul(4 * cfg.M, 4 * cfg.K, 4 * cfg.N, { batch: 2, weightsOnly: f16 });
+      const p = await checkGraph(graph(), { subgroupMatrix: only, ...tol });
+      expect(p.kernels[0].wgsl).toContain('subgroup_matrix');
+    });
+
+    it(`${label}: with a bias + tanh epilogue (staged store)`, async () => {
+      const t = matmul(2 * cfg.M, 8 * cfg.K, 6 * cfg.N, { weightsOnly: f16 });
+      const p = await checkGraph(t.graph(withEpilogue(t, 6 * cfg.N)), { subgroupMatrix: only, ...tol });
+      expect(p.kernels[0].wgsl).toContain('kiln_tile');
+    });
+  }
 });
