@@ -15,6 +15,7 @@
 import { GraphBuilder } from '../../compiler/builder.ts';
 import { compile } from '../../compiler/compile.ts';
 import type { Graph, Node } from '../../compiler/ir.ts';
+import type { StorageMode } from '../../compiler/passes/storage.ts';
 import type { CompiledProgram } from '../../compiler/kernel.ts';
 import { TuneCache } from '../../compiler/tune/cache.ts';
 import { describeTiles, tuneGraph } from '../../compiler/tune/tuner.ts';
@@ -43,11 +44,21 @@ function conv3dGraph(s: Conv3dShape): Graph {
   return b.graph([{ name: 'y', node: b.binary('add', y, bb) }]);
 }
 
-function matmulGraph(s: MatmulShape): Graph {
+function matmulGraph(s: MatmulShape, aRole: 'input' | 'weight' = 'input'): Graph {
   const b = new GraphBuilder();
-  const a = b.input('a', [s.m, s.k], 'f32');
+  const a = b.input('a', [s.m, s.k], 'f32', aRole);
   const m: Node = b.input('b', [s.k, s.n], 'f32');
   return b.graph([{ name: 'c', node: b.matmul(a, m) }]);
+}
+
+/** Both operands weights (so that f16 storage covers them), + bias, tanh: an epilogue at the store. */
+function matmulBiasTanhGraph(s: MatmulShape): Graph {
+  const b = new GraphBuilder();
+  const a = b.input('a', [s.m, s.k], 'f32', 'weight');
+  const w = b.input('b', [s.k, s.n], 'f32', 'weight');
+  const bias = b.input('bias', [s.n], 'f32', 'weight');
+  const y = b.matmul(a, w);
+  return b.graph([{ name: 'c', node: b.unary('tanh', b.binary('add', y, b.expand(b.reshape(bias, [1, s.n]), y.shape))) }]);
 }
 
 const host = (data: Float32Array, shape: readonly number[]): HostTensor => ({ dtype: 'F32', shape: [...shape], data });
@@ -89,12 +100,12 @@ async function bestBaseline<V>(ctx: BenchContext, what: string, variants: readon
   return best;
 }
 
-async function tunedProgram(ctx: BenchContext, graph: Graph): Promise<{ program: CompiledProgram; chosen: string; candidates: number }> {
+async function tunedProgram(ctx: BenchContext, graph: Graph, storage: StorageMode = 'f32'): Promise<{ program: CompiledProgram; chosen: string; candidates: number }> {
   const cache = TuneCache.load(ctx.tuneDir, (m) => ctx.log(`    warning: ${m}`));
   const timer = async (k: Parameters<typeof timeKernel>[1], tensors: Parameters<typeof timeKernel>[2]) => (await timeKernel(ctx.dev, k, tensors, { minMs: 300, samples: 2 })).ms;
-  const tuned = await tuneGraph(graph, ctx.dev.target, timer, cache, { ...COMPILE, force: true });
+  const tuned = await tuneGraph(graph, ctx.dev.target, timer, cache, { ...COMPILE, storage, force: true });
   const main = tuned[0];
-  return { program: compile(graph, ctx.dev.target, { ...COMPILE, tuning: cache.table(ctx.dev.target) }), chosen: describeTiles(main.chosen), candidates: main.candidates.length };
+  return { program: compile(graph, ctx.dev.target, { ...COMPILE, storage, tuning: cache.table(ctx.dev.target) }), chosen: describeTiles(main.chosen), candidates: main.candidates.length };
 }
 
 /** What bench/torch/ops.py reports: CPU times always, CUDA times where PyTorch sees a GPU. */
@@ -189,4 +200,53 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   rec.add('matmul_vs_handwritten', gmT, 'GFLOP/s', 'hand-written WGSL matmul (bench/baselines/matmul.ts)', gmT / gmB);
   rec.add('matmul_heuristic_vs_handwritten', gmH, 'GFLOP/s', 'hand-written WGSL matmul (bench/baselines/matmul.ts)', gmH / gmB, `Kiln with the heuristic tiles (${mmH.detail})`);
   if (torch) addPytorchFigures(ctx, 'matmul', gmT, matmulFlops(m), torch, torch.matmul_ms, torch.matmul_cuda_ms);
+
+  await runSubgroupMatrixMatmul(ctx, a, bm, mmBaseline.out);
+}
+
+/**
+ * The same matmul on subgroup matrices (tensor cores), where the adapter reports a
+ * configuration that accumulates in f32, against Kiln's tuned register-tiled kernel with the
+ * same operand storage (f16 for an f16 configuration: both operands are then weights, stored
+ * f16). Both are checked against the f32 hand-written result first, within f16's tolerance.
+ */
+async function runSubgroupMatrixMatmul(ctx: BenchContext, a: Float32Array, b: Float32Array, reference: Float32Array): Promise<void> {
+  const { dev, rec, log } = ctx;
+  const offered = dev.subgroupMatrix;
+  const cfg = offered?.configs
+    .filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || (c.componentType === 'f16' && dev.target.features.shaderF16)))
+    .sort((x, y) => (x.componentType === 'f16' ? 0 : 1) - (y.componentType === 'f16' ? 0 : 1))[0];
+  if (!offered || !cfg) {
+    log(`matmul on subgroup matrices: skipped (${offered ? 'no configuration of this adapter accumulates f32 or f16 operands in f32' : 'this adapter reports no subgroup-matrix configurations'})`);
+    return;
+  }
+  const m = MATMUL_CASE;
+  const storage: StorageMode = cfg.componentType === 'f16' ? 'f16' : 'f32';
+  const label = `${cfg.M}x${cfg.N}x${cfg.K} ${cfg.componentType}->f32`;
+  log(`matmul ${m.m}x${m.k} @ ${m.k}x${m.n} on subgroup matrices (${label}), operands stored ${storage}`);
+  const graph = matmulGraph(m, 'weight');
+  const weights = new Map([['a', host(a, [m.m, m.k])], ['b', host(b, [m.k, m.n])]]);
+  const tc = await kilnKernel(ctx, compile(graph, dev.target, { ...COMPILE, storage, subgroupMatrix: { ...offered, configs: [cfg] } }), {}, weights);
+  if (!tc.detail.includes('subgroup matrices')) throw new Error(`the matmul did not compile to the subgroup-matrix kernel (${tc.detail})`);
+  const tol = storage === 'f16' ? 3e-3 : 1e-5;
+  const errTc = relativeError(tc.out, reference);
+  if (!(errTc < tol)) throw new Error(`Kiln's subgroup-matrix matmul disagrees with the hand-written one (relative error ${errTc}, allowed ${tol})`);
+  // The staged store (an epilogue through workgroup memory) on the GPU too: + bias, tanh.
+  const bias = uniform(m.n, 6, -0.5, 0.5);
+  const staged = await kilnKernel(ctx, compile(matmulBiasTanhGraph(m), dev.target, { ...COMPILE, storage, subgroupMatrix: { ...offered, configs: [cfg] } }), {}, new Map([...weights, ['bias', host(bias, [m.n])]]));
+  if (!staged.detail.includes('staged store')) throw new Error(`matmul + bias + tanh did not compile to the staged subgroup-matrix kernel (${staged.detail})`);
+  const expected = reference.map((v, i) => Math.tanh(v + bias[i % m.n]));
+  const errStaged = relativeError(staged.out, expected);
+  if (!(errStaged < tol)) throw new Error(`Kiln's subgroup-matrix matmul + bias + tanh disagrees with the hand-written matmul's (relative error ${errStaged}, allowed ${tol})`);
+  log(`    checked: plain ${errTc.toExponential(1)}, + bias + tanh (staged store) ${errStaged.toExponential(1)} relative error`);
+  log(`    tuning Kiln's register-tiled matmul with ${storage} operands...`);
+  const tuned = await tunedProgram(ctx, graph, storage);
+  const rt = await kilnKernel(ctx, tuned.program, {}, weights);
+  if (!(relativeError(rt.out, reference) < tol)) throw new Error(`Kiln's register-tiled matmul with ${storage} operands disagrees with the hand-written one`);
+  log('    final rounds: subgroup matrices, register tiles, in turn...');
+  const [msTc, msRt] = await bestOfRounds([tc.time, rt.time]);
+  const gTc = gflops(tc.flops, msTc);
+  const gRt = gflops(rt.flops, msRt);
+  rec.add('matmul_subgroup_matrix_gflops', gTc, 'GFLOP/s', null, null, `Kiln matmul on subgroup matrices (${tc.detail}); relative error ${errTc.toExponential(1)} against the f32 hand-written result`);
+  rec.add('matmul_subgroup_matrix_vs_register_tiled', gTc, 'GFLOP/s', `Kiln's tuned register-tiled matmul, operands stored ${storage} (${tuned.chosen})`, gTc / gRt);
 }
