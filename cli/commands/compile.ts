@@ -2,7 +2,7 @@
  * `kiln compile FILE --entry NAME ...`: compile an entry without running it. With `--shapes`
  * the entry is traced for those input shapes and compiled to WGSL kernels (for WebGPU's
  * guaranteed limits, so no GPU is needed), and the kernel count and memory plan are printed
- * (`--dump-wgsl` writes the kernels). With `--emit-ts` a typed TypeScript module is written for
+ * (`--dump-wgsl` writes the kernels, `--check-shaders` has Dawn compile them). With `--emit-ts` a typed TypeScript module is written for
  * the entry's functions (compiler/bindings/emit_ts.ts); that needs no shapes.
  */
 import { mkdirSync } from 'node:fs';
@@ -18,6 +18,7 @@ import type { CompiledProgram } from '../../compiler/kernel.ts';
 import { formatBytes } from '../../compiler/passes/errors.ts';
 import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
 import { acquireDevice, releaseDevice } from '../../runtime/device.ts';
+import { shaderChecker } from '../../runtime/gpu/shader-check.ts';
 
 const HELP = `Usage: kiln compile FILE... --entry NAME [--shapes NAME=[...]...] [--emit-ts OUT.ts] [options]
 
@@ -39,6 +40,9 @@ Options:
   --no-fuse                One kernel per IR op.
   --device                 Compile for this machine's GPU adapter (its real limits: bindings per
                            kernel, workgroup memory, ...) instead of WebGPU's guaranteed minimums.
+  --check-shaders          Also compile every kernel with Dawn's shader compiler (its null backend:
+                           WGSL and pipeline validation, no GPU needed, nothing runs) and print
+                           what it reports; exit 1 when a kernel does not compile.
   --emit-ts OUT.ts         Write typed TypeScript bindings for the entry: input and output
                            interfaces (names, dtypes, shape tuples), the config type, the weight
                            key union and a typed load(). Needs no shapes.
@@ -59,6 +63,7 @@ interface CompileArgs {
   readonly fuse: boolean;
   readonly emitTs?: string;
   readonly device: boolean;
+  readonly checkShaders: boolean;
 }
 
 function parse(argv: readonly string[]): CompileArgs {
@@ -71,6 +76,7 @@ function parse(argv: readonly string[]): CompileArgs {
       'dump-wgsl': { type: 'string' },
       'no-fuse': { type: 'boolean', default: false },
       device: { type: 'boolean', default: false },
+      'check-shaders': { type: 'boolean', default: false },
       'emit-ts': { type: 'string' },
     },
   });
@@ -79,10 +85,11 @@ function parse(argv: readonly string[]): CompileArgs {
     throw new UsageError('nothing to do: give --shapes NAME=[...] to compile kernels, or --emit-ts OUT.ts to write bindings (or both)');
   }
   if (v['dump-wgsl'] !== undefined && !v.shapes.length) throw new UsageError('--dump-wgsl needs --shapes: kernels are generated for concrete shapes');
+  if (v['check-shaders'] && !v.shapes.length) throw new UsageError('--check-shaders needs --shapes: kernels are generated for concrete shapes');
   if (v['emit-ts'] !== undefined && !v['emit-ts'].endsWith('.ts')) throw new UsageError(`--emit-ts ${v['emit-ts']} must name a .ts file`);
   const files = sourceFiles('compile', parsed.positionals);
   return {
-    files, entry: v.entry, config: v.config, set: v.set, shapes: v.shapes, args: v.arg, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'], emitTs: v['emit-ts'], device: v.device,
+    files, entry: v.entry, config: v.config, set: v.set, shapes: v.shapes, args: v.arg, dumpWgsl: v['dump-wgsl'], fuse: !v['no-fuse'], emitTs: v['emit-ts'], device: v.device, checkShaders: v['check-shaders'],
   };
 }
 
@@ -125,6 +132,7 @@ async function compileEntry(args: CompileArgs, argv: readonly string[]): Promise
       const written = await dumpWgsl(compiled, args.dumpWgsl);
       console.log(`wrote ${written.length - 1} kernel${written.length === 2 ? '' : 's'} and index.txt under ${args.dumpWgsl}`);
     }
+    if (args.checkShaders && !(await checkShaders(compiled))) return 1;
   }
 
   if (args.emitTs !== undefined) {
@@ -141,6 +149,27 @@ async function compileEntry(args: CompileArgs, argv: readonly string[]): Promise
     for (const s of emitted.skipped) console.log(`  not bound: ${s.name} (${s.reason})`);
   }
   return 0;
+}
+
+/** Compiles each kernel with Dawn (null backend); prints what it says. False when one has errors. */
+async function checkShaders(p: CompiledProgram): Promise<boolean> {
+  const checker = await shaderChecker();
+  let failed = 0;
+  let warned = 0;
+  for (const k of p.kernels) {
+    const found = await checker.check(k.wgsl);
+    if (found.some((d) => d.severity === 'error')) failed++;
+    else if (found.length) warned++;
+    for (const d of found) {
+      const line = d.line ? `, line ${d.line} (${k.wgsl.split('\n')[d.line - 1]?.trim() ?? ''})` : '';
+      const report = `kernel ${k.name}${line}: ${d.severity}: ${d.message.split('\n')[0]}`;
+      if (d.severity === 'error') console.error(report); else console.log(report);
+    }
+  }
+  const n = p.kernels.length;
+  const summary = `checked ${n} kernel${n === 1 ? '' : 's'} with Dawn's shader compiler (null backend): ${failed ? `${failed} with errors` : 'all compile'}${warned ? `, ${warned} with warnings` : ''}`;
+  if (failed) console.error(summary); else console.log(summary);
+  return failed === 0;
 }
 
 function describeKernels(p: CompiledProgram): string {

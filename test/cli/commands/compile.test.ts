@@ -47,6 +47,12 @@ describe('kiln compile --shapes', () => {
     expect(readFileSync(join(wgsl, 'index.txt'), 'utf8')).toContain(`Kiln program: ${kernels} kernel`);
   });
 
+  it("has Dawn's shader compiler check every kernel with --check-shaders (no GPU needed)", async () => {
+    expect(await main(mlp('--shapes', 'x=[2,5,8]', '--check-shaders'))).toBe(0);
+    const kernels = Number(/: (\d+) kernels? \(/.exec(out[1])![1]);
+    expect(out.at(-1)).toBe(`checked ${kernels} kernel${kernels === 1 ? '' : 's'} with Dawn's shader compiler (null backend): all compile`);
+  });
+
   it('compiles a named function and a free function with --arg', async () => {
     expect(await main(mlp('--entry', 'GeluMLP.forward_with_hidden', '--shapes', 'x=[3,8]'))).toBe(2);
     expect(err.at(-1)).toMatch(/--shapes x=\[3, 8\] has 2 axes but x: f32\[B, L, dim\] has 3 axes/);
@@ -92,6 +98,8 @@ describe('kiln compile: mistakes', () => {
     expect(err.at(-1)).toMatch(/--emit-ts x\.js must name a \.ts file/);
     expect(await main(mlp('--emit-ts', 'x.ts', '--dump-wgsl', 'd'))).toBe(2);
     expect(err.at(-1)).toMatch(/--dump-wgsl needs --shapes/);
+    expect(await main(mlp('--emit-ts', 'x.ts', '--check-shaders'))).toBe(2);
+    expect(err.at(-1)).toMatch(/--check-shaders needs --shapes/);
     expect(await main(mlp('--shapes', 'x=2x5x8'))).toBe(2);
     expect(err.at(-1)).toMatch(/--shapes x: "2x5x8" is not a shape; write it like \[1,3,9,32,32\]/);
     expect(await main(mlp('--shapes', 'y=[2,5,8]'))).toBe(2);
