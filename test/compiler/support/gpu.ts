@@ -13,7 +13,7 @@ import { expect } from 'vitest';
 import type { DType, Graph } from '../../../compiler/ir.ts';
 import { numel } from '../../../compiler/ir.ts';
 import type { CompiledProgram } from '../../../compiler/kernel.ts';
-import type { Target, TargetFeatures, TargetLimits } from '../../../compiler/target.ts';
+import type { Target, TargetAdapter, TargetFeatures, TargetLimits } from '../../../compiler/target.ts';
 import { type CompileOptions, compile } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/reference/interpret.ts';
 import { roundToF16 } from '../../../compiler/f16.ts';
@@ -150,6 +150,8 @@ export interface CheckOptions extends CompileOptions, Tolerance {
   readonly limits?: Partial<TargetLimits>;
   /** Compile as if the device lacked features it has (e.g. `{ subgroups: false }`). */
   readonly features?: Partial<TargetFeatures>;
+  /** Compile for another adapter family (`{ isFallbackAdapter: false }`: a discrete GPU's tiles and code). */
+  readonly adapter?: Partial<TargetAdapter>;
 }
 
 /**
@@ -158,7 +160,7 @@ export interface CheckOptions extends CompileOptions, Tolerance {
  */
 export async function checkGraph(graph: Graph, opts: CheckOptions = {}): Promise<CompiledProgram> {
   const d = await requireGpu();
-  const target: Target = { ...d.target, limits: { ...d.target.limits, ...opts.limits }, features: { ...d.target.features, ...opts.features } };
+  const target: Target = { limits: { ...d.target.limits, ...opts.limits }, features: { ...d.target.features, ...opts.features }, adapter: { ...d.target.adapter, ...opts.adapter } };
   const program = compile(graph, target, { validate: true, ...opts });
   const values = opts.values ?? randomInputs(graph, rng(opts.seed ?? 1));
   const expected = interpret(graph, values);
