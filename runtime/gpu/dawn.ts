@@ -15,8 +15,9 @@
  * - Toggles: every instance enables Dawn's `allow_unsafe_apis`. Dawn offers its
  *   chromium-experimental-* features, subgroup matrices (tensor cores) among them, only with it:
  *   without it no adapter lists `chromium-experimental-subgroup-matrix` nor reports its
- *   configurations, so the subgroup-matrix kernels could never be chosen. It relaxes no bounds
- *   checks (robustness is a toggle of its own).
+ *   configurations, so the subgroup-matrix kernels could never be chosen. Otherwise it only
+ *   permits API and WGSL extensions Kiln does not use (binding arrays, unsafe experimental
+ *   WGSL); bounds checks (robustness) are a toggle of their own and stay on.
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
