@@ -7,7 +7,8 @@
  * tensor cores, is checked by the same code that will see it there. The null backend executes
  * nothing: nothing is ever read back from it.
  */
-import type { SubgroupMatrixSupport } from './adapter-info.ts';
+import type { Target } from '../../compiler/target.ts';
+import { targetOf, type SubgroupMatrixSupport } from './adapter-info.ts';
 import { adapterOptions, dawnInstance } from './dawn.ts';
 import { requestKilnDevice } from './request-device.ts';
 
@@ -21,6 +22,11 @@ export interface ShaderDiagnostic {
 export interface ShaderChecker {
   /** Features the null device was granted (everything Kiln asks for). */
   readonly features: ReadonlySet<string>;
+  /**
+   * A discrete GPU with every feature Kiln uses, at the null device's limits: compile for it to
+   * check the kernels a GPU gets (its heuristic tiles and code, f16, subgroups) on any machine.
+   */
+  readonly gpuTarget: Target;
   /** Its subgroup sizes: a subgroup-matrix kernel's workgroup width must be a multiple of the largest. */
   readonly subgroupMaxSize: number;
   /**
@@ -51,8 +57,11 @@ async function openChecker(): Promise<ShaderChecker> {
   const subgroupMaxSize = (adapter.info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0;
   // Validation errors of a check are caught by its error scope; nothing else should reach here.
   device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => console.error(`kiln: shader check: ${ev.error.message}`);
+  // Backend 'vulkan': the code a Vulkan GPU gets (OpenGL ES kernels differ, see writer.ts).
+  const target = targetOf(adapter, device, 'vulkan');
   return {
     features: new Set(device.features),
+    gpuTarget: { ...target, adapter: { ...target.adapter, description: "Dawn's null device as a GPU", isFallbackAdapter: false } },
     subgroupMaxSize,
     supportFor: (configs) => ({ configs, subgroupMaxSize }),
     async check(wgsl) {
