@@ -1,8 +1,8 @@
 /**
  * The benchmark suite behind `kiln bench` / `npm run bench`: runs the chosen suites on this
  * machine's adapter, merges their entries into bench/results.json (entries of suites not run
- * this time are kept, each with the command that produced it) and rewrites bench/RESULTS.md
- * from all entries. Both files are written atomically.
+ * this time, and of other adapters, are kept, each with the command that produced it) and
+ * rewrites bench/RESULTS.md from all entries. Every file is written atomically.
  *
  * Suites (default: all but `released-decode`, which takes several minutes on a CPU adapter):
  *   contractions     conv3d and matmul vs hand-written WGSL and PyTorch CPU (figure a)
@@ -44,9 +44,6 @@ export const SUITES: readonly Suite[] = [
   { name: 'released-decode', title: 'Released VAE config, tiled decode', byDefault: false, run: runReleasedDecode },
 ];
 
-export const RESULTS_JSON = join(BENCH_DIR, 'results.json');
-export const RESULTS_MD = join(BENCH_DIR, 'RESULTS.md');
-const RUNS_JSON = join(BENCH_DIR, 'runs.json');
 
 function writeAtomically(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -90,8 +87,19 @@ export function rewriteReport(outDir = BENCH_DIR): string {
   return path;
 }
 
-/** Runs the suites; returns the entries recorded. */
-export async function runBench(opts: BenchOptions): Promise<Entry[]> {
+export interface BenchOutcome {
+  readonly entries: readonly Entry[];
+  /** `suite: why` for each suite that threw (the figures it recorded before are kept). */
+  readonly failed: readonly string[];
+}
+
+/**
+ * Runs the suites. After each one its figures replace that suite's figures from the same
+ * adapter in results.json (other adapters' and other suites' stay), and runs.json and
+ * RESULTS.md are rewritten: a run cut short keeps every suite it finished. A suite that throws
+ * keeps the figures it recorded before, is marked failed, and the next suite runs.
+ */
+export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
   const outDir = opts.outDir ?? BENCH_DIR;
   const chosen = opts.suites.map((n) => {
     const s = SUITES.find((x) => x.name === n);
@@ -103,32 +111,40 @@ export async function runBench(opts: BenchOptions): Promise<Entry[]> {
   if (typeof torch === 'string') opts.log(`PyTorch comparisons skipped: ${torch}`);
   const env = environment(dev, torch);
   const entries: Entry[] = [];
-  const runs: RunInfo[] = [];
+  const failed: string[] = [];
   try {
     opts.log(`kiln bench on ${env.adapter}; ${env.cpu}; ${env.torch}`);
     for (const s of chosen) {
       opts.log(`\n== ${s.name}: ${s.title}`);
       const rec = new Recorder(s.name, env.adapter, opts.command, (l) => opts.log(l));
       const t0 = performance.now();
-      const skipped = await s.run({ dev, rec, log: opts.log, torch: typeof torch === 'string' ? undefined : torch, tuneDir: BENCH_CACHE_DIR });
+      let outcome: Pick<RunInfo, 'skipped' | 'failed'> = {};
+      try {
+        const skipped = await s.run({ dev, rec, log: opts.log, torch: typeof torch === 'string' ? undefined : torch, tuneDir: BENCH_CACHE_DIR });
+        if (typeof skipped === 'string') outcome = { skipped };
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        opts.log(`  ${s.name} failed: ${why}`);
+        failed.push(`${s.name}: ${why}`);
+        outcome = { failed: why };
+      }
       dev.pool.trim();
       entries.push(...rec.entries);
-      runs.push({ ...env, suite: s.name, command: opts.command, seconds: (performance.now() - t0) / 1000, skipped: typeof skipped === 'string' ? skipped : undefined });
+      recordSuite(outDir, s.name, rec.entries, { ...env, suite: s.name, command: opts.command, seconds: (performance.now() - t0) / 1000, ...outcome });
     }
   } finally {
     await releaseDevice();
   }
-  const jsonPath = join(outDir, 'results.json');
-  const ran = new Set(chosen.map((s) => s.name));
-  const previous = readJson<Entry[]>(jsonPath, []).filter((e) => !ran.has(e.suite ?? ''));
-  const merged = [...previous, ...entries];
-  writeAtomically(jsonPath, `${JSON.stringify(merged, null, 1)}\n`);
-  const runsPath = join(outDir, 'runs.json');
-  const allRuns = [...readJson<RunInfo[]>(runsPath, []).filter((r) => !ran.has(r.suite)), ...runs];
-  writeAtomically(runsPath, `${JSON.stringify(allRuns, null, 1)}\n`);
-  writeAtomically(join(outDir, 'RESULTS.md'), renderResults(merged, allRuns, SUITES));
-  opts.log(`\nwrote ${jsonPath}, ${join(outDir, 'RESULTS.md')}`);
-  return entries;
+  opts.log(`\nwrote ${join(outDir, 'results.json')}, ${join(outDir, 'RESULTS.md')}`);
+  return { entries, failed };
 }
 
-export { RUNS_JSON };
+/** One suite's figures and run in place of its earlier ones on the same adapter; RESULTS.md rewritten. */
+export function recordSuite(outDir: string, suite: string, entries: readonly Entry[], run: RunInfo): void {
+  const same = (x: { suite?: string; adapter: string }): boolean => x.suite === suite && x.adapter === run.adapter;
+  const merged = [...readJson<Entry[]>(join(outDir, 'results.json'), []).filter((e) => !same(e)), ...entries];
+  writeAtomically(join(outDir, 'results.json'), `${JSON.stringify(merged, null, 1)}\n`);
+  const runs = [...readJson<RunInfo[]>(join(outDir, 'runs.json'), []).filter((r) => !same(r)), run];
+  writeAtomically(join(outDir, 'runs.json'), `${JSON.stringify(runs, null, 1)}\n`);
+  writeAtomically(join(outDir, 'RESULTS.md'), renderResults(merged, runs, SUITES));
+}

@@ -63,7 +63,10 @@ export const benchCommand: Command = {
       if (!SUITES.some((s) => s.name === n)) throw new UsageError(`unknown suite '${n}'; the suites are ${SUITES.map((s) => s.name).join(', ')}`);
     }
     const command = parsed.positionals.length ? `node bin/kiln.js bench ${argv.join(' ')}` : 'npm run bench';
-    await runBench({ suites: names, command, log: (l) => console.log(l) });
-    return 0;
+    const { failed } = await runBench({ suites: names, command, log: (l) => console.log(l) });
+    if (!failed.length) return 0;
+    console.error(`kiln bench: ${failed.length} suite${failed.length === 1 ? '' : 's'} failed (the figures recorded before the failure are kept):`);
+    for (const f of failed) console.error(`  ${f}`);
+    return 1;
   },
 };
