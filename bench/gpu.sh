@@ -6,6 +6,9 @@
 #   bash bench/gpu.sh --quick    goldens of the VAE blocks and the contractions suite only
 #   bash bench/gpu.sh --allow-cpu   go on when the adapter is not an NVIDIA GPU (e.g. to try
 #                                the script on a CPU-only machine with Mesa's lavapipe)
+#   bash bench/gpu.sh --save DIR    also copy the results (bench/results.json, runs.json,
+#                                RESULTS.md), the golden logs and this script's whole output into
+#                                DIR after every step, so a run cut short keeps what it finished
 #
 # What it needs and does (see docs/gpu.md and the shared gpu-server notes):
 # - Node 20+ and node_modules. Where either is missing and bench/gpu-bundle.sh's archive
@@ -24,17 +27,32 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 ALLOW_CPU=0
-for arg in "$@"; do
-  case "$arg" in
+SAVE=
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) QUICK=1 ;;
     --allow-cpu) ALLOW_CPU=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "gpu.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+    --save) [ $# -ge 2 ] || { echo "gpu.sh: --save needs a folder" >&2; exit 2; }; SAVE=$2; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "gpu.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s\n' "$*"; save; }
 die() { echo "gpu.sh: $*" >&2; exit 1; }
+# Copies what exists so far into --save's folder (a no-op without it).
+save() {
+  [ -n "$SAVE" ] || return 0
+  for f in bench/results.json bench/runs.json bench/RESULTS.md /tmp/kiln-golden-f32.log /tmp/kiln-golden-f16.log; do
+    if [ -f "$f" ]; then cp "$f" "$SAVE/"; fi
+  done
+}
+if [ -n "$SAVE" ]; then
+  mkdir -p "$SAVE"
+  exec > >(tee -a "$SAVE/gpu-sh.log") 2>&1
+fi
+trap save EXIT
 
 BUNDLE=.gpu/kiln-runtime-linux-x64.tar.xz
 # node_modules is only replaced when absent (or our own link from an earlier run), never a user's folder.
@@ -108,11 +126,14 @@ step "Goldens on the GPU (f16 storage)"
 if node bin/kiln.js golden --dtype f16 "$@" | tee /tmp/kiln-golden-f16.log; then GOLDEN_STATUS+=("f16: pass"); else GOLDEN_STATUS+=("f16: FAIL"); fi
 
 step "Benchmarks"
+# A failing suite keeps the figures it recorded (and the other suites run): go on to the summary.
+BENCH_STATUS=pass
 if [ "$QUICK" = 1 ]; then
-  node bin/kiln.js bench contractions
+  node bin/kiln.js bench contractions || BENCH_STATUS=FAIL
 else
-  node bin/kiln.js bench
-  node bin/kiln.js bench released-decode
+  node bin/kiln.js bench || BENCH_STATUS=FAIL
+  save
+  node bin/kiln.js bench released-decode || BENCH_STATUS=FAIL
 fi
 
 step "Summary"
@@ -129,3 +150,4 @@ console.log("figure".padEnd(44) + "value".padStart(12) + "  unit".padEnd(12) + "
 for (const e of rows) console.log(e.name.padEnd(44) + fmt(e.value).padStart(12) + ("  " + e.unit).padEnd(12) + (e.ratio === null ? "-" : fmt(e.ratio) + "x").padStart(10));
 '
 printf '%s\n' "${GOLDEN_STATUS[@]}"
+echo "benchmarks: $BENCH_STATUS"
