@@ -27,7 +27,8 @@ const HELP = `Usage:
 
 Runs the autotuner ahead of time: for every convolution, matmul, reduction and attention kernel
 of the program it times a small set of tile configurations on this machine's GPU and caches the
-fastest, keyed by the adapter and the kernel's signature (op, channels, kernel size, stride,
+fastest (a winner other than the heuristic must beat it again in two rounds timed in turn),
+keyed by the adapter and the kernel's signature (op, channels, kernel size, stride,
 sizes rounded to powers of two, storage dtype). Every later compile on this adapter (kiln run,
 kiln vae, kiln golden) uses the cached tiles; kernels without an entry use a heuristic.
 
