@@ -20,8 +20,6 @@ export interface ShaderDiagnostic {
 }
 
 export interface ShaderChecker {
-  /** Features the null device was granted (everything Kiln asks for). */
-  readonly features: ReadonlySet<string>;
   /**
    * A discrete GPU with every feature Kiln uses, at the null device's limits: compile for it to
    * check the kernels a GPU gets (its heuristic tiles and code, f16, subgroups) on any machine.
@@ -35,7 +33,7 @@ export interface ShaderChecker {
    * subgroup size.
    */
   supportFor(configs: SubgroupMatrixSupport['configs']): SubgroupMatrixSupport;
-  /** Compiles the kernel and creates its pipeline; returns what Dawn said (errors first). */
+  /** Compiles the kernel and creates its pipeline; returns what Dawn said (errors first). Calls run one at a time. */
   check(wgsl: string): Promise<ShaderDiagnostic[]>;
 }
 
@@ -59,21 +57,28 @@ async function openChecker(): Promise<ShaderChecker> {
   device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => console.error(`kiln: shader check: ${ev.error.message}`);
   // Backend 'vulkan': the code a Vulkan GPU gets (OpenGL ES kernels differ, see writer.ts).
   const target = targetOf(adapter, device, 'vulkan');
+  const checkOne = async (wgsl: string): Promise<ShaderDiagnostic[]> => {
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code: wgsl });
+    const info = await module.getCompilationInfo();
+    const found: ShaderDiagnostic[] = info.messages.map((m) => ({ severity: m.type, line: m.lineNum || undefined, message: m.message }));
+    device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const err = await device.popErrorScope();
+    // A WGSL error is reported twice (the message and the pipeline's error); keep the message.
+    if (err && !found.some((d) => d.severity === 'error')) found.push({ severity: 'error', message: err.message });
+    return found.sort((a, b) => rank(a) - rank(b));
+  };
+  // Error scopes are a stack shared by the device: overlapping checks caught each other's
+  // WGSL errors (test/runtime/gpu/shader-check.test.ts), so checks run one at a time.
+  let last: Promise<unknown> = Promise.resolve();
   return {
-    features: new Set(device.features),
     gpuTarget: { ...target, adapter: { ...target.adapter, description: "Dawn's null device as a GPU", isFallbackAdapter: false } },
     subgroupMaxSize,
     supportFor: (configs) => ({ configs, subgroupMaxSize }),
-    async check(wgsl) {
-      device.pushErrorScope('validation');
-      const module = device.createShaderModule({ code: wgsl });
-      const info = await module.getCompilationInfo();
-      const found: ShaderDiagnostic[] = info.messages.map((m) => ({ severity: m.type, line: m.lineNum || undefined, message: m.message }));
-      device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      const err = await device.popErrorScope();
-      // A WGSL error is reported twice (the message and the pipeline's error); keep the message.
-      if (err && !found.some((d) => d.severity === 'error')) found.push({ severity: 'error', message: err.message });
-      return found.sort((a, b) => rank(a) - rank(b));
+    check(wgsl) {
+      const result = last.then(() => checkOne(wgsl));
+      last = result.catch(() => undefined);
+      return result;
     },
   };
 }
