@@ -6,7 +6,7 @@
 import type { KernelKind } from '../kernel.ts';
 import type { DType, Node } from '../ir.ts';
 import type { Target } from '../target.ts';
-import { type Ix, ixVar } from './index_expr.ts';
+import { type Ix, ixDelinearize, ixVar } from './index_expr.ts';
 import type { AttentionConfig, ReductionConfig, TileConfig } from './tile.ts';
 import type { Storage } from './values.ts';
 import type { SubgroupMatrixSupport } from './subgroup_matrix.ts';
@@ -72,6 +72,13 @@ export function workgroupIndex(w: KernelWriter, grid: readonly [number, number, 
   w.stmt(`let wg = ${expr};`);
   if (grid[0] * grid[1] * grid[2] > count) w.stmt(`if (wg >= ${count}u) { return; }`);
   return ixVar('wg', 0, Math.max(0, count - 1), 0);
+}
+
+/** The grid of one workgroup per cell of `cells` (e.g. [batch, tiles along M, tiles along N]) and this workgroup's cell. */
+export function workgroupCell(w: KernelWriter, target: Target, cells: readonly number[]): { grid: [number, number, number]; cell: Ix[] } {
+  const count = cells.reduce((a, b) => a * b, 1);
+  const grid = dispatchGrid(count, target);
+  return { grid, cell: ixDelinearize(workgroupIndex(w, grid, count), cells) };
 }
 
 export function kernelHeader(name: string, kind: KernelKind, detail: string, sourceOps: readonly string[]): string {

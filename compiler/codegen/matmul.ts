@@ -7,7 +7,7 @@
 import type { MatmulNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, dispatchGrid, kernelHeader, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, kernelHeader, workgroupCell } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
@@ -31,10 +31,7 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const w = newWriter(ctx);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(mm);
-  const count = batch * tilesM * tilesN;
-  const grid = dispatchGrid(count, ctx.target);
-  const wg = workgroupIndex(w, grid, count);
-  const [bi, ti, tj] = ixDelinearize(wg, [batch, tilesM, tilesN]);
+  const { grid, cell: [bi, ti, tj] } = workgroupCell(w, ctx.target, [batch, tilesM, tilesN]);
   const bc = ixDelinearize(bi, batchShape);
   const ty = ixVar('lid.y', 0, t.wgM - 1, 0);
   const tx = ixVar('lid.x', 0, t.wgN - 1, 0);

@@ -27,7 +27,7 @@
 import type { DType, MatmulNode, Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
 import { contractionFlops, storeTile } from './register_tile.ts';
 import { ValueEmitter } from './values.ts';
@@ -107,10 +107,7 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
   w.enable('chromium_experimental_subgroup_matrix');
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(mm);
-  const count = batch * tilesM * tilesN;
-  const grid = dispatchGrid(count, ctx.target);
-  const wg = workgroupIndex(w, grid, count);
-  const [bi, ti, tj] = ixDelinearize(wg, [batch, tilesM, tilesN]);
+  const { grid, cell: [bi, ti, tj] } = workgroupCell(w, ctx.target, [batch, tilesM, tilesN]);
   const row0 = ixScale(ti, tileM);
   const col0 = ixScale(tj, tileN);
   // Operands are bound as scalar arrays of their storage type: what subgroupMatrixLoad reads.
