@@ -142,7 +142,7 @@ echo "goldens: $(tail -n 1 /tmp/kiln-golden-f32.log) / f16: $(tail -n 1 /tmp/kil
 KILN_ADAPTER="$ADAPTER" node -e '
 // results.json also holds figures of other adapters (the committed lavapipe run): show this adapter only.
 const entries = require("./bench/results.json").filter((e) => e.adapter === process.env.KILN_ADAPTER);
-const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "conv3d_vs_pytorch_gpu", "matmul_vs_pytorch_gpu", "matmul_subgroup_matrix_gflops", "matmul_subgroup_matrix_vs_register_tiled", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
+const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "conv3d_vs_pytorch_gpu", "matmul_vs_pytorch_gpu", "matmul_subgroup_matrix_gflops", "matmul_subgroup_matrix_vs_register_tiled", "matmul_tuned_with_subgroup_matrix_vs_register_tiled", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
   "vae_decoder_standalone_elementwise_kernels", "vae_medium_decoder_ms", "matmul_vs_tfjs_webgpu", "released_vae_tiled_decode_seconds"];
 const rows = want.map((n) => entries.find((e) => e.name === n)).filter(Boolean);
 const fmt = (x) => (x === null || x === undefined ? "-" : String(Number(Number(x).toPrecision(4))));

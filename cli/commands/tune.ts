@@ -143,7 +143,7 @@ export const tuneCommand: Command = {
       console.log(`kiln tune: ${what} on ${device.describe()}; cache ${cache.path}`);
       const timer = async (k: Parameters<typeof timeKernel>[1], tensors: Parameters<typeof timeKernel>[2]) => (await timeKernel(device, k, tensors, { minMs: 100, samples: 2 })).ms;
       const results = await tuneGraph(graph, device.target, timer, cache, {
-        force: args.force, fuse: args.fuse, storage: args.dtype, relayoutWeights: 'upload',
+        force: args.force, fuse: args.fuse, storage: args.dtype, relayoutWeights: 'upload', subgroupMatrix: device.subgroupMatrix,
         onKernel: (k) => console.log(`[${k.index + 1}/${k.count}] ${k.signature} (${k.kernel}): ${k.candidates} candidates`),
         onCandidate: (c) => console.log(`    ${describeTiles(c.tiles)}: ${c.error ? `failed (${c.error})` : `${ms(c.ms)} ms`}`),
       });

@@ -9,7 +9,7 @@ import type { Target } from '../target.ts';
 import { type Ix, ixDelinearize, ixVar } from './index_expr.ts';
 import type { AttentionConfig, ReductionConfig, TileConfig } from './tile.ts';
 import type { Storage } from './values.ts';
-import type { SubgroupMatrixSupport } from './subgroup_matrix.ts';
+import type { SubgroupMatrixSupport, SubgroupMatrixTiles } from './subgroup_matrix.ts';
 import { KernelWriter } from './writer.ts';
 
 export interface GenContext {
@@ -22,6 +22,8 @@ export interface GenContext {
     readonly contraction?: TileConfig;
     readonly reduction?: ReductionConfig;
     readonly attention?: AttentionConfig;
+    /** A matmul on subgroup matrices: its fragments per subgroup, or `off` for register tiles. */
+    readonly subgroupMatrix?: SubgroupMatrixTiles;
   };
   /** Tensors to bind as vec4 arrays (from a first generation pass; see WriterOptions). */
   readonly vectorPlan?: ReadonlySet<number>;

@@ -47,7 +47,10 @@ function generateGroup(name: string, g: KernelGroup, ctx: GenContext, outputTens
       return generateElementwise(name, g.node, g.own, out, ctx);
     }
     case 'reduction': return generateReduction(name, g.chain, ctx);
-    case 'matmul': return (ctx.subgroupMatrix && generateSubgroupMatrixMatmul(name, g.epi, ctx, ctx.subgroupMatrix)) || generateMatmul(name, g.epi, ctx);
+    case 'matmul': {
+      const sm = ctx.tiles?.subgroupMatrix;
+      return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixMatmul(name, g.epi, ctx, ctx.subgroupMatrix, sm?.fragments)) || generateMatmul(name, g.epi, ctx);
+    }
     case 'conv': return generateConv(name, g.epi, ctx);
     case 'attention': return generateAttention(name, g.att, g.epi, ctx);
   }

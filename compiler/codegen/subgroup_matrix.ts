@@ -48,8 +48,14 @@ export interface SubgroupMatrixSupport {
   readonly subgroupMaxSize: number;
 }
 
-/** Most result fragments per workgroup along M and along N (fewer where the size needs it). */
+/** The heuristic's most result fragments per workgroup along M and along N (fewer where the size needs it). */
 const MAX_FRAGMENTS = 2;
+
+/**
+ * A tuned choice: result fragments per subgroup along M and N (a size they do not divide falls
+ * back to the heuristic's), or `off`: the register-tiled kernel even where a configuration fits.
+ */
+export type SubgroupMatrixTiles = { readonly fragments: readonly [number, number] } | 'off';
 
 interface Fit {
   readonly cfg: SubgroupMatrixConfig;
@@ -60,13 +66,13 @@ interface Fit {
 }
 
 /** Fragments along one axis: the most (up to MAX_FRAGMENTS) whose tile divides `size`. */
-function fragments(size: number, frag: number): number {
+function defaultFragments(size: number, frag: number): number {
   for (let f = MAX_FRAGMENTS; f > 1; f--) if (size % (f * frag) === 0) return f;
   return 1;
 }
 
-/** Why `mm` cannot run on `cfg`, or how it runs there. */
-function fit(mm: MatmulNode, ctx: GenContext, cfg: SubgroupMatrixConfig): Fit | string {
+/** Why `mm` cannot run on `cfg`, or how it runs there (`fragments`: a tuned choice). */
+function fit(mm: MatmulNode, ctx: GenContext, cfg: SubgroupMatrixConfig, fragments?: readonly [number, number]): Fit | string {
   const [a, b] = mm.src;
   const ta = ctx.storage.tensorOf(a);
   const tb = ctx.storage.tensorOf(b);
@@ -80,13 +86,14 @@ function fit(mm: MatmulNode, ctx: GenContext, cfg: SubgroupMatrixConfig): Fit | 
   if (m % cfg.M !== 0 || n % cfg.N !== 0 || k % cfg.K !== 0) return 'its sizes are not multiples of the fragment shape';
   const stored = (node: Node, t: number): DType => ctx.storageOf?.(t) ?? node.dtype;
   if (stored(a, ta) !== component || stored(b, tb) !== component) return 'operand storage differs from the config\'s component type';
-  return { cfg, component, fm: fragments(m, cfg.M), fn: fragments(n, cfg.N) };
+  if (fragments && m % (fragments[0] * cfg.M) === 0 && n % (fragments[1] * cfg.N) === 0) return { cfg, component, fm: fragments[0], fn: fragments[1] };
+  return { cfg, component, fm: defaultFragments(m, cfg.M), fn: defaultFragments(n, cfg.N) };
 }
 
 /** The kernel on the first configuration that fits, or undefined (use the register-tiled kernel). */
-export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: GenContext, support: SubgroupMatrixSupport): GeneratedKernel | undefined {
+export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: GenContext, support: SubgroupMatrixSupport, fragments?: readonly [number, number]): GeneratedKernel | undefined {
   const mm = epi.anchor as MatmulNode;
-  const found = support.configs.map((c) => fit(mm, ctx, c)).find((f): f is Fit => typeof f !== 'string');
+  const found = support.configs.map((c) => fit(mm, ctx, c, fragments)).find((f): f is Fit => typeof f !== 'string');
   if (!found) return undefined;
   const { cfg, component: T, fm, fn } = found;
   const [a, b] = mm.src;

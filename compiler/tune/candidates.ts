@@ -9,6 +9,7 @@ import type { ConvNode, ReduceNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Target } from '../target.ts';
 import type { KernelTiles } from '../codegen/common.ts';
+import type { SubgroupMatrixSupport } from '../codegen/subgroup_matrix.ts';
 import {
   type AttentionConfig, type ReductionConfig, type TileConfig,
   defaultAttentionConfig, defaultContractionTile, defaultReductionConfig, fitAttentionConfig, fitContractionTile,
@@ -68,8 +69,20 @@ export function attentionCandidates(target: Target, lq: number): AttentionConfig
   return unique([base, ...fitted]);
 }
 
-/** Every candidate for a kernel group, as tile overrides; empty for untunable (elementwise) kernels. */
-export function candidatesFor(g: KernelGroup, target: Target): KernelTiles[] {
+/**
+ * Result fragments per subgroup tried for a matmul on subgroup matrices (each only where it
+ * divides the output; elsewhere the kernel takes the heuristic's count and the tuner sees the
+ * same code again and times it once).
+ */
+const SUBGROUP_MATRIX_FRAGMENTS: readonly (readonly [number, number])[] = [[1, 1], [2, 1], [1, 2], [2, 2], [4, 2], [2, 4], [4, 4]];
+
+/**
+ * Every candidate for a kernel group, as tile overrides; empty for untunable (elementwise)
+ * kernels. With `subgroupMatrix` (the adapter has configurations), a matmul's candidates are
+ * the heuristic first (subgroup matrices where they fit), then subgroup-matrix fragment counts,
+ * then the register-tiled kernel's tiles with subgroup matrices off.
+ */
+export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: SubgroupMatrixSupport): KernelTiles[] {
   switch (g.kind) {
     case 'elementwise': return [];
     case 'conv': {
@@ -80,7 +93,14 @@ export function candidatesFor(g: KernelGroup, target: Target): KernelTiles[] {
     case 'matmul': {
       const r = g.epi.anchor.shape.length;
       const mm = g.epi.anchor;
-      return contractionCandidates(target, mm.shape[r - 2], mm.shape[r - 1], undefined, mm.src[0].shape[r - 1]).map((contraction) => ({ contraction }));
+      const tiles = contractionCandidates(target, mm.shape[r - 2], mm.shape[r - 1], undefined, mm.src[0].shape[r - 1]);
+      if (!subgroupMatrix) return tiles.map((contraction) => ({ contraction }));
+      // Every candidate carries a contraction tile (the heuristic's where it does not matter), so each is a complete entry.
+      return [
+        { contraction: tiles[0] },
+        ...SUBGROUP_MATRIX_FRAGMENTS.map((fragments) => ({ contraction: tiles[0], subgroupMatrix: { fragments } })),
+        ...tiles.map((contraction) => ({ contraction, subgroupMatrix: 'off' as const })),
+      ];
     }
     case 'reduction': {
       const first = g.chain[0].anchor as ReduceNode;
@@ -121,6 +141,11 @@ export function tilesProblem(t: KernelTiles, target: Target): string | undefined
     if (![a.rows, a.lanes, a.perThread].every(posInt)) return 'malformed attention config';
     if (a.rows * a.lanes > L.maxComputeInvocationsPerWorkgroup || a.lanes > L.maxComputeWorkgroupSizeX || a.rows > L.maxComputeWorkgroupSizeY) return 'attention workgroup beyond the device\'s limits';
     if (a.rows * a.perThread * a.lanes * (a.lanes + 1) * 4 > L.maxComputeWorkgroupStorageSize) return 'attention workgroup memory beyond the device\'s limits';
+  }
+  const sm = t.subgroupMatrix;
+  if (sm !== undefined && sm !== 'off') {
+    const f = (sm as { fragments?: unknown }).fragments;
+    if (!Array.isArray(f) || f.length !== 2 || !f.every((x) => posInt(x) && x <= 8)) return 'malformed subgroup-matrix choice';
   }
   if (!c && !r && !a) return 'empty entry';
   return undefined;

@@ -49,7 +49,7 @@ export interface TunedKernel {
   readonly fromCache: boolean;
 }
 
-export interface TuneOptions extends Pick<CompileOptions, 'fuse' | 'storage' | 'relayoutWeights'> {
+export interface TuneOptions extends Pick<CompileOptions, 'fuse' | 'storage' | 'relayoutWeights' | 'subgroupMatrix'> {
   /** Retune signatures that are already cached. */
   readonly force?: boolean;
   /** Called before each kernel is tuned (index among the signatures to tune, their count). */
@@ -65,7 +65,7 @@ export function tunableKernels(graph: Graph, target: Target, opts: TuneOptions =
   const a = assignTensors(s);
   const tensors = storageDTypes(s, a, storage);
   checkLimits(s, { ...a, tensors }, target);
-  const setting = { schedule: s, assignment: a, tensors, target };
+  const setting = { schedule: s, assignment: a, tensors, target, subgroupMatrix: opts.subgroupMatrix };
   const groups = kernelGroups(s);
   const seen = new Set<string>();
   const out: { signature: string; group: KernelGroup; index: number; generate: (tiles: KernelTiles | undefined) => Kernel }[] = [];
@@ -91,13 +91,21 @@ export async function tuneGraph(graph: Graph, target: Target, timer: KernelTimer
       results.push({ signature: k.signature, kernel: heuristic.name, kind: k.group.kind, flops: heuristic.flops, chosen: cached.tiles, ms: cached.ms, heuristicMs: cached.heuristicMs, candidates: [], fromCache: true });
       continue;
     }
-    const candidates = candidatesFor(k.group, target);
+    const candidates = candidatesFor(k.group, target, opts.subgroupMatrix);
     opts.onKernel?.({ signature: k.signature, kernel: heuristic.name, index: index++, count: todo.length, candidates: candidates.length });
     const times: CandidateTime[] = [];
+    // Candidates that generate the same code (a choice the kernel's sizes do not allow) are timed once.
+    const byCode = new Map<string, CandidateTime>();
     for (const tiles of candidates) {
       let t: CandidateTime;
       try {
-        t = { tiles, ms: await timer(k.generate(tiles), tensors) };
+        const kernel = k.generate(tiles);
+        const same = byCode.get(kernel.wgsl);
+        if (same) {
+          t = { ...same, tiles };
+        } else {
+          byCode.set(kernel.wgsl, t = { tiles, ms: await timer(kernel, tensors) });
+        }
       } catch (err) {
         t = { tiles, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
       }
@@ -149,9 +157,11 @@ export async function tuneGraph(graph: Graph, target: Target, timer: KernelTimer
 
 /** `8x4 regs, 8x8 threads` and the like, for reports. */
 export function describeTiles(t: KernelTiles): string {
+  const sm = t.subgroupMatrix;
+  if (sm !== undefined && sm !== 'off') return `subgroup matrices, ${sm.fragments[0]}x${sm.fragments[1]} fragments per subgroup`;
   if (t.contraction) {
     const c = t.contraction;
-    return `${c.rm}x${c.rn} regs, ${c.wgM}x${c.wgN} threads${c.unrollK > 1 ? `, k unrolled ${c.unrollK}x` : ''}${c.unrollTaps ? ', taps unrolled' : ''}`;
+    return `${c.rm}x${c.rn} regs, ${c.wgM}x${c.wgN} threads${c.unrollK > 1 ? `, k unrolled ${c.unrollK}x` : ''}${c.unrollTaps ? ', taps unrolled' : ''}${sm === 'off' ? ', subgroup matrices off' : ''}`;
   }
   if (t.reduction) {
     const r = t.reduction;

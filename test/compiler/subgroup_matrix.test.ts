@@ -115,6 +115,15 @@ describe('subgroup-matrix kernels compiled by Dawn (null backend: Tint and pipel
       return wgslOf(t.graph(withEpilogue(t, 8)), { subgroupMatrix: checker.supportFor([F32_F32]) });
     }],
   ];
+  cases.push([`every fragment count the autotuner tries (f16, subgroups of ${S})`, () => {
+    const support = checker.supportFor([F16_F32]);
+    const t = matmul(128, 64, 128, { weightsOnly: true });
+    return [[1, 1], [2, 1], [1, 2], [2, 2], [4, 2], [2, 4], [4, 4]].map(([fm, fn]) => {
+      const [w] = wgslOf(t.graph(withEpilogue(t, 128)), { subgroupMatrix: support, storage: 'f16', tiles: { subgroupMatrix: { fragments: [fm, fn] } } });
+      expect(w).toContain(`${fm}x${fn} fragments per subgroup`);
+      return w;
+    });
+  }]);
   for (const [what, make] of cases) {
     it(what, async () => {
       const kernels = make();

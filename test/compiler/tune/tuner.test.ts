@@ -192,6 +192,56 @@ describe('tuneGraph', () => {
   });
 });
 
+describe('tuning with subgroup matrices (a model of time; the kernels are compiled, not run)', () => {
+  const SUPPORT = { subgroupMaxSize: 32, configs: [{ M: 8, N: 8, K: 8, componentType: 'f32' as const, resultComponentType: 'f32' as const }] };
+  function matmulGraph(m: number, k: number, n: number): Graph {
+    const b = new GraphBuilder();
+    const a = b.input('a', [m, k], 'f32');
+    const w = b.input('w', [k, n], 'f32', 'weight');
+    return b.graph([{ name: 'y', node: b.matmul(a, w) }]);
+  }
+  const fragmentsOf = (k: Kernel): string | undefined => /(\d+x\d+) fragments per subgroup/.exec(k.wgsl)?.[1];
+
+  it('tries the heuristic, then fragment counts, then register tiles with subgroup matrices off; all are valid entries', () => {
+    const g = matmulGraph(64, 32, 64);
+    const cands = candidatesFor(tunableKernels(g, LAVAPIPE).kernels[0].group, LAVAPIPE, SUPPORT);
+    expect(cands[0].subgroupMatrix).toBeUndefined();
+    expect(cands.filter((c) => c.subgroupMatrix !== undefined && c.subgroupMatrix !== 'off').map((c) => (c.subgroupMatrix as { readonly fragments: readonly number[] }).fragments.join('x')))
+      .toEqual(['1x1', '2x1', '1x2', '2x2', '4x2', '2x4', '4x4']);
+    expect(cands.filter((c) => c.subgroupMatrix === 'off').length).toBeGreaterThan(3);
+    for (const c of cands) expect(tilesProblem(c, LAVAPIPE)).toBeUndefined();
+    expect(tilesProblem({ contraction: cands[0].contraction, subgroupMatrix: { fragments: [0, 2] } }, LAVAPIPE)).toBe('malformed subgroup-matrix choice');
+  });
+
+  it('caches the fastest fragment count, and compile then uses it', async () => {
+    const g = matmulGraph(64, 32, 64);
+    const cache = freshCache();
+    const results = await tuneGraph(g, LAVAPIPE, async (k) => (fragmentsOf(k) === '4x2' ? 1 : 4), cache, { subgroupMatrix: SUPPORT });
+    expect(results[0].chosen.subgroupMatrix).toEqual({ fragments: [4, 2] });
+    const tuned = compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) });
+    expect(fragmentsOf(tuned.kernels[0])).toBe('4x2');
+    expect(fragmentsOf(compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT }).kernels[0])).toBe('2x2');
+  });
+
+  it('turns subgroup matrices off when register tiles are faster, and times code it has seen once', async () => {
+    // 48 rows: 4 fragments of 8 do not divide them, so 4x2, 4x4 fall back to the heuristic's 2x2 (same code).
+    const g = matmulGraph(48, 32, 64);
+    const cache = freshCache();
+    let timed = 0;
+    const results = await tuneGraph(g, LAVAPIPE, async (k) => {
+      timed++;
+      return k.wgsl.includes('subgroup_matrix') ? 3 : 2;
+    }, cache, { subgroupMatrix: SUPPORT });
+    const count = candidatesFor(tunableKernels(g, LAVAPIPE).kernels[0].group, LAVAPIPE, SUPPORT).length;
+    expect(results[0].candidates).toHaveLength(count);
+    // The heuristic (2x2) and its duplicates 2x2, 4x2, 4x4 were timed once between them; then its re-timing and two confirmation rounds.
+    expect(timed).toBe(count - 3 + 1 + 4);
+    expect(results[0].chosen.subgroupMatrix).toBe('off');
+    const tuned = compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) });
+    expect(tuned.kernels[0].wgsl).not.toContain('subgroup_matrix');
+  });
+});
+
 describe('compile with a tuning table', () => {
   it('uses an entry for the kernel\'s signature, the heuristic elsewhere, and tests\' global tiles over both', () => {
     const g = convGraph();
