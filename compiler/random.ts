@@ -14,7 +14,9 @@
  * - uniform: `(word0 >>> 8) * 2^-24`, in [0, 1) and exactly representable in f32.
  * - normal: Box-Muller from u1 = `((word0 >>> 8) + 1) * 2^-24` in (0, 1] (so log(u1) is
  *   finite) and u2 = `(word1 >>> 8) * 2^-24` in [0, 1): `sqrt(-2 ln u1) * cos(2 pi u2)`,
- *   evaluated in float64 here (a GPU evaluates the same formula in f32).
+ *   evaluated in float64 here. A GPU evaluates the same value in f32 as
+ *   `-sqrt(-2 ln u1) * cos(2 pi (u2 - 1/2))`, keeping cos's argument in [-pi, pi), where WGSL
+ *   bounds its error.
  */
 
 export const PHILOX_M0 = 0xd2511f53;

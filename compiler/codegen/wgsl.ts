@@ -158,7 +158,15 @@ fn kiln_normal(i: u32, seed: u32) -> f32 {
   let w = kiln_philox(i, seed);
   let u1 = f32((w.x >> 8u) + 1u) * ${f32Literal(2 ** -24)};
   let u2 = f32(w.y >> 8u) * ${f32Literal(2 ** -24)};
-  return sqrt(-2.0f * log(u1)) * cos(${f32Literal(2 * Math.PI)} * u2);
+  // ln(u1) near 1 is tiny, and WGSL bounds log's error there only absolutely (2^-21): for
+  // v = 1 - u1 < 1/16 (exact in f32) the series -(v + v^2/2 + ... + v^6/6) is used instead,
+  // whose truncation is below f32's rounding.
+  let v = 1.0f - u1;
+  let series = -v * (1.0f + v * (0.5f + v * (${f32Literal(1 / 3)} + v * (0.25f + v * (0.2f + v * ${f32Literal(1 / 6)})))));
+  let ln_u1 = select(log(u1), series, v < 0.0625f);
+  // cos(2 pi u2) = -cos(2 pi (u2 - 1/2)): an argument in [-pi, pi), the only range where WGSL
+  // bounds cos's error; u2 - 0.5 is exact in f32.
+  return -sqrt(-2.0f * ln_u1) * cos(${f32Literal(2 * Math.PI)} * (u2 - 0.5f));
 }`,
   // Round an f32 to the nearest f16 value, kept as f32 (pack2x16float is core WGSL).
   to_f16: `fn kiln_to_f16(x: f32) -> f32 {
