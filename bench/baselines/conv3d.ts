@@ -2,7 +2,8 @@
  * The hand-written baseline for the conv3d figure: a causal 3-D convolution with bias,
  * y = conv3d(replicate_pad(x, T: (k-1, 0), H: (1, 1), W: (1, 1)), w) + b, for k = 3 and
  * stride 1 — the VAE's CausalConv3d — written directly in WGSL as an implicit GEMM with
- * register tiles, the design a person would write for a load-bound CPU adapter:
+ * register tiles, the design a person would write for a load-bound CPU adapter (one variant is
+ * shaped for a GPU instead: more threads, fewer outputs each; the figure keeps the fastest):
  *
  * - Each thread owns RM consecutive outputs along W (one row t, h) × 4·NV output channels, as
  *   RM·NV vec4 accumulators.
@@ -39,6 +40,8 @@ export const CONV3D_VARIANTS: readonly Conv3dVariant[] = [
   { rm: 8, nv: 1, wgC: 8, wgP: 8 },
   { rm: 8, nv: 2, wgC: 4, wgP: 16 },
   { rm: 4, nv: 2, wgC: 8, wgP: 8 },
+  // Shaped for a GPU: 256 threads of 4 positions x 4 channels each.
+  { rm: 4, nv: 1, wgC: 16, wgP: 16 },
 ];
 
 export function conv3dBaselineProblem(s: Conv3dShape, v: Conv3dVariant): string | undefined {
