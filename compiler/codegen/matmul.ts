@@ -1,16 +1,20 @@
 /**
  * Matmul kernels: C[...b, M, N] = Σ_k A[...b, M, k] · B[...b, k, N] with workgroup tiles and
  * per-thread register tiles (tile.ts). Operands are inlined expressions (their prologue:
- * permuted or broadcast views, scaling, ...) loaded per element; rows and columns past the
- * edge are clamped for loading and skipped at the store; the epilogue runs at the store.
+ * permuted or broadcast views, scaling, ...); rows and columns past the edge are clamped for
+ * loading and skipped at the store; the epilogue runs at the store. Two forms:
+ * - direct (CPU adapters): each thread loads its operands from storage, vec4 where aligned;
+ * - staged (GPUs, TileConfig.stageK): the workgroup stages chunks of K of its rows of A and
+ *   columns of B in workgroup memory, each element's prologue evaluated once (stagedLoop).
  */
-import type { MatmulNode } from '../ir.ts';
+import type { MatmulNode, Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, kernelHeader, workgroupCell } from './common.ts';
-import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
+import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
 import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
+import type { KernelWriter } from './writer.ts';
 import { ValueEmitter } from './values.ts';
 
 export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, tileOverride?: TileConfig): GeneratedKernel {
@@ -35,6 +39,13 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const bc = ixDelinearize(bi, batchShape);
   const ty = ixVar('lid.y', 0, t.wgM - 1, 0);
   const tx = ixVar('lid.x', 0, t.wgN - 1, 0);
+  if ((t.stageK ?? 0) > 0 && mm.dtype === 'f32') {
+    const setup = { w, ve, bc, ty, tx, row0: ixScale(ti, tm), col0: ixScale(tj, tn), m, n, k };
+    stagedLoop(setup, a, b, t, epi, ctx);
+    const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n}, tile ${tm}x${tn} regs ${t.rm}x${t.rn}, K staged in workgroup memory by ${t.stageK}`;
+    const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, ve.origins), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
+    return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps: ve.origins, flops: contractionFlops(mm, k) };
+  }
   const rows: Ix[] = [];
   const cols: Ix[] = [];
   for (let i = 0; i < t.rm; i++) rows.push(ixAddConst(ixAdd(ixScale(ti, tm), ixScale(ty, t.rm)), i));
@@ -82,4 +93,83 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
   const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n}, tile ${tm}x${tn} regs ${t.rm}x${t.rn}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
+}
+
+interface StagedSetup {
+  readonly w: KernelWriter;
+  readonly ve: ValueEmitter;
+  /** Batch coordinates of this workgroup's tile. */
+  readonly bc: readonly Ix[];
+  readonly ty: Ix;
+  readonly tx: Ix;
+  /** First row and column of this workgroup's tile of C. */
+  readonly row0: Ix;
+  readonly col0: Ix;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+}
+
+/**
+ * The staged form (TileConfig.stageK): per chunk of S steps of K, the workgroup's threads copy
+ * the tile's rows of A (TM x S) and columns of B (S x TN) into workgroup memory together, each
+ * element's prologue evaluated once, steps past K stored as zeros; after a barrier every
+ * thread accumulates its rm x rn outputs from there. A thread's rows are ty + i·wgM and its
+ * columns tx + j·wgN, so neighbouring threads read neighbouring words of workgroup memory and
+ * store neighbouring words of C. Emits the loop and the store.
+ */
+function stagedLoop(st: StagedSetup, a: Node, b: Node, t: TileConfig, epi: Epilogue, ctx: GenContext): void {
+  const { w, ve, bc, ty, tx, row0, col0, m, n, k } = st;
+  const S = t.stageK!;
+  const TM = t.wgM * t.rm;
+  const TN = t.wgN * t.rn;
+  const threads = t.wgM * t.wgN;
+  w.workgroupArray('tile_a', 'f32', TM * S);
+  w.workgroupArray('tile_b', 'f32', S * TN);
+  const acc = declareAccumulators(w, t.rm, t.rn);
+  const chunks = Math.ceil(k / S);
+  w.openLoop('k0', chunks);
+  const kBase = ixScale(ixVar('k0', 0, chunks - 1, w.level), S);
+  const lidx = ixVar('lidx', 0, threads - 1, 0);
+  // One operand's chunk: element e of a rows x cols block, at (e / cols, e % cols), from `at`.
+  const fill = (tile: string, rows: number, cols: number, at: (r: Ix, c: Ix) => { node: Node; coords: Ix[]; kStep: Ix }): void => {
+    const total = rows * cols;
+    for (let e = 0; e * threads < total; e++) {
+      const idx = ixAddConst(lidx, e * threads);
+      const inTile = idx.hi < total ? idx : ixMin(idx, total - 1);
+      const { node, coords, kStep } = at(ixDiv(inTile, cols), ixMod(inTile, cols));
+      const guard = idx.hi < total ? undefined : `${w.ix(idx)} < ${total}u`;
+      if (guard) w.open(`if (${guard})`);
+      const v = ve.value(node, coords).code;
+      const pastK = kStep.hi >= k ? `${w.ix(kStep)} < ${k}u` : undefined;
+      w.stmt(`${tile}[${w.ix(inTile)}] = ${pastK ? `select(0.0f, ${v}, ${pastK})` : v};`);
+      if (guard) w.close();
+    }
+  };
+  fill('tile_a', TM, S, (r, c) => {
+    const kStep = ixAdd(kBase, c);
+    return { node: a, coords: [...bc, ixMin(ixAdd(row0, r), m - 1), ixMin(kStep, k - 1)], kStep };
+  });
+  fill('tile_b', S, TN, (r, c) => {
+    const kStep = ixAdd(kBase, r);
+    return { node: b, coords: [...bc, ixMin(kStep, k - 1), ixMin(ixAdd(col0, c), n - 1)], kStep };
+  });
+  w.barrier();
+  const av: string[][] = [];
+  const bv: string[][] = [];
+  for (let s = 0; s < S; s++) {
+    av.push(Array.from({ length: t.rm }, (_, i) => w.let(`tile_a[${w.ix(ixAddConst(ixScale(ty, S), i * t.wgM * S + s))}]`, w.level)));
+    bv.push(Array.from({ length: t.rn }, (_, j) => w.let(`tile_b[${w.ix(ixAddConst(tx, s * TN + j * t.wgN))}]`, w.level)));
+  }
+  accumulate(w, acc, av, bv);
+  w.barrier();
+  w.close();
+  const rows = Array.from({ length: t.rm }, (_, i) => ixAdd(row0, ixAddConst(ty, i * t.wgM)));
+  const cols = Array.from({ length: t.rn }, (_, j) => ixAdd(col0, ixAddConst(tx, j * t.wgN)));
+  storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
+    (i, j) => [...bc, ixMin(rows[i], m - 1), ixMin(cols[j], n - 1)],
+    (i, j) => {
+      const g = [inBounds(w, rows[i], m), inBounds(w, cols[j], n)].filter((x): x is string => x !== true);
+      return g.length ? g.join(' && ') : true;
+    });
 }

@@ -12,7 +12,7 @@ import type { KernelTiles } from '../codegen/common.ts';
 import type { SubgroupMatrixSupport } from '../codegen/subgroup_matrix.ts';
 import {
   type AttentionConfig, type ReductionConfig, type TileConfig,
-  defaultAttentionConfig, defaultContractionTile, defaultReductionConfig, fitAttentionConfig, fitContractionTile,
+  GPU_STAGE_K, defaultAttentionConfig, defaultContractionTile, defaultReductionConfig, fitAttentionConfig, fitContractionTile, stagedTileBytes,
 } from '../codegen/tile.ts';
 import type { KernelGroup } from '../passes/schedule.ts';
 
@@ -45,10 +45,17 @@ function unique<T>(xs: readonly T[]): T[] {
  */
 export function contractionCandidates(target: Target, m: number, n: number, rowLength?: number, k?: number): TileConfig[] {
   const base = defaultContractionTile(target, m, n, rowLength);
-  const family = target.adapter.isFallbackAdapter ? CPU_TILES : GPU_TILES;
-  const shapes: [Shape4, number][] = family.map((f) => [f, 1]);
-  if (rowLength === undefined && k !== undefined && k % 4 === 0) for (const f of family.slice(0, 3)) shapes.push([f, 4]);
-  const fitted = shapes.map(([[wgM, wgN, rm, rn], unrollK]) => fitContractionTile(target, { wgM, wgN, rm, rn, unrollK, unrollTaps: false }, m, n, rowLength));
+  const cpu = target.adapter.isFallbackAdapter;
+  const family = cpu ? CPU_TILES : GPU_TILES;
+  // [shape, unrollK, stageK]
+  const shapes: [Shape4, number, number][] = family.map((f) => [f, 1, 0]);
+  if (rowLength === undefined && k !== undefined && k % 4 === 0) for (const f of family.slice(0, 3)) shapes.push([f, 4, 0]);
+  // A GPU matmul: every shape also with its operands staged in workgroup memory, the first two with longer chunks too.
+  if (!cpu && rowLength === undefined) {
+    for (const f of family) shapes.push([f, 1, GPU_STAGE_K]);
+    for (const f of family.slice(0, 2)) shapes.push([f, 1, 2 * GPU_STAGE_K]);
+  }
+  const fitted = shapes.map(([[wgM, wgN, rm, rn], unrollK, stageK]) => fitContractionTile(target, { wgM, wgN, rm, rn, unrollK, unrollTaps: false, ...(stageK ? { stageK } : {}) }, m, n, rowLength));
   return unique([base, ...fitted]);
 }
 
@@ -128,6 +135,8 @@ export function tilesProblem(t: KernelTiles, target: Target): string | undefined
     if (![c.wgM, c.wgN, c.rm, c.rn, c.unrollK].every(posInt) || typeof c.unrollTaps !== 'boolean') return 'malformed contraction tile';
     if (c.wgM * c.wgN > L.maxComputeInvocationsPerWorkgroup || c.wgN > L.maxComputeWorkgroupSizeX || c.wgM > L.maxComputeWorkgroupSizeY) return `workgroup ${c.wgN}x${c.wgM} beyond the device's limits`;
     if (c.rm * c.rn > 256) return `register tile ${c.rm}x${c.rn} too large`;
+    if (c.stageK !== undefined && !(Number.isInteger(c.stageK) && c.stageK >= 0)) return 'malformed contraction tile';
+    if (stagedTileBytes(c) > L.maxComputeWorkgroupStorageSize) return `staged chunk of ${c.stageK} steps beyond the device's workgroup memory`;
   }
   const r = t.reduction;
   if (r) {

@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import { GPU_RUNS, dim, seed, shape } from '../support/arbitraries.ts';
-import { checkGraph, randomInputs, requireGpu, rng } from '../support/gpu.ts';
+import { checkGraph, gpuHasF16, randomInputs, requireGpu, rng } from '../support/gpu.ts';
+
+const hasF16 = await gpuHasF16();
 
 describe('reductions on the GPU', () => {
   it('sum and max over random axes (f32 and i32)', async () => {
@@ -84,6 +86,53 @@ describe('matmul on the GPU', () => {
       const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { seed: sd, rtol: 1e-5 });
       expect(p.kernels.map((kk) => kk.kind)).toEqual(['contraction']);
     }), GPU_RUNS);
+  });
+});
+
+describe('matmul with operands staged in workgroup memory (TileConfig.stageK, the GPU form)', () => {
+  const tile = fc.record({
+    wgM: fc.constantFrom(2, 4, 8), wgN: fc.constantFrom(2, 4, 8), rm: fc.constantFrom(1, 2, 4), rn: fc.constantFrom(1, 3, 4), stageK: fc.constantFrom(4, 8, 16),
+  }).map((t) => ({ ...t, unrollK: 1, unrollTaps: false }));
+
+  it('sizes off the tile and chunk grid, batch axes', async () => {
+    const arb = fc.tuple(tile, fc.array(dim(3), { maxLength: 1 }), dim(), dim(40), dim());
+    await fc.assert(fc.asyncProperty(arb, seed, async ([t, batch, m, k, n], sd) => {
+      const b = new GraphBuilder();
+      const a = b.input('a', [...batch, m, k], 'f32');
+      const c = b.input('c', [...batch, k, n], 'f32');
+      const p = await checkGraph(b.graph([{ name: 'mm', node: b.matmul(a, c) }]), { seed: sd, rtol: 1e-5, tiles: { contraction: t } });
+      expect(p.kernels[0].wgsl).toContain(`K staged in workgroup memory by ${t.stageK}`);
+    }), GPU_RUNS);
+  });
+
+  it('a prologue (permuted, scaled and broadcast operands) evaluated once per staged element, a bias and residual epilogue', async () => {
+    const arb = fc.tuple(tile, dim(3), dim(), dim(40), dim());
+    await fc.assert(fc.asyncProperty(arb, seed, async ([t, batch, m, k, n], sd) => {
+      const b = new GraphBuilder();
+      const at = b.input('at', [batch, k, m], 'f32');
+      const w = b.input('w', [n, k], 'f32', 'weight');
+      const bias = b.input('bias', [n], 'f32', 'weight');
+      const res = b.input('res', [batch, m, n], 'f32');
+      const a = b.unary('tanh', b.permute(at, [0, 2, 1]));
+      const wt = b.expand(b.reshape(b.permute(w, [1, 0]), [1, k, n]), [batch, k, n]);
+      const mm = b.matmul(a, wt);
+      const y = b.binary('add', b.binary('add', mm, b.expand(b.reshape(bias, [1, 1, n]), mm.shape)), res);
+      const p = await checkGraph(b.graph([{ name: 'y', node: y }]), { seed: sd, rtol: 1e-5, tiles: { contraction: t } });
+      expect(p.kernels.map((kk) => kk.kind)).toEqual(['contraction']);
+      // The prologue's tanh is applied where the chunk of A is staged (at most once per element a
+      // thread stages; fewer where clamped edges coincide), never per use in the accumulation.
+      const calls = (p.kernels[0].wgsl.match(/kiln_tanh\(/g)?.length ?? 0) - 1;
+      expect(calls).toBeGreaterThan(0);
+      expect(calls).toBeLessThanOrEqual(Math.ceil((t.wgM * t.rm * t.stageK) / (t.wgM * t.wgN)));
+    }), GPU_RUNS);
+  });
+
+  it.skipIf(!hasF16)(hasF16 ? 'f16 storage' : 'f16 storage — skipped: this adapter has no shader-f16', async () => {
+    const b = new GraphBuilder();
+    const a = b.input('a', [37, 45], 'f32', 'weight');
+    const c = b.input('c', [45, 29], 'f32', 'weight');
+    const p = await checkGraph(b.graph([{ name: 'mm', node: b.matmul(a, c) }]), { storage: 'f16', rtol: 3e-3, tiles: { contraction: { wgM: 8, wgN: 8, rm: 4, rn: 4, unrollK: 1, unrollTaps: false, stageK: 16 } } });
+    expect(p.kernels[0].wgsl).toContain('K staged in workgroup memory by 16');
   });
 });
 
