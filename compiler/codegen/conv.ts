@@ -15,15 +15,18 @@
  * normalise-scale-shift, SiLU, upsampling views) is folded into the loads; loop-invariant
  * parts (per-channel statistics) hoist out of the tap loop by themselves. Bias, residual add
  * and scaling run in the epilogue at the store.
+ * - Staged (TileConfig.stageK > 0, a GPU tuner candidate): inputs and weights go through
+ *   workgroup memory, a chunk of input channels at a time (stagedConvLoop).
  */
 import type { ConvNode } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
-import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
+import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
 import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
+import type { KernelWriter } from './writer.ts';
 
 export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileOverride?: TileConfig): GeneratedKernel {
   const conv = epi.anchor as ConvNode;
@@ -62,6 +65,18 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   const pos: Ix[] = [];
   for (let i = 0; i < t.rm; i++) pos.push(ixAddConst(ixScale(segInRow, t.rm), i));
   const posC = pos.map((p) => ixMin(p, last - 1));
+  if ((t.stageK ?? 0) > 0) {
+    // Staged (GPUs): inputs and weights through workgroup memory; channels strided by thread.
+    const ch = Array.from({ length: t.rn }, (_, j) => ixAdd(ixScale(tj, tn), ixAddConst(tx, j * t.wgN)));
+    const chC = ch.map((c) => ixMin(c, cout - 1));
+    const acc = declareAccumulators(w, t.rm, t.rn);
+    stagedConvLoop({ w, ve, conv, t, ti, tj, ty, tx, rows, segsPerRow, segs, chC }, acc);
+    storeConvTile(w, ve, epi, ctx, acc, { seg, segs, pos, posC, last, ch, chC, cout, rowCoords });
+    const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM ${m}x${k} @ ${k}x${cout}; ` +
+      `${t.wgM} x ${t.rm}-position segments by ${tn} channels, regs ${t.rm}x${t.rn}, inputs and weights staged in workgroup memory`;
+    const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, ve.origins), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
+    return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps: ve.origins, flops: contractionFlops(conv, k) };
+  }
   const ch: Ix[] = [];
   for (let j = 0; j < t.rn; j++) ch.push(ixAddConst(ixAdd(ixScale(tj, tn), ixScale(tx, t.rn)), j));
   const chC = ch.map((c) => ixMin(c, cout - 1));
@@ -112,17 +127,128 @@ export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileO
   }
   w.close();
 
-  const segOk = inBounds(w, seg, segs);
-  storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
-    (i, j) => [rowCoords[0], chC[j], ...rowCoords.slice(1), posC[i]],
-    (i, j) => {
-      const g = [segOk, inBounds(w, pos[i], last), inBounds(w, ch[j], cout)].filter((c): c is string => c !== true);
-      return g.length ? g.join(' && ') : true;
-    });
+  storeConvTile(w, ve, epi, ctx, acc, { seg, segs, pos, posC, last, ch, chC, cout, rowCoords });
 
   const sourceOps = ve.origins;
   const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM ${m}x${k} @ ${k}x${cout}; ` +
     `${t.wgM} x ${t.rm}-position segments by ${tn} channels, regs ${t.rm}x${t.rn}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [t.wgN, t.wgM, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
+}
+
+interface ConvTileCoords {
+  readonly seg: Ix;
+  readonly segs: number;
+  readonly pos: readonly Ix[];
+  readonly posC: readonly Ix[];
+  readonly last: number;
+  readonly ch: readonly Ix[];
+  readonly chC: readonly Ix[];
+  readonly cout: number;
+  readonly rowCoords: readonly Ix[];
+}
+
+/** The epilogue and store of a thread's rm positions x rn channels, guarded where the tile overhangs. */
+function storeConvTile(w: KernelWriter, ve: ValueEmitter, epi: Epilogue, ctx: GenContext, acc: readonly string[][], c: ConvTileCoords): void {
+  const segOk = inBounds(w, c.seg, c.segs);
+  storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
+    (i, j) => [c.rowCoords[0], c.chC[j], ...c.rowCoords.slice(1), c.posC[i]],
+    (i, j) => {
+      const g = [segOk, inBounds(w, c.pos[i], c.last), inBounds(w, c.ch[j], c.cout)].filter((x): x is string => x !== true);
+      return g.length ? g.join(' && ') : true;
+    });
+}
+
+interface StagedConv {
+  readonly w: KernelWriter;
+  readonly ve: ValueEmitter;
+  readonly conv: ConvNode;
+  readonly t: TileConfig;
+  readonly ti: Ix;
+  readonly tj: Ix;
+  readonly ty: Ix;
+  readonly tx: Ix;
+  readonly rows: number;
+  readonly segsPerRow: number;
+  readonly segs: number;
+  /** This thread's (clamped) output channels. */
+  readonly chC: readonly Ix[];
+}
+
+/**
+ * The staged form (TileConfig.stageK > 0, GPUs). For each chunk of stageK input channels and
+ * each row of taps (all kernel axes but the last), the workgroup copies into workgroup memory
+ * the input span each of its wgM segments reads (rm positions need (rm - 1)·stride + k inputs
+ * along the last axis; the prologue is applied once per element, where the direct form
+ * evaluates it in each of the wgN threads sharing a segment) and that row of taps' weights for
+ * its channels; channels past Cin are zeros. After a barrier each thread accumulates from there.
+ */
+function stagedConvLoop(sc: StagedConv, acc: readonly string[][]): void {
+  const { w, ve, conv, t, ti, tj, ty, tx, rows, segsPerRow, segs, chC } = sc;
+  const [x, wt] = conv.src;
+  const nd = conv.shape.length - 2;
+  const [batch, cout] = conv.shape;
+  const cin = x.shape[1];
+  const outSpatial = conv.shape.slice(2);
+  const taps = wt.shape.slice(2);
+  const kLast = taps[nd - 1];
+  const inLast = x.shape[x.shape.length - 1];
+  const stride = conv.stride[nd - 1];
+  const span = (t.rm - 1) * stride + kLast;
+  const tn = t.wgN * t.rn;
+  const threads = t.wgM * t.wgN;
+  // Input channels per chunk: stageK, fewer where the workgroup memory would not hold them.
+  let cs = Math.min(t.stageK!, cin);
+  while (cs > 1 && 4 * cs * (t.wgM * span + kLast * tn) > w.workgroupBytesLeft()) cs = Math.ceil(cs / 2);
+  w.workgroupArray('tile_x', 'f32', cs * t.wgM * span);
+  w.workgroupArray('tile_w', 'f32', cs * kLast * tn);
+  const lidx = ixVar('lidx', 0, threads - 1, 0);
+  // Element e of a block of `total`, as (e / cols, e % cols), for every e this thread fills.
+  const fill = (tile: string, blockRows: number, cols: number, value: (r: Ix, c: Ix) => string): void => {
+    const total = blockRows * cols;
+    for (let e = 0; e * threads < total; e++) {
+      const idx = ixAddConst(lidx, e * threads);
+      const inTile = idx.hi < total ? idx : ixMin(idx, total - 1);
+      const guard = idx.hi < total ? undefined : `${w.ix(idx)} < ${total}u`;
+      if (guard) w.open(`if (${guard})`);
+      w.stmt(`${tile}[${w.ix(inTile)}] = ${value(ixDiv(inTile, cols), ixMod(inTile, cols))};`);
+      if (guard) w.close();
+    }
+  };
+  const chunks = Math.ceil(cin / cs);
+  w.openLoop('c0', chunks);
+  const c0 = ixScale(ixVar('c0', 0, chunks - 1, w.level), cs);
+  const outer = taps.slice(0, -1);
+  const nOuter = numel(outer);
+  w.openLoop('tap', nOuter);
+  const outerTap = ixDelinearize(ixVar('tap', 0, nOuter - 1, w.level), outer);
+  // A channel of the chunk: clamped for the load, zero past Cin (a last, partial chunk).
+  const channel = (cc: Ix, load: (ci: Ix) => string): string => {
+    const ci = ixAdd(c0, cc);
+    const v = load(ixMin(ci, cin - 1));
+    return ci.hi < cin ? v : `select(0.0f, ${v}, ${w.ix(ci)} < ${cin}u)`;
+  };
+  fill('tile_x', cs * t.wgM, span, (r, q) => channel(ixDiv(r, t.wgM), (ci) => {
+    // Segment s of this workgroup (clamped like the threads' own), input q of its span.
+    const [row, segInRow] = ixDelinearize(ixMin(ixAdd(ixScale(ti, t.wgM), ixMod(r, t.wgM)), segs - 1), [rows, segsPerRow]);
+    const rc = ixDelinearize(row, [batch, ...outSpatial.slice(0, -1)]);
+    const spatialOuter = rc.slice(1).map((o, a) => ixAdd(ixScale(o, conv.stride[a]), outerTap[a]));
+    const xi = ixMin(ixAdd(ixScale(segInRow, t.rm * stride), q), inLast - 1);
+    return ve.value(x, [rc[0], ci, ...spatialOuter, xi]).code;
+  }));
+  fill('tile_w', cs * kLast, tn, (r, c) => channel(ixDiv(r, kLast), (ci) => ve.value(wt, [ixMin(ixAdd(ixScale(tj, tn), c), cout - 1), ci, ...outerTap, ixMod(r, kLast)]).code));
+  w.barrier();
+  const xs: string[][] = [];
+  const ws: string[][] = [];
+  for (let cc = 0; cc < cs; cc++) {
+    for (let kl = 0; kl < kLast; kl++) {
+      xs.push(Array.from({ length: t.rm }, (_, i) => w.let(`tile_x[${w.ix(ixAddConst(ixScale(ty, span), (cc * t.wgM) * span + i * stride + kl))}]`, w.level)));
+      // This thread's channels chC[j] = tj·TN + tx + j·wgN: tile column tx + j·wgN.
+      ws.push(chC.map((_, j) => w.let(`tile_w[${w.ix(ixAddConst(tx, (cc * kLast + kl) * tn + j * t.wgN))}]`, w.level)));
+    }
+  }
+  accumulate(w, acc, xs, ws);
+  w.barrier();
+  w.close();
+  w.close();
 }

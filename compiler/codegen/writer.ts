@@ -167,6 +167,11 @@ export class KernelWriter {
 
   private sharedBytes = 0;
 
+  /** Workgroup memory still free under the device's limit (unlimited without limits). */
+  workgroupBytesLeft(): number {
+    return (this.opts.limits?.maxComputeWorkgroupStorageSize ?? Infinity) - this.sharedBytes;
+  }
+
   /** A workgroup-memory array (counted against maxComputeWorkgroupStorageSize). */
   workgroupArray(name: string, type: 'f32' | 'i32' | 'u32', length: number): void {
     this.sharedBytes += 4 * length;

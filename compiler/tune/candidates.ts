@@ -12,7 +12,7 @@ import type { KernelTiles } from '../codegen/common.ts';
 import type { SubgroupMatrixSupport } from '../codegen/subgroup_matrix.ts';
 import {
   type AttentionConfig, type ReductionConfig, type TileConfig,
-  GPU_STAGE_K, defaultAttentionConfig, defaultContractionTile, defaultReductionConfig, fitAttentionConfig, fitContractionTile, stagedTileBytes,
+  GPU_STAGE_CHANNELS, GPU_STAGE_K, defaultAttentionConfig, defaultContractionTile, defaultReductionConfig, fitAttentionConfig, fitContractionTile, stagedTileBytes,
 } from '../codegen/tile.ts';
 import type { KernelGroup } from '../passes/schedule.ts';
 
@@ -50,10 +50,11 @@ export function contractionCandidates(target: Target, m: number, n: number, rowL
   // [shape, unrollK, stageK]
   const shapes: [Shape4, number, number][] = family.map((f) => [f, 1, 0]);
   if (rowLength === undefined && k !== undefined && k % 4 === 0) for (const f of family.slice(0, 3)) shapes.push([f, 4, 0]);
-  // A GPU matmul: every shape also with its operands staged in workgroup memory, the first two with longer chunks too.
-  if (!cpu && rowLength === undefined) {
-    for (const f of family) shapes.push([f, 1, GPU_STAGE_K]);
-    for (const f of family.slice(0, 2)) shapes.push([f, 1, 2 * GPU_STAGE_K]);
+  // On a GPU every shape also with its operands staged in workgroup memory (the first two with longer chunks too).
+  if (!cpu) {
+    const stage = rowLength === undefined ? GPU_STAGE_K : GPU_STAGE_CHANNELS;
+    for (const f of family) shapes.push([f, 1, stage]);
+    for (const f of family.slice(0, 2)) shapes.push([f, 1, 2 * stage]);
   }
   const fitted = shapes.map(([[wgM, wgN, rm, rn], unrollK, stageK]) => fitContractionTile(target, { wgM, wgN, rm, rn, unrollK, unrollTaps: false, ...(stageK ? { stageK } : {}) }, m, n, rowLength));
   return unique([base, ...fitted]);

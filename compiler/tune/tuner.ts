@@ -161,7 +161,7 @@ export function describeTiles(t: KernelTiles): string {
   if (sm !== undefined && sm !== 'off') return `subgroup matrices, ${sm.fragments[0]}x${sm.fragments[1]} fragments per subgroup`;
   if (t.contraction) {
     const c = t.contraction;
-    return `${c.rm}x${c.rn} regs, ${c.wgM}x${c.wgN} threads${c.unrollK > 1 ? `, k unrolled ${c.unrollK}x` : ''}${c.unrollTaps ? ', taps unrolled' : ''}${c.stageK ? `, K staged by ${c.stageK}` : ''}${sm === 'off' ? ', subgroup matrices off' : ''}`;
+    return `${c.rm}x${c.rn} regs, ${c.wgM}x${c.wgN} threads${c.unrollK > 1 ? `, k unrolled ${c.unrollK}x` : ''}${c.unrollTaps ? ', taps unrolled' : ''}${c.stageK ? `, staged by ${c.stageK}` : ''}${sm === 'off' ? ', subgroup matrices off' : ''}`;
   }
   if (t.reduction) {
     const r = t.reduction;

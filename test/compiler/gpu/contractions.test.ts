@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import { GPU_RUNS, dim, seed, shape } from '../support/arbitraries.ts';
+import { causalConv3d, groupNorm, silu } from '../support/graphs.ts';
 import { checkGraph, gpuHasF16, randomInputs, requireGpu, rng } from '../support/gpu.ts';
 
 const hasF16 = await gpuHasF16();
@@ -172,6 +173,41 @@ describe('convolution on the GPU', () => {
       ]);
       await checkGraph(g, { seed: sd, rtol: 1e-5, tiles: { contraction: t } });
     }), { numRuns: 6 });
+  });
+
+  it('staged in workgroup memory (TileConfig.stageK, the GPU form): 1-d to 3-d, strides, odd sizes, partial channel chunks', async () => {
+    const arb = fc.integer({ min: 1, max: 3 }).chain((nd) => fc.record({
+      tile: fc.record({ wgM: fc.constantFrom(1, 2, 4, 8), wgN: fc.constantFrom(1, 2, 4), rm: fc.constantFrom(1, 3, 4), rn: fc.constantFrom(1, 2, 4), stageK: fc.constantFrom(1, 2, 3, 8) })
+        .map((t) => ({ ...t, unrollK: 1, unrollTaps: false })),
+      batch: fc.integer({ min: 1, max: 2 }),
+      cin: dim(7),
+      cout: dim(17),
+      k: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: nd, maxLength: nd }),
+      extra: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: nd, maxLength: nd }),
+      stride: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: nd, maxLength: nd }),
+    }));
+    await fc.assert(fc.asyncProperty(arb, seed, async (c, sd) => {
+      const b = new GraphBuilder();
+      const spatial = c.k.map((kk, i) => kk + c.extra[i]);
+      const x = b.input('x', [c.batch, c.cin, ...spatial], 'f32');
+      const w = b.input('w', [c.cout, c.cin, ...c.k], 'f32', 'weight');
+      const p = await checkGraph(b.graph([{ name: 'y', node: b.conv(x, w, c.stride) }]), { seed: sd, rtol: 1e-5, tiles: { contraction: c.tile } });
+      expect(p.kernels[0].wgsl).toContain('inputs and weights staged in workgroup memory');
+    }), { numRuns: 12 });
+  });
+
+  it('staged: the VAE pattern — GroupNorm + SiLU + replicate pad folded into the staged inputs, bias and residual at the store', async () => {
+    const b = new GraphBuilder();
+    const [ch, t, h, wd] = [8, 3, 5, 9];
+    const x = b.input('x', [1, ch, t, h, wd], 'f32');
+    const normed = silu(b, groupNorm(b, x, 2, b.input('gamma', [ch], 'f32', 'weight'), b.input('beta', [ch], 'f32', 'weight')));
+    const y = causalConv3d(b, normed, b.input('w', [6, ch, 3, 3, 3], 'f32', 'weight'), b.input('bias', [6], 'f32', 'weight'));
+    const out = b.binary('add', y, b.input('res', [1, 6, t, h, wd], 'f32'));
+    for (const stageK of [1, 4]) {
+      const p = await checkGraph(b.graph([{ name: 'y', node: out }]), { rtol: 2e-5, tiles: { contraction: { wgM: 4, wgN: 2, rm: 4, rn: 2, unrollK: 1, unrollTaps: false, stageK } } });
+      expect(p.kernels.map((k) => k.kind)).toEqual(['reduction', 'contraction']);
+      expect(p.kernels[1].wgsl).toContain('staged in workgroup memory');
+    }
   });
 
   it('without fusion, too (one kernel per node)', async () => {
