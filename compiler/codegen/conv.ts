@@ -28,17 +28,26 @@ import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
 import type { KernelWriter } from './writer.ts';
 
-export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileOverride?: TileConfig): GeneratedKernel {
-  const conv = epi.anchor as ConvNode;
+/** A convolution's operands and sizes, as both forms read them. */
+function convShape(conv: ConvNode) {
   const [x, wt] = conv.src;
   const nd = conv.shape.length - 2;
   const [batch, cout] = conv.shape;
-  const cin = x.shape[1];
   const outSpatial = conv.shape.slice(2);
-  const taps = wt.shape.slice(2);
+  return {
+    x, wt, nd, batch, cout, outSpatial,
+    cin: x.shape[1],
+    taps: wt.shape.slice(2),
+    /** The input's last axis (padding included: the pad is a view in the prologue). */
+    inLast: x.shape[x.shape.length - 1],
+    strideLast: conv.stride[nd - 1],
+  };
+}
+
+export function generateConv(name: string, epi: Epilogue, ctx: GenContext, tileOverride?: TileConfig): GeneratedKernel {
+  const conv = epi.anchor as ConvNode;
+  const { x, wt, nd, batch, cout, cin, outSpatial, taps, inLast, strideLast } = convShape(conv);
   const last = outSpatial[nd - 1];
-  const inLast = x.shape[x.shape.length - 1];
-  const strideLast = conv.stride[nd - 1];
   const m = batch * numel(outSpatial);
   const k = cin * numel(taps);
   const t = tileOverride ?? ctx.tiles?.contraction ?? defaultContractionTile(ctx.target, m, cout, last);
@@ -185,15 +194,8 @@ interface StagedConv {
  */
 function stagedConvLoop(sc: StagedConv, acc: readonly string[][]): void {
   const { w, ve, conv, t, ti, tj, ty, tx, rows, segsPerRow, segs, chC } = sc;
-  const [x, wt] = conv.src;
-  const nd = conv.shape.length - 2;
-  const [batch, cout] = conv.shape;
-  const cin = x.shape[1];
-  const outSpatial = conv.shape.slice(2);
-  const taps = wt.shape.slice(2);
+  const { x, wt, nd, batch, cout, cin, outSpatial, taps, inLast, strideLast: stride } = convShape(conv);
   const kLast = taps[nd - 1];
-  const inLast = x.shape[x.shape.length - 1];
-  const stride = conv.stride[nd - 1];
   const span = (t.rm - 1) * stride + kLast;
   const tn = t.wgN * t.rn;
   const threads = t.wgM * t.wgN;

@@ -137,22 +137,28 @@ describe('matmul with operands staged in workgroup memory (TileConfig.stageK, th
   });
 });
 
+/** A 1-d to 3-d convolution with strides and odd sizes. */
+const convCase = fc.integer({ min: 1, max: 3 }).chain((nd) => fc.record({
+  batch: fc.integer({ min: 1, max: 2 }),
+  cin: dim(7),
+  cout: dim(17),
+  k: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: nd, maxLength: nd }),
+  extra: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: nd, maxLength: nd }),
+  stride: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: nd, maxLength: nd }),
+}));
+
+function convGraph(c: { batch: number; cin: number; cout: number; k: number[]; extra: number[]; stride: number[] }) {
+  const b = new GraphBuilder();
+  const spatial = c.k.map((kk, i) => kk + c.extra[i]);
+  const x = b.input('x', [c.batch, c.cin, ...spatial], 'f32');
+  const w = b.input('w', [c.cout, c.cin, ...c.k], 'f32', 'weight');
+  return b.graph([{ name: 'y', node: b.conv(x, w, c.stride) }]);
+}
+
 describe('convolution on the GPU', () => {
   it('1-d, 2-d and 3-d with strides and odd sizes', async () => {
-    const arb = fc.integer({ min: 1, max: 3 }).chain((nd) => fc.record({
-      batch: fc.integer({ min: 1, max: 2 }),
-      cin: dim(7),
-      cout: dim(17),
-      k: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: nd, maxLength: nd }),
-      extra: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: nd, maxLength: nd }),
-      stride: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: nd, maxLength: nd }),
-    }));
-    await fc.assert(fc.asyncProperty(arb, seed, async (c, sd) => {
-      const b = new GraphBuilder();
-      const spatial = c.k.map((kk, i) => kk + c.extra[i]);
-      const x = b.input('x', [c.batch, c.cin, ...spatial], 'f32');
-      const w = b.input('w', [c.cout, c.cin, ...c.k], 'f32', 'weight');
-      await checkGraph(b.graph([{ name: 'y', node: b.conv(x, w, c.stride) }]), { seed: sd, rtol: 1e-5 });
+    await fc.assert(fc.asyncProperty(convCase, seed, async (c, sd) => {
+      await checkGraph(convGraph(c), { seed: sd, rtol: 1e-5 });
     }), { numRuns: 12 });
   });
 
@@ -175,23 +181,11 @@ describe('convolution on the GPU', () => {
     }), { numRuns: 6 });
   });
 
-  it('staged in workgroup memory (TileConfig.stageK, the GPU form): 1-d to 3-d, strides, odd sizes, partial channel chunks', async () => {
-    const arb = fc.integer({ min: 1, max: 3 }).chain((nd) => fc.record({
-      tile: fc.record({ wgM: fc.constantFrom(1, 2, 4, 8), wgN: fc.constantFrom(1, 2, 4), rm: fc.constantFrom(1, 3, 4), rn: fc.constantFrom(1, 2, 4), stageK: fc.constantFrom(1, 2, 3, 8) })
-        .map((t) => ({ ...t, unrollK: 1, unrollTaps: false })),
-      batch: fc.integer({ min: 1, max: 2 }),
-      cin: dim(7),
-      cout: dim(17),
-      k: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: nd, maxLength: nd }),
-      extra: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: nd, maxLength: nd }),
-      stride: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: nd, maxLength: nd }),
-    }));
-    await fc.assert(fc.asyncProperty(arb, seed, async (c, sd) => {
-      const b = new GraphBuilder();
-      const spatial = c.k.map((kk, i) => kk + c.extra[i]);
-      const x = b.input('x', [c.batch, c.cin, ...spatial], 'f32');
-      const w = b.input('w', [c.cout, c.cin, ...c.k], 'f32', 'weight');
-      const p = await checkGraph(b.graph([{ name: 'y', node: b.conv(x, w, c.stride) }]), { seed: sd, rtol: 1e-5, tiles: { contraction: c.tile } });
+  it('staged in workgroup memory (TileConfig.stageK, a GPU candidate): 1-d to 3-d, strides, odd sizes, partial channel chunks', async () => {
+    const tile = fc.record({ wgM: fc.constantFrom(1, 2, 4, 8), wgN: fc.constantFrom(1, 2, 4), rm: fc.constantFrom(1, 3, 4), rn: fc.constantFrom(1, 2, 4), stageK: fc.constantFrom(1, 2, 3, 8) })
+      .map((t) => ({ ...t, unrollK: 1, unrollTaps: false }));
+    await fc.assert(fc.asyncProperty(tile, convCase, seed, async (t, c, sd) => {
+      const p = await checkGraph(convGraph(c), { seed: sd, rtol: 1e-5, tiles: { contraction: t } });
       expect(p.kernels[0].wgsl).toContain('inputs and weights staged in workgroup memory');
     }), { numRuns: 12 });
   });
