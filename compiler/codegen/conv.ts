@@ -23,7 +23,7 @@ import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
-import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
+import { accumulate, contractionFlops, declareAccumulators, fillTile, inBounds, storeTile, zeroPast } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
 import type { KernelWriter } from './writer.ts';
@@ -204,19 +204,6 @@ function stagedConvLoop(sc: StagedConv, acc: readonly string[][]): void {
   while (cs > 1 && 4 * cs * (t.wgM * span + kLast * tn) > w.workgroupBytesLeft()) cs = Math.ceil(cs / 2);
   w.workgroupArray('tile_x', 'f32', cs * t.wgM * span);
   w.workgroupArray('tile_w', 'f32', cs * kLast * tn);
-  const lidx = ixVar('lidx', 0, threads - 1, 0);
-  // Element e of a block of `total`, as (e / cols, e % cols), for every e this thread fills.
-  const fill = (tile: string, blockRows: number, cols: number, value: (r: Ix, c: Ix) => string): void => {
-    const total = blockRows * cols;
-    for (let e = 0; e * threads < total; e++) {
-      const idx = ixAddConst(lidx, e * threads);
-      const inTile = idx.hi < total ? idx : ixMin(idx, total - 1);
-      const guard = idx.hi < total ? undefined : `${w.ix(idx)} < ${total}u`;
-      if (guard) w.open(`if (${guard})`);
-      w.stmt(`${tile}[${w.ix(inTile)}] = ${value(ixDiv(inTile, cols), ixMod(inTile, cols))};`);
-      if (guard) w.close();
-    }
-  };
   const chunks = Math.ceil(cin / cs);
   w.openLoop('c0', chunks);
   const c0 = ixScale(ixVar('c0', 0, chunks - 1, w.level), cs);
@@ -227,10 +214,9 @@ function stagedConvLoop(sc: StagedConv, acc: readonly string[][]): void {
   // A channel of the chunk: clamped for the load, zero past Cin (a last, partial chunk).
   const channel = (cc: Ix, load: (ci: Ix) => string): string => {
     const ci = ixAdd(c0, cc);
-    const v = load(ixMin(ci, cin - 1));
-    return ci.hi < cin ? v : `select(0.0f, ${v}, ${w.ix(ci)} < ${cin}u)`;
+    return zeroPast(w, load(ixMin(ci, cin - 1)), ci, cin);
   };
-  fill('tile_x', cs * t.wgM, span, (r, q) => channel(ixDiv(r, t.wgM), (ci) => {
+  fillTile(w, 'tile_x', cs * t.wgM, span, threads, (r, q) => channel(ixDiv(r, t.wgM), (ci) => {
     // Segment s of this workgroup (clamped like the threads' own), input q of its span.
     const [row, segInRow] = ixDelinearize(ixMin(ixAdd(ixScale(ti, t.wgM), ixMod(r, t.wgM)), segs - 1), [rows, segsPerRow]);
     const rc = ixDelinearize(row, [batch, ...outSpatial.slice(0, -1)]);
@@ -238,7 +224,7 @@ function stagedConvLoop(sc: StagedConv, acc: readonly string[][]): void {
     const xi = ixMin(ixAdd(ixScale(segInRow, t.rm * stride), q), inLast - 1);
     return ve.value(x, [rc[0], ci, ...spatialOuter, xi]).code;
   }));
-  fill('tile_w', cs * kLast, tn, (r, c) => channel(ixDiv(r, kLast), (ci) => ve.value(wt, [ixMin(ixAdd(ixScale(tj, tn), c), cout - 1), ci, ...outerTap, ixMod(r, kLast)]).code));
+  fillTile(w, 'tile_w', cs * kLast, tn, threads, (r, c) => channel(ixDiv(r, kLast), (ci) => ve.value(wt, [ixMin(ixAdd(ixScale(tj, tn), c), cout - 1), ci, ...outerTap, ixMod(r, kLast)]).code));
   w.barrier();
   const xs: string[][] = [];
   const ws: string[][] = [];

@@ -11,8 +11,8 @@ import type { MatmulNode, Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, kernelHeader, workgroupCell } from './common.ts';
-import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
-import { accumulate, contractionFlops, declareAccumulators, inBounds, storeTile } from './register_tile.ts';
+import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
+import { accumulate, contractionFlops, declareAccumulators, fillTile, inBounds, storeTile, zeroPast } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import type { KernelWriter } from './writer.ts';
 import { ValueEmitter } from './values.ts';
@@ -130,29 +130,14 @@ function stagedLoop(st: StagedSetup, a: Node, b: Node, t: TileConfig, epi: Epilo
   const chunks = Math.ceil(k / S);
   w.openLoop('k0', chunks);
   const kBase = ixScale(ixVar('k0', 0, chunks - 1, w.level), S);
-  const lidx = ixVar('lidx', 0, threads - 1, 0);
-  // One operand's chunk: element e of a rows x cols block, at (e / cols, e % cols), from `at`.
-  const fill = (tile: string, rows: number, cols: number, at: (r: Ix, c: Ix) => { node: Node; coords: Ix[]; kStep: Ix }): void => {
-    const total = rows * cols;
-    for (let e = 0; e * threads < total; e++) {
-      const idx = ixAddConst(lidx, e * threads);
-      const inTile = idx.hi < total ? idx : ixMin(idx, total - 1);
-      const { node, coords, kStep } = at(ixDiv(inTile, cols), ixMod(inTile, cols));
-      const guard = idx.hi < total ? undefined : `${w.ix(idx)} < ${total}u`;
-      if (guard) w.open(`if (${guard})`);
-      const v = ve.value(node, coords).code;
-      const pastK = kStep.hi >= k ? `${w.ix(kStep)} < ${k}u` : undefined;
-      w.stmt(`${tile}[${w.ix(inTile)}] = ${pastK ? `select(0.0f, ${v}, ${pastK})` : v};`);
-      if (guard) w.close();
-    }
-  };
-  fill('tile_a', TM, S, (r, c) => {
+  // A chunk of each operand; steps past K are zeros (the last chunk of a K that S does not divide).
+  fillTile(w, 'tile_a', TM, S, threads, (r, c) => {
     const kStep = ixAdd(kBase, c);
-    return { node: a, coords: [...bc, ixMin(ixAdd(row0, r), m - 1), ixMin(kStep, k - 1)], kStep };
+    return zeroPast(w, ve.value(a, [...bc, ixMin(ixAdd(row0, r), m - 1), ixMin(kStep, k - 1)]).code, kStep, k);
   });
-  fill('tile_b', S, TN, (r, c) => {
+  fillTile(w, 'tile_b', S, TN, threads, (r, c) => {
     const kStep = ixAdd(kBase, r);
-    return { node: b, coords: [...bc, ixMin(kStep, k - 1), ixMin(ixAdd(col0, c), n - 1)], kStep };
+    return zeroPast(w, ve.value(b, [...bc, ixMin(kStep, k - 1), ixMin(ixAdd(col0, c), n - 1)]).code, kStep, k);
   });
   w.barrier();
   const av: string[][] = [];

@@ -7,7 +7,7 @@
 import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
-import { type Ix, ixLinearize } from './index_expr.ts';
+import { type Ix, ixAddConst, ixDiv, ixLinearize, ixMin, ixMod, ixVar } from './index_expr.ts';
 import { type ValueEmitter, storeExpr } from './values.ts';
 import type { KernelWriter } from './writer.ts';
 
@@ -68,3 +68,28 @@ export function storeTile(
 }
 
 export const contractionFlops = (out: Node, k: number): number => 2 * numel(out.shape) * k;
+
+/**
+ * Staging for the staged contractions (TileConfig.stageK): the workgroup's `threads`
+ * invocations fill `tile`, a rows × cols block in workgroup memory (row-major), together;
+ * invocation lidx takes elements lidx + i·threads, at (e / cols, e % cols), whose WGSL value
+ * `value` gives. Where the threads overhang the block, the address is clamped and the store
+ * skipped.
+ */
+export function fillTile(w: KernelWriter, tile: string, rows: number, cols: number, threads: number, value: (r: Ix, c: Ix) => string): void {
+  const total = rows * cols;
+  const lidx = ixVar('lidx', 0, threads - 1, 0);
+  for (let e = 0; e * threads < total; e++) {
+    const idx = ixAddConst(lidx, e * threads);
+    const inTile = idx.hi < total ? idx : ixMin(idx, total - 1);
+    const guard = idx.hi < total ? undefined : `${w.ix(idx)} < ${total}u`;
+    if (guard) w.open(`if (${guard})`);
+    w.stmt(`${tile}[${w.ix(inTile)}] = ${value(ixDiv(inTile, cols), ixMod(inTile, cols))};`);
+    if (guard) w.close();
+  }
+}
+
+/** `v`, or 0 where `i` reaches `bound` (a staged chunk past the end of K or of the channels). */
+export function zeroPast(w: KernelWriter, v: string, i: Ix, bound: number): string {
+  return i.hi < bound ? v : `select(0.0f, ${v}, ${w.ix(i)} < ${bound}u)`;
+}

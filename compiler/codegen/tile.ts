@@ -9,7 +9,8 @@
  * - unrollK: the K loop body is repeated this many times per iteration (matmul), and
  *   `unrollTaps` unrolls a convolution's kernel-tap loops (constant offsets simplify). Both
  *   are off by default: on lavapipe they multiply shader-compile time for no run-time gain.
- * - stageK: a matmul's chunk of K staged in workgroup memory (0: none).
+ * - stageK: operands staged in workgroup memory a chunk at a time (a matmul's K steps, a
+ *   convolution's input channels; 0: none).
  * Lavapipe (a CPU) is load-bound: large register tiles beat workgroup-memory tiling there
  * (the hand-written matmul with 64×64 tiles in workgroup memory ran at 5 GFLOP/s against 15 for
  * register tiles), while discrete GPUs want more threads per workgroup, smaller register tiles
@@ -40,7 +41,11 @@ export const GPU_STAGE_K = 16;
 /** Input channels per staged chunk of the GPU heuristic's convolution tile. */
 export const GPU_STAGE_CHANNELS = 8;
 
-/** Workgroup-memory bytes of a staged matmul tile: a chunk of A (rows x stageK) and of B (stageK x columns). */
+/**
+ * Workgroup-memory bytes of a staged matmul tile: a chunk of A (rows x stageK) and of B
+ * (stageK x columns). A convolution's use depends on its taps and stride; it shrinks its chunk
+ * to fit when it generates, so for a convolution this is only the bound cached entries are held to.
+ */
 export const stagedTileBytes = (t: TileConfig): number => 4 * (t.stageK ?? 0) * (t.wgM * t.rm + t.wgN * t.rn);
 
 export interface ReductionConfig {
