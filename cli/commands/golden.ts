@@ -4,9 +4,11 @@
  * the reference and the tolerance from the file's metadata. Exits 1 if any output is outside.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
+import { formatUserError, isUserError } from '../errors.ts';
+import { UnsupportedGoldenError } from '../../models/golden/adapter.ts';
 import { formatReport, runGoldenCase, type CaseReport } from '../../models/golden/run.ts';
 import { supportedClasses } from '../../models/golden/registry.ts';
 import { acquireDevice, releaseDevice } from '../../runtime/device.ts';
@@ -17,7 +19,8 @@ const HELP = `Usage: kiln golden FILE|DIR... [options]
 Runs golden case files — .safetensors files holding a module's weights, inputs, the reference
 outputs of the original PyTorch code and per-output tolerances (format: the golden README) —
 through Kiln, and prints each output's max abs error and relative L2 error with the tolerance.
-A folder stands for every .safetensors file in it.
+A folder stands for every .safetensors file in it; there, cases of upstream classes Kiln has no
+model for yet are listed as skipped, with the reason, and the others still run.
 
 Options:
   --backend webgpu|interp  webgpu (default): compile to fused WGSL and run on the GPU (Dawn).
@@ -33,12 +36,20 @@ Options:
   --verbose                Print what each call ran (tiles, tiling paths).
   -h, --help               Show this help.
 
-Exit status: 0 when every output is within tolerance, 1 when any is not, 2 on a usage error.
+Exit status: 0 when every case run has every output within tolerance, 1 when any is not (or a
+case named on the command line cannot be run, or a folder had nothing Kiln runs), 2 on a usage
+error.
 
 Supported upstream classes: ${supportedClasses().join(', ')}.`;
 
-function expand(paths: readonly string[]): string[] {
-  const out: string[] = [];
+/** A case file to run, and whether the user named it (rather than a folder holding it). */
+interface CaseFile {
+  readonly path: string;
+  readonly named: boolean;
+}
+
+function expand(paths: readonly string[]): CaseFile[] {
+  const out: CaseFile[] = [];
   for (const p of paths) {
     let st;
     try {
@@ -49,9 +60,9 @@ function expand(paths: readonly string[]): string[] {
     if (st.isDirectory()) {
       const files = readdirSync(p).filter((f) => f.endsWith('.safetensors')).sort().map((f) => join(p, f));
       if (!files.length) throw new UsageError(`${p}: the folder holds no .safetensors files`);
-      out.push(...files);
+      out.push(...files.map((path) => ({ path, named: false })));
     } else {
-      out.push(p);
+      out.push({ path: p, named: true });
     }
   }
   return out;
@@ -82,22 +93,40 @@ export const goldenCommand: Command = {
     const files = expand(positionals);
     const device = backend === 'webgpu' ? await acquireDevice() : undefined;
     const reports: CaseReport[] = [];
+    // Cases that could not run: a folder's cases of classes Kiln has no model for are skipped;
+    // a named one, or a malformed file, counts as a failure. Either way the others still run.
+    const skipped: string[] = [];
+    const unrun: string[] = [];
     try {
       for (const f of files) {
-        const r = await runGoldenCase(f, {
-          backend,
-          device,
-          session: { backend, device, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'], dtype },
-          log: (line) => { if (values.verbose) console.log(`  · ${line}`); },
-        });
-        reports.push(r);
-        console.log(formatReport(r));
+        try {
+          const r = await runGoldenCase(f.path, {
+            backend,
+            device,
+            session: { backend, device, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'], dtype },
+            log: (line) => { if (values.verbose) console.log(`  · ${line}`); },
+          });
+          reports.push(r);
+          console.log(formatReport(r));
+        } catch (e) {
+          if (!isUserError(e)) throw e;
+          const name = basename(f.path, '.safetensors');
+          const skip = e instanceof UnsupportedGoldenError && !f.named;
+          (skip ? skipped : unrun).push(name);
+          console.log(`${skip ? 'SKIP' : 'FAIL'} ${formatUserError(e)}`);
+        }
       }
     } finally {
       if (device) await releaseDevice();
     }
-    const failed = reports.filter((r) => !r.pass);
-    console.log(`\n${reports.length - failed.length}/${reports.length} golden cases pass (${backend}${dtype === 'f16' ? ', f16 storage' : ''})${failed.length ? `; failing: ${failed.map((r) => r.caseName).join(', ')}` : ''}`);
+    const failed = [...reports.filter((r) => !r.pass).map((r) => r.caseName), ...unrun];
+    const ran = reports.length + unrun.length;
+    console.log(`\n${ran - failed.length}/${ran} golden cases pass (${backend}${dtype === 'f16' ? ', f16 storage' : ''})` +
+      `${failed.length ? `; failing: ${failed.join(', ')}` : ''}${skipped.length ? `; ${skipped.length} skipped (no Kiln model yet): ${skipped.join(', ')}` : ''}`);
+    if (ran === 0) {
+      console.log('No case was run: Kiln has no model for any of them (see the supported classes in kiln golden --help).');
+      return 1;
+    }
     return failed.length ? 1 : 0;
   },
 };
