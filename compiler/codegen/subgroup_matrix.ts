@@ -30,6 +30,7 @@ import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
 import { contractionFlops, storeTile } from './register_tile.ts';
+import { subgroupMatrixOps } from './subgroup_matrix_ops.ts';
 import { ValueEmitter } from './values.ts';
 
 export type SubgroupMatrixComponent = 'f32' | 'f16' | 'u32' | 'i32' | 'u8' | 'i8';
@@ -46,6 +47,12 @@ export interface SubgroupMatrixSupport {
   readonly configs: readonly SubgroupMatrixConfig[];
   /** GPUAdapterInfo.subgroupMaxSize: the workgroup's x size must be a multiple of it. */
   readonly subgroupMaxSize: number;
+  /**
+   * Write the subgroup-matrix operations as plain WGSL (subgroup_matrix_ops.ts) rather than
+   * Dawn's builtins: the same results, slowly, on any adapter; for testing the kernels where no
+   * adapter has subgroup matrices. Never set for real runs.
+   */
+  readonly emulate?: boolean;
 }
 
 /** The heuristic's most result fragments per workgroup along M and along N (fewer where the size needs it). */
@@ -106,12 +113,9 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
   const tilesM = m / tileM;
   const tilesN = n / tileN;
   const S = support.subgroupMaxSize;
-  const left = `subgroup_matrix_left<${T}, ${cfg.K}, ${cfg.M}>`;
-  const right = `subgroup_matrix_right<${T}, ${cfg.N}, ${cfg.K}>`;
-  const result = `subgroup_matrix_result<f32, ${cfg.N}, ${cfg.M}>`;
 
   const w = newWriter(ctx);
-  w.enable('chromium_experimental_subgroup_matrix');
+  const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(mm);
   const { grid, cell: [bi, ti, tj] } = workgroupCell(w, ctx.target, [batch, tilesM, tilesN]);
@@ -123,11 +127,11 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
   const aBase = w.ix(ixAdd(ixScale(bi, m * k), ixScale(row0, k)));
   const bBase = w.ix(ixAdd(ixScale(bi, k * n), col0));
   const acc = (i: number, j: number): string => `acc_${i}_${j}`;
-  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) w.stmt(`var ${acc(i, j)} = ${result}();`);
+  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.zeroResult(acc(i, j));
   w.openLoop('kk', k / cfg.K);
-  for (let i = 0; i < fm; i++) w.stmt(`let frag_a${i} = subgroupMatrixLoad<${left}, row_major>(&${ba}, ${aBase} + kk * ${cfg.K}u + ${i * cfg.M * k}u, ${k}u);`);
-  for (let j = 0; j < fn; j++) w.stmt(`let frag_b${j} = subgroupMatrixLoad<${right}, row_major>(&${bb}, ${bBase} + kk * ${cfg.K * n}u + ${j * cfg.N}u, ${n}u);`);
-  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) w.stmt(`${acc(i, j)} = subgroupMatrixMultiplyAccumulate(frag_a${i}, frag_b${j}, ${acc(i, j)});`);
+  for (let i = 0; i < fm; i++) ops.load(`frag_a${i}`, 'left', ba, `${aBase} + kk * ${cfg.K}u + ${i * cfg.M * k}u`, k, 'row_major');
+  for (let j = 0; j < fn; j++) ops.load(`frag_b${j}`, 'right', bb, `${bBase} + kk * ${cfg.K * n}u + ${j * cfg.N}u`, n, 'row_major');
+  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.multiplyAccumulate(acc(i, j), `frag_a${i}`, `frag_b${j}`);
   w.close();
 
   const out = ctx.tensorOf(epi.end);
@@ -136,13 +140,13 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
     const bc = w.bind(out, 'f32', 'read_write', false);
     const cBase = w.ix(ixAdd(ixScale(bi, m * n), ixAdd(ixScale(row0, n), col0)));
     for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) {
-      w.stmt(`subgroupMatrixStore<row_major>(&${bc}, ${cBase} + ${i * cfg.M * n + j * cfg.N}u, ${acc(i, j)}, ${n}u);`);
+      ops.store(bc, `${cBase} + ${i * cfg.M * n + j * cfg.N}u`, acc(i, j), n);
     }
   } else {
     // Staged: fragments to workgroup memory, then each invocation takes every S-th element.
     w.workgroupArray('kiln_tile', 'f32', tileM * tileN);
     for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) {
-      w.stmt(`subgroupMatrixStore<row_major>(&kiln_tile, ${i * cfg.M * tileN + j * cfg.N}u, ${acc(i, j)}, ${tileN}u);`);
+      ops.store('kiln_tile', `${i * cfg.M * tileN + j * cfg.N}u`, acc(i, j), tileN);
     }
     w.barrier();
     const size = tileM * tileN;
@@ -157,7 +161,7 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
   }
 
   const sourceOps = ve.origins;
-  const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n} on subgroup matrices ${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup${direct ? '' : ', staged store'}`;
+  const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n} on subgroup matrices ${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup${direct ? '' : ', staged store'}${support.emulate ? ' (emulated in plain WGSL)' : ''}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [S, 1, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
 }

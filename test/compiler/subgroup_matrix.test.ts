@@ -2,21 +2,25 @@
 // configurations, so here the kernels are (1) checked for what they must contain and for the
 // cases that must fall back to the register-tiled kernel, (2) compiled by Dawn itself on its
 // null backend (Tint's WGSL checks and pipeline validation, the code an NVIDIA GPU's device
-// runs them through; nothing executes there), and (3) run against the interpreter on any
-// adapter that offers configurations (the last block skips, saying why, elsewhere).
+// runs them through; nothing executes there), (3) run against the interpreter on this adapter
+// with the subgroup-matrix operations emulated in plain WGSL (the kernels' own indexing,
+// staging and epilogues), and (4) run natively against the interpreter on any adapter that
+// offers configurations (the last block skips, saying why, elsewhere).
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../compiler/builder.ts';
 import { type CompileOptions, compile } from '../../compiler/compile.ts';
 import type { SubgroupMatrixConfig, SubgroupMatrixSupport } from '../../compiler/codegen/subgroup_matrix.ts';
-import type { Node } from '../../compiler/ir.ts';
+import type { Graph, Node } from '../../compiler/ir.ts';
 import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
 import { shaderChecker } from '../../runtime/gpu/shader-check.ts';
-import { checkGraph, gpu } from './support/gpu.ts';
+import { roundToF16 } from '../../compiler/f16.ts';
+import { checkGraph, gpu, randomInputs, rng } from './support/gpu.ts';
 
 const F16_TARGET: Target = { ...DEFAULT_TARGET, features: { ...DEFAULT_TARGET.features, shaderF16: true, subgroups: true } };
 const F16_F32: SubgroupMatrixConfig = { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' };
 const F32_F32: SubgroupMatrixConfig = { M: 8, N: 8, K: 8, componentType: 'f32', resultComponentType: 'f32' };
 const F16_F16: SubgroupMatrixConfig = { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f16' };
+const NON_SQUARE: SubgroupMatrixConfig = { M: 8, N: 16, K: 4, componentType: 'f32', resultComponentType: 'f32' };
 const SUPPORT: SubgroupMatrixSupport = { subgroupMaxSize: 32, configs: [F16_F32, F32_F32] };
 
 /** A (batched) matmul of an input and a weight; `graph` takes the output node (default: the matmul). */
@@ -115,6 +119,12 @@ describe('subgroup-matrix kernels compiled by Dawn (null backend: Tint and pipel
       return wgslOf(t.graph(withEpilogue(t, 8)), { subgroupMatrix: checker.supportFor([F32_F32]) });
     }],
   ];
+  // Tint checks left (M×K) × right (K×N) → result (M×N) by type: with M, N and K all
+  // different, operand types written with rows and columns swapped would not compile.
+  cases.push(['a non-square 8x16x4 f32 configuration, with an epilogue', () => {
+    const t = matmul(32, 16, 32);
+    return wgslOf(t.graph(withEpilogue(t, 32)), { subgroupMatrix: checker.supportFor([NON_SQUARE]) });
+  }]);
   cases.push([`every fragment count the autotuner tries (f16, subgroups of ${S})`, () => {
     const support = checker.supportFor([F16_F32]);
     const t = matmul(128, 64, 128, { weightsOnly: true });
@@ -138,6 +148,52 @@ describe('subgroup-matrix kernels compiled by Dawn (null backend: Tint and pipel
     const found = await checker.check(w);
     expect(found.map((d) => d.severity)).toEqual(['error']);
     expect(found[0].message).toMatch(/workgroup_size.*multiple of the device maxSubgroupSize/);
+  });
+});
+
+// The same kernels with the subgroup-matrix operations emulated in plain WGSL
+// (subgroup_matrix_ops.ts): every offset, stride, layout, fragment count and staged store is
+// run against the interpreter here, on an adapter without subgroup matrices.
+const emulating = await gpu();
+describe.skipIf(!emulating)(emulating ? 'subgroup-matrix matmul emulated in plain WGSL, run against the interpreter' : 'subgroup-matrix matmul emulated in plain WGSL — skipped: no WebGPU adapter', () => {
+  const emulated = (configs: SubgroupMatrixConfig[], subgroupMaxSize = 8): SubgroupMatrixSupport => ({ configs, subgroupMaxSize, emulate: true });
+  const isEmulated = (p: { kernels: readonly { wgsl: string }[] }) => {
+    expect(p.kernels[0].wgsl).toContain('on subgroup matrices');
+    expect(p.kernels[0].wgsl).not.toContain('subgroup_matrix_left');
+  };
+
+  it('f32 8x8x8: a batched matmul stored directly', async () => {
+    isEmulated(await checkGraph(matmul(32, 24, 40, { batch: 2 }).graph(), { subgroupMatrix: emulated([F32_F32]), rtol: 1e-5 }));
+  });
+
+  it('f32 8x8x8: bias + tanh through the staged store, for every fragment count the tuner tries', async () => {
+    const t = matmul(32, 16, 32);
+    for (const [fm, fn] of [[1, 1], [2, 1], [1, 2], [2, 2], [4, 2], [2, 4], [4, 4]]) {
+      const p = await checkGraph(t.graph(withEpilogue(t, 32)), { subgroupMatrix: emulated([F32_F32], 32), tiles: { subgroupMatrix: { fragments: [fm, fn] } }, rtol: 1e-5 });
+      expect(p.kernels[0].wgsl).toContain(`${fm}x${fn} fragments per subgroup, staged store`);
+    }
+  });
+
+  it('a non-square 8x16x4 configuration, direct and staged', async () => {
+    const t = matmul(32, 12, 48, { batch: 2 });
+    isEmulated(await checkGraph(t.graph(), { subgroupMatrix: emulated([NON_SQUARE]), rtol: 1e-5 }));
+    const u = matmul(16, 12, 48);
+    isEmulated(await checkGraph(u.graph(withEpilogue(u, 48)), { subgroupMatrix: emulated([NON_SQUARE]), rtol: 1e-5 }));
+  });
+
+  it('f32 8x8x8: a tile the subgroup does not divide (guarded staged store)', async () => {
+    const t = matmul(8, 16, 8);
+    isEmulated(await checkGraph(t.graph(withEpilogue(t, 8)), { subgroupMatrix: emulated([F32_F32], 24), rtol: 1e-5 }));
+  });
+
+  it.skipIf(!emulating?.target.features.shaderF16)(`f16 16x16x16 from f16 storage into f32, with an epilogue${emulating?.target.features.shaderF16 ? '' : ' — skipped: this adapter has no shader-f16'}`, async () => {
+    // Operands exactly representable in f16, so only the f32 sums' order differs from the oracle.
+    const halves = (g: Graph) => Object.fromEntries(Object.entries(randomInputs(g, rng(3))).map(([k, v]) => [k, Array.from(v, roundToF16)]));
+    const t = matmul(32, 48, 32, { weightsOnly: true });
+    const g = t.graph(withEpilogue(t, 32));
+    isEmulated(await checkGraph(g, { subgroupMatrix: emulated([F16_F32]), storage: 'f16', values: halves(g), rtol: 1e-5 }));
+    const batched = matmul(32, 48, 64, { weightsOnly: true, batch: 2 }).graph();
+    isEmulated(await checkGraph(batched, { subgroupMatrix: emulated([F16_F32]), storage: 'f16', values: halves(batched), rtol: 1e-5 }));
   });
 });
 

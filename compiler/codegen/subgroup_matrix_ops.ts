@@ -1,0 +1,66 @@
+/**
+ * The four subgroup-matrix operations the tensor-core kernels use — declare a zero result,
+ * load a left or right fragment, multiply-accumulate, store a result — written either as Dawn's
+ * `chromium_experimental_subgroup_matrix` builtins (native) or as plain WGSL (emulated).
+ *
+ * Emulated: every invocation holds whole fragments in private arrays (row-major) and does the
+ * whole multiply itself; a store has every invocation write the same values. That computes
+ * exactly what the builtins specify, on any adapter, so a kernel's offsets, strides, layouts,
+ * staging and epilogue can be run against the interpreter where no adapter has subgroup
+ * matrices (lavapipe); it is far too slow for anything else. Only the native form reaches
+ * tensor cores, and only it is ever chosen for real runs.
+ */
+import type { SubgroupMatrixConfig } from './subgroup_matrix.ts';
+import type { KernelWriter } from './writer.ts';
+
+export type FragmentKind = 'left' | 'right';
+export type MatrixLayout = 'row_major' | 'col_major';
+
+export interface SubgroupMatrixOps {
+  /** `var name` holding a zero M×N f32 result fragment. */
+  zeroResult(name: string): void;
+  /** `name` = the kind's fragment read from `array` (a storage binding or workgroup array) at `offset` (WGSL u32) with `stride`. */
+  load(name: string, kind: FragmentKind, array: string, offset: string, stride: number, layout: MatrixLayout): void;
+  /** acc += left × right. */
+  multiplyAccumulate(acc: string, left: string, right: string): void;
+  /** Writes result fragment `acc` to `array` at `offset`, rows `stride` apart. */
+  store(array: string, offset: string, acc: string, stride: number): void;
+}
+
+/** Rows × columns of each kind of fragment. */
+const shapeOf = (cfg: SubgroupMatrixConfig, kind: FragmentKind | 'result'): [number, number] =>
+  kind === 'left' ? [cfg.M, cfg.K] : kind === 'right' ? [cfg.K, cfg.N] : [cfg.M, cfg.N];
+
+export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, component: 'f32' | 'f16', emulate: boolean): SubgroupMatrixOps {
+  const T = component;
+  if (!emulate) {
+    w.enable('chromium_experimental_subgroup_matrix');
+    // The builtins' types name columns before rows.
+    const type = (kind: FragmentKind | 'result'): string => {
+      const [rows, cols] = shapeOf(cfg, kind);
+      return `subgroup_matrix_${kind}<${kind === 'result' ? 'f32' : T}, ${cols}, ${rows}>`;
+    };
+    return {
+      zeroResult: (name) => w.stmt(`var ${name} = ${type('result')}();`),
+      load: (name, kind, array, offset, stride, layout) => w.stmt(`let ${name} = subgroupMatrixLoad<${type(kind)}, ${layout}>(&${array}, ${offset}, ${stride}u);`),
+      multiplyAccumulate: (acc, left, right) => w.stmt(`${acc} = subgroupMatrixMultiplyAccumulate(${left}, ${right}, ${acc});`),
+      store: (array, offset, acc, stride) => w.stmt(`subgroupMatrixStore<row_major>(&${array}, ${offset}, ${acc}, ${stride}u);`),
+    };
+  }
+  const [M, N, K] = [cfg.M, cfg.N, cfg.K];
+  return {
+    zeroResult: (name) => w.stmt(`var ${name}: array<f32, ${M * N}>;`),
+    load: (name, kind, array, offset, stride, layout) => {
+      const [rows, cols] = shapeOf(cfg, kind);
+      // Element (r, c) = e of the row-major private array; in memory at r·stride + c (row-major) or c·stride + r.
+      const at = layout === 'row_major' ? `(e / ${cols}u) * ${stride}u + e % ${cols}u` : `(e % ${cols}u) * ${stride}u + e / ${cols}u`;
+      w.stmt(`var ${name}: array<${T}, ${rows * cols}>;`);
+      w.stmt(`for (var e = 0u; e < ${rows * cols}u; e++) { ${name}[e] = ${array}[${offset} + ${at}]; }`);
+    },
+    multiplyAccumulate: (acc, left, right) => {
+      w.stmt(`for (var i = 0u; i < ${M}u; i++) { for (var j = 0u; j < ${N}u; j++) { var s = ${acc}[i * ${N}u + j]; ` +
+        `for (var q = 0u; q < ${K}u; q++) { s = fma(f32(${left}[i * ${K}u + q]), f32(${right}[q * ${N}u + j]), s); } ${acc}[i * ${N}u + j] = s; } }`);
+    },
+    store: (array, offset, acc, stride) => w.stmt(`for (var e = 0u; e < ${M * N}u; e++) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
+  };
+}
