@@ -28,8 +28,8 @@ import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
 import type { KernelWriter } from './writer.ts';
 
-/** A convolution's operands and sizes, as both forms read them. */
-function convShape(conv: ConvNode) {
+/** A convolution's operands and sizes, as every form reads them. */
+export function convShape(conv: ConvNode) {
   const [x, wt] = conv.src;
   const nd = conv.shape.length - 2;
   const [batch, cout] = conv.shape;

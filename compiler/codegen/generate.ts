@@ -19,6 +19,7 @@ import { generateConv } from './conv.ts';
 import { generateElementwise } from './elementwise.ts';
 import { generateMatmul } from './matmul.ts';
 import { generateSubgroupMatrixMatmul, type SubgroupMatrixSupport } from './subgroup_matrix.ts';
+import { generateSubgroupMatrixConv } from './subgroup_matrix_conv.ts';
 import { generateReduction } from './reduction.ts';
 import { IndexRangeError } from './writer.ts';
 
@@ -51,7 +52,10 @@ function generateGroup(name: string, g: KernelGroup, ctx: GenContext, outputTens
       const sm = ctx.tiles?.subgroupMatrix;
       return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixMatmul(name, g.epi, ctx, ctx.subgroupMatrix, sm?.fragments)) || generateMatmul(name, g.epi, ctx);
     }
-    case 'conv': return generateConv(name, g.epi, ctx);
+    case 'conv': {
+      const sm = ctx.tiles?.subgroupMatrix;
+      return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixConv(name, g.epi, ctx, ctx.subgroupMatrix, sm?.fragments)) || generateConv(name, g.epi, ctx);
+    }
     case 'attention': return generateAttention(name, g.att, g.epi, ctx);
   }
 }

@@ -30,8 +30,9 @@ import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
 import { contractionFlops, storeTile } from './register_tile.ts';
-import { subgroupMatrixOps } from './subgroup_matrix_ops.ts';
+import { type SubgroupMatrixOps, subgroupMatrixOps } from './subgroup_matrix_ops.ts';
 import { ValueEmitter } from './values.ts';
+import type { KernelWriter } from './writer.ts';
 
 export type SubgroupMatrixComponent = 'f32' | 'f16' | 'u32' | 'i32' | 'u8' | 'i8';
 
@@ -143,25 +144,54 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
       ops.store(bc, `${cBase} + ${i * cfg.M * n + j * cfg.N}u`, acc(i, j), n);
     }
   } else {
-    // Staged: fragments to workgroup memory, then each invocation takes every S-th element.
-    w.workgroupArray('kiln_tile', 'f32', tileM * tileN);
-    for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) {
-      ops.store('kiln_tile', `${i * cfg.M * tileN + j * cfg.N}u`, acc(i, j), tileN);
-    }
-    w.barrier();
-    const size = tileM * tileN;
-    const lidx = ixVar('lidx', 0, S - 1, 0);
-    const elements: Ix[] = Array.from({ length: Math.ceil(size / S) }, (_, e) => ixAddConst(lidx, e * S));
-    // When S does not divide the tile, the last elements' index is clamped and their store guarded.
-    const inTile = elements.map((idx) => (idx.hi < size ? idx : ixMin(idx, size - 1)));
     const bcoords = ixDelinearize(bi, batchShape);
-    storeTile(w, ve, epi, out, inTile.map((idx) => [`kiln_tile[${w.ix(idx)}]`]),
-      (e) => [...bcoords, ixAdd(row0, ixDiv(inTile[e], tileN)), ixAdd(col0, ixMod(inTile[e], tileN))],
-      (e) => (elements[e].hi < size ? true : `(${w.ix(elements[e])} < ${size}u)`));
+    storeThroughTile(w, ve, epi, out, { ops, acc, fm, fn, cfg, S },
+      (r, c) => [...bcoords, ixAdd(row0, r), ixAdd(col0, c)], () => true);
   }
 
   const sourceOps = ve.origins;
   const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n} on subgroup matrices ${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup${direct ? '' : ', staged store'}${support.emulate ? ' (emulated in plain WGSL)' : ''}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [S, 1, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(mm, k) };
+}
+
+/** A subgroup's result fragments: fm × fn of them, `acc(i, j)`, each cfg.M × cfg.N. */
+export interface Fragments {
+  readonly ops: SubgroupMatrixOps;
+  readonly acc: (i: number, j: number) => string;
+  readonly fm: number;
+  readonly fn: number;
+  readonly cfg: SubgroupMatrixConfig;
+  /** Invocations of the workgroup (one subgroup). */
+  readonly S: number;
+}
+
+/**
+ * The staged store: the fragments go to a workgroup-memory tile (row r, column c of the
+ * (fm·M) × (fn·N) result), then each of the S invocations takes every S-th element, evaluates
+ * the epilogue at `coords(r, c)` (clamped, always-safe coordinates of the anchor's output) and
+ * stores it where `guard(r, c)` holds. Elements past the tile (S not dividing it) are skipped.
+ */
+export function storeThroughTile(
+  w: KernelWriter, ve: ValueEmitter, epi: Epilogue, out: number, f: Fragments,
+  coords: (r: Ix, c: Ix) => readonly Ix[], guard: (r: Ix, c: Ix) => string | true,
+): void {
+  const tileN = f.fn * f.cfg.N;
+  const size = f.fm * f.cfg.M * tileN;
+  w.workgroupArray('kiln_tile', 'f32', size);
+  for (let i = 0; i < f.fm; i++) for (let j = 0; j < f.fn; j++) {
+    f.ops.store('kiln_tile', `${i * f.cfg.M * tileN + j * f.cfg.N}u`, f.acc(i, j), tileN);
+  }
+  w.barrier();
+  const lidx = ixVar('lidx', 0, f.S - 1, 0);
+  const elements: Ix[] = Array.from({ length: Math.ceil(size / f.S) }, (_, e) => ixAddConst(lidx, e * f.S));
+  // When S does not divide the tile, the last elements' index is clamped and their store guarded.
+  const inTile = elements.map((idx) => (idx.hi < size ? idx : ixMin(idx, size - 1)));
+  storeTile(w, ve, epi, out, inTile.map((idx) => [`kiln_tile[${w.ix(idx)}]`]),
+    (e) => coords(ixDiv(inTile[e], tileN), ixMod(inTile[e], tileN)),
+    (e) => {
+      const g = [elements[e].hi < size ? true : `(${w.ix(elements[e])} < ${size}u)`, guard(ixDiv(inTile[e], tileN), ixMod(inTile[e], tileN))]
+        .filter((x): x is string => x !== true);
+      return g.length ? g.join(' && ') : true;
+    });
 }

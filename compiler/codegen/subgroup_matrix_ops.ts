@@ -48,6 +48,9 @@ export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, co
     };
   }
   const [M, N, K] = [cfg.M, cfg.N, cfg.K];
+  // Loop bounds the shader compiler cannot see through (on CPU adapters): fully unrolled,
+  // a 16x16x16 multiply takes LLVM minutes to compile.
+  const n = (v: number): string => w.bound(v);
   return {
     zeroResult: (name) => w.stmt(`var ${name}: array<f32, ${M * N}>;`),
     load: (name, kind, array, offset, stride, layout) => {
@@ -55,12 +58,12 @@ export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, co
       // Element (r, c) = e of the row-major private array; in memory at r·stride + c (row-major) or c·stride + r.
       const at = layout === 'row_major' ? `(e / ${cols}u) * ${stride}u + e % ${cols}u` : `(e % ${cols}u) * ${stride}u + e / ${cols}u`;
       w.stmt(`var ${name}: array<${T}, ${rows * cols}>;`);
-      w.stmt(`for (var e = 0u; e < ${rows * cols}u; e++) { ${name}[e] = ${array}[${offset} + ${at}]; }`);
+      w.stmt(`for (var e = 0u; e < ${n(rows * cols)}; e++) { ${name}[e] = ${array}[${offset} + ${at}]; }`);
     },
     multiplyAccumulate: (acc, left, right) => {
-      w.stmt(`for (var i = 0u; i < ${M}u; i++) { for (var j = 0u; j < ${N}u; j++) { var s = ${acc}[i * ${N}u + j]; ` +
-        `for (var q = 0u; q < ${K}u; q++) { s = fma(f32(${left}[i * ${K}u + q]), f32(${right}[q * ${N}u + j]), s); } ${acc}[i * ${N}u + j] = s; } }`);
+      w.stmt(`for (var i = 0u; i < ${n(M)}; i++) { for (var j = 0u; j < ${n(N)}; j++) { var s = ${acc}[i * ${N}u + j]; ` +
+        `for (var q = 0u; q < ${n(K)}; q++) { s = fma(f32(${left}[i * ${K}u + q]), f32(${right}[q * ${N}u + j]), s); } ${acc}[i * ${N}u + j] = s; } }`);
     },
-    store: (array, offset, acc, stride) => w.stmt(`for (var e = 0u; e < ${M * N}u; e++) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
+    store: (array, offset, acc, stride) => w.stmt(`for (var e = 0u; e < ${n(M * N)}; e++) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
   };
 }

@@ -173,8 +173,9 @@ export class KernelWriter {
   }
 
   /** A workgroup-memory array (counted against maxComputeWorkgroupStorageSize). */
-  workgroupArray(name: string, type: 'f32' | 'i32' | 'u32', length: number): void {
-    this.sharedBytes += 4 * length;
+  workgroupArray(name: string, type: 'f32' | 'f16' | 'i32' | 'u32', length: number): void {
+    if (type === 'f16') this.usesF16 = true;
+    this.sharedBytes += (type === 'f16' ? 2 : 4) * length;
     this.moduleDecl(`var<workgroup> ${name}: array<${type}, ${length}>;`);
   }
 

@@ -78,17 +78,17 @@ export function attentionCandidates(target: Target, lq: number): AttentionConfig
 }
 
 /**
- * Result fragments per subgroup tried for a matmul on subgroup matrices (each only where it
- * divides the output; elsewhere the kernel takes the heuristic's count and the tuner sees the
- * same code again and times it once).
+ * Result fragments per subgroup tried on subgroup matrices. A matmul takes each only where it
+ * divides the output (elsewhere the kernel takes the heuristic's count, and the tuner sees the
+ * same code again and times it once); a convolution where its tiles fit in workgroup memory
+ * (elsewhere it is the register-tiled kernel, as with 'off').
  */
 const SUBGROUP_MATRIX_FRAGMENTS: readonly (readonly [number, number])[] = [[1, 1], [2, 1], [1, 2], [2, 2], [4, 2], [2, 4], [4, 4]];
 
 /**
  * Every candidate for a kernel group, as tile overrides; empty for untunable (elementwise)
- * kernels. With `subgroupMatrix` (the adapter has configurations), a matmul's candidates are
- * the heuristic first (subgroup matrices where they fit), then subgroup-matrix fragment counts,
- * then the register-tiled kernel's tiles with subgroup matrices off.
+ * kernels. With `subgroupMatrix` (the adapter has configurations), a matmul's and a
+ * convolution's candidates include subgroup-matrix fragment counts (withSubgroupMatrices).
  */
 export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: SubgroupMatrixSupport): KernelTiles[] {
   switch (g.kind) {
@@ -96,19 +96,12 @@ export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: S
     case 'conv': {
       const conv = g.epi.anchor as ConvNode;
       const out = conv.shape.slice(2);
-      return contractionCandidates(target, conv.shape[0] * numel(out), conv.shape[1], out[out.length - 1]).map((contraction) => ({ contraction }));
+      return withSubgroupMatrices(contractionCandidates(target, conv.shape[0] * numel(out), conv.shape[1], out[out.length - 1]), subgroupMatrix);
     }
     case 'matmul': {
       const r = g.epi.anchor.shape.length;
       const mm = g.epi.anchor;
-      const tiles = contractionCandidates(target, mm.shape[r - 2], mm.shape[r - 1], undefined, mm.src[0].shape[r - 1]);
-      if (!subgroupMatrix) return tiles.map((contraction) => ({ contraction }));
-      // Every candidate carries a contraction tile (the heuristic's where it does not matter), so each is a complete entry.
-      return [
-        { contraction: tiles[0] },
-        ...SUBGROUP_MATRIX_FRAGMENTS.map((fragments) => ({ contraction: tiles[0], subgroupMatrix: { fragments } })),
-        ...tiles.map((contraction) => ({ contraction, subgroupMatrix: 'off' as const })),
-      ];
+      return withSubgroupMatrices(contractionCandidates(target, mm.shape[r - 2], mm.shape[r - 1], undefined, mm.src[0].shape[r - 1]), subgroupMatrix);
     }
     case 'reduction': {
       const first = g.chain[0].anchor as ReduceNode;
@@ -120,6 +113,21 @@ export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: S
       return attentionCandidates(target, g.att.qk.shape[r - 2]).map((attention) => ({ attention }));
     }
   }
+}
+
+/**
+ * A contraction's candidates: its register tiles, or with subgroup matrices the heuristic first
+ * (subgroup matrices where they fit), then fragment counts, then the register tiles with
+ * subgroup matrices off. Every candidate carries a contraction tile (the heuristic's where it
+ * does not matter), so each is a complete entry.
+ */
+function withSubgroupMatrices(tiles: readonly TileConfig[], subgroupMatrix: SubgroupMatrixSupport | undefined): KernelTiles[] {
+  if (!subgroupMatrix) return tiles.map((contraction) => ({ contraction }));
+  return [
+    { contraction: tiles[0] },
+    ...SUBGROUP_MATRIX_FRAGMENTS.map((fragments) => ({ contraction: tiles[0], subgroupMatrix: { fragments } })),
+    ...tiles.map((contraction) => ({ contraction, subgroupMatrix: 'off' as const })),
+  ];
 }
 
 const pow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;

@@ -240,6 +240,21 @@ describe('tuning with subgroup matrices (a model of time; the kernels are compil
     const tuned = compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) });
     expect(tuned.kernels[0].wgsl).not.toContain('subgroup_matrix');
   });
+
+  it('tunes a convolution\'s fragment counts too, and compile then uses the choice', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 16, 3, 6, 40], 'f32');
+    const w = b.input('w', [32, 16, 3, 3, 3], 'f32', 'weight');
+    const g = b.graph([{ name: 'y', node: b.conv(x, w, [1, 1, 1]) }]);
+    const cands = candidatesFor(tunableKernels(g, LAVAPIPE).kernels[0].group, LAVAPIPE, SUPPORT);
+    expect(cands.filter((c) => c.subgroupMatrix !== undefined && c.subgroupMatrix !== 'off')).toHaveLength(7);
+    expect(cands.filter((c) => c.subgroupMatrix === 'off').length).toBeGreaterThan(3);
+    const cache = freshCache();
+    const results = await tuneGraph(g, LAVAPIPE, async (k) => (fragmentsOf(k) === '4x2' ? 1 : 4), cache, { subgroupMatrix: SUPPORT });
+    expect(results[0].chosen.subgroupMatrix).toEqual({ fragments: [4, 2] });
+    expect(fragmentsOf(compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) }).kernels[0])).toBe('4x2');
+    expect(fragmentsOf(compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT }).kernels[0])).toBe('2x2');
+  });
 });
 
 describe('compile with a tuning table', () => {

@@ -19,10 +19,12 @@ const zeros = (shape: number[]): HostTensor => ({ dtype: 'F32', shape, data: new
 describe("the tiny VAE's kernels for a GPU, compiled by Dawn (null backend)", async () => {
   const checker = await shaderChecker();
   const weights = weightsFromMap(builtinVaeWeights());
-  for (const dtype of ['f32', 'f16'] as const) {
-    it(`${dtype} storage: encoder, posterior and decoder, every kernel without a diagnostic`, async () => {
+  // With f16 storage, also as a GPU with tensor cores gets them (f16 16x16x16 into f32).
+  const tensorCores = checker.supportFor([{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }]);
+  for (const [dtype, subgroupMatrix] of [['f32', undefined], ['f16', undefined], ['f16', tensorCores]] as const) {
+    it(`${dtype} storage${subgroupMatrix ? ', on subgroup matrices' : ''}: encoder, posterior and decoder, every kernel without a diagnostic`, async () => {
       // Compiling needs only the device's target: nothing runs.
-      const device = { target: checker.gpuTarget, subgroupMatrix: undefined } as unknown as KilnDevice;
+      const device = { target: checker.gpuTarget, subgroupMatrix } as unknown as KilnDevice;
       const vae = new HunyuanVae(TINY_VAE_CONFIG, weights, { backend: 'webgpu', device, dtype, tuning: 'none' });
       const programs = [
         vae.session.prepare('moments', [zeros([1, 3, 5, 16, 16])]).program!,
@@ -33,6 +35,8 @@ describe("the tiny VAE's kernels for a GPU, compiled by Dawn (null backend)", as
       expect(new Set(kernels.map((k) => k.kind))).toEqual(new Set(['contraction', 'reduction', 'elementwise', 'attention']));
       if (dtype === 'f16') expect(kernels.some((k) => k.wgsl.includes('enable f16;'))).toBe(true);
       expect(kernels.some((k) => k.wgsl.includes('subgroupAdd'))).toBe(true);
+      // Every stride-1 convolution goes to the tensor cores; the strided downsamplers do not.
+      if (subgroupMatrix) expect(kernels.filter((k) => k.wgsl.includes('implicit GEMM on subgroup matrices')).length).toBeGreaterThan(10);
       for (const k of kernels) expect(await checker.check(k.wgsl), `${k.name}\n${k.wgsl}`).toEqual([]);
     });
   }

@@ -1,0 +1,140 @@
+/**
+ * Convolution as implicit GEMM on subgroup matrices (tensor cores); the matmul's counterpart
+ * (subgroup_matrix.ts), for the operation the VAE is made of.
+ *
+ * M = consecutive output positions along the last spatial axis (one row), N = output channels,
+ * K = input channels × kernel taps. A workgroup is one subgroup and owns FM × FN result
+ * fragments: (FM·M) positions of one row by (FN·N) channels. For each chunk of cfg.K input
+ * channels and each row of taps (all kernel axes but the last), the subgroup copies into
+ * workgroup memory, in the config's component type:
+ * - the inputs its positions read, channel-major (`tile_x[c · span + q]`, span = FM·M - 1 + k
+ *   along the last axis), with the prologue (GroupNorm, SiLU, replicate pad, upsampling views)
+ *   applied once per element, and zeros for channels past Cin;
+ * - that row of taps' weights (`tile_w[(tap · K + c) · FN·N + n]`).
+ * Then for each last-axis tap t the left fragment (positions × channels) is the column-major
+ * block of tile_x starting at position i·M + t (stride span), and the right fragment the
+ * row-major block of tile_w at tap t. Positions past the row and channels past Cout are
+ * computed from clamped inputs and not stored; the epilogue runs in the staged store.
+ *
+ * It takes a convolution with stride 1 along the last axis (a fragment's positions must be
+ * consecutive in tile_x) whose weight is stored in the config's component type, on a config
+ * accumulating in f32. The input is staged in that type too: with f16 storage, the prologue's
+ * f32 result is rounded to f16 once more, as a framework storing activations in f16 would.
+ */
+import type { ConvNode, Node } from '../ir.ts';
+import { numel } from '../ir.ts';
+import type { Epilogue } from '../passes/schedule.ts';
+import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
+import { convShape } from './conv.ts';
+import { type Ix, ixAdd, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
+import { contractionFlops, fillTile, inBounds, zeroPast } from './register_tile.ts';
+import { type SubgroupMatrixConfig, type SubgroupMatrixSupport, storeThroughTile } from './subgroup_matrix.ts';
+import { subgroupMatrixOps } from './subgroup_matrix_ops.ts';
+import { ValueEmitter } from './values.ts';
+
+/** The heuristic's most fragments per subgroup along positions and along channels. */
+const MAX_FRAGMENTS = 2;
+
+/** Fragments along one axis: up to MAX_FRAGMENTS, no more than `extent` needs. */
+const fragmentsFor = (extent: number, frag: number): number => Math.max(1, Math.min(MAX_FRAGMENTS, Math.ceil(extent / frag)));
+
+/** Why `conv` cannot run on `cfg`, or the operand type it runs in there. */
+function fit(conv: ConvNode, ctx: GenContext, cfg: SubgroupMatrixConfig): { readonly T: 'f32' | 'f16' } | string {
+  const { wt, nd } = convShape(conv);
+  if (cfg.resultComponentType !== 'f32') return `the config accumulates in ${cfg.resultComponentType}, not f32`;
+  const T = cfg.componentType;
+  if (T !== 'f32' && T !== 'f16') return `${T} operands`;
+  if (conv.stride[nd - 1] !== 1) return 'stride along the last axis';
+  // The weight, or the stored tensor it is a view of (a channels-last copy: weight_layout.ts).
+  let stored: Node = wt;
+  while (ctx.storage.tensorOf(stored) === undefined && (stored.op === 'permute' || stored.op === 'reshape')) stored = stored.src[0];
+  const tw = ctx.storage.tensorOf(stored);
+  if (tw === undefined) return 'the weight is computed in the kernel';
+  if ((ctx.storageOf?.(tw) ?? stored.dtype) !== T) return 'weight storage differs from the config\'s component type';
+  return { T };
+}
+
+/** The kernel on the first configuration that fits, or undefined (use the register-tiled kernel). */
+export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: GenContext, support: SubgroupMatrixSupport, fragments?: readonly [number, number]): GeneratedKernel | undefined {
+  const conv = epi.anchor as ConvNode;
+  const found = support.configs.map((cfg) => ({ cfg, f: fit(conv, ctx, cfg) })).find((c) => typeof c.f !== 'string');
+  if (!found || typeof found.f === 'string') return undefined;
+  const { cfg, f: { T } } = found;
+  const { x, wt, nd, batch, cout, cin, outSpatial, taps, inLast } = convShape(conv);
+  const last = outSpatial[nd - 1];
+  const kLast = taps[nd - 1];
+  const fm = fragments?.[0] ?? fragmentsFor(last, cfg.M);
+  const fn = fragments?.[1] ?? fragmentsFor(cout, cfg.N);
+  const tileM = fm * cfg.M;
+  const tileN = fn * cfg.N;
+  const span = tileM - 1 + kLast;
+  const K = cfg.K;
+  const S = support.subgroupMaxSize;
+  const rows = batch * numel(outSpatial.slice(0, -1));
+  const segsPerRow = Math.ceil(last / tileM);
+  const tilesN = Math.ceil(cout / tileN);
+  const chunks = Math.ceil(cin / K);
+  const outer = taps.slice(0, -1);
+  const nOuter = numel(outer);
+
+  const w = newWriter(ctx);
+  // Staged inputs and weights, and the f32 result tile of the staged store.
+  const bytes = (T === 'f16' ? 2 : 4) * (K * span + kLast * K * tileN) + 4 * tileM * tileN;
+  if (bytes > w.workgroupBytesLeft()) return undefined;
+  const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true);
+  const ve = new ValueEmitter(w, ctx.storage);
+  ve.noteOrigin(conv);
+  const { grid, cell: [row, seg, tj] } = workgroupCell(w, ctx.target, [rows, segsPerRow, tilesN]);
+  const rowCoords = ixDelinearize(row, [batch, ...outSpatial.slice(0, -1)]);
+  const pos0 = ixScale(seg, tileM);
+  const ch0 = ixScale(tj, tileN);
+  w.workgroupArray('tile_x', T, K * span);
+  w.workgroupArray('tile_w', T, kLast * K * tileN);
+  const acc = (i: number, j: number): string => `acc_${i}_${j}`;
+  for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.zeroResult(acc(i, j));
+
+  w.openLoop('c0', chunks);
+  const c0 = ixScale(ixVar('c0', 0, chunks - 1, w.level), K);
+  w.openLoop('tap', nOuter);
+  const outerTap = ixDelinearize(ixVar('tap', 0, nOuter - 1, w.level), outer);
+  const spatialOuter = rowCoords.slice(1).map((o, a) => ixAdd(ixScale(o, conv.stride[a]), outerTap[a]));
+  const stage = (v: string): string => (T === 'f16' ? `f16(${v})` : v);
+  // Channel cc of the chunk: clamped for the load, zero past Cin (a last, partial chunk).
+  const channel = (cc: Ix, load: (ci: Ix) => string): string => {
+    const ci = ixAdd(c0, cc);
+    return stage(zeroPast(w, load(ixMin(ci, cin - 1)), ci, cin));
+  };
+  fillTile(w, 'tile_x', K, span, S, (cc, q) => channel(cc, (ci) =>
+    ve.value(x, [rowCoords[0], ci, ...spatialOuter, ixMin(ixAdd(pos0, q), inLast - 1)]).code));
+  fillTile(w, 'tile_w', kLast * K, tileN, S, (r, n) => channel(ixMod(r, K), (ci) =>
+    ve.value(wt, [ixMin(ixAdd(ch0, n), cout - 1), ci, ...outerTap, ixDiv(r, K)]).code));
+  w.barrier();
+  for (let t = 0; t < kLast; t++) {
+    for (let i = 0; i < fm; i++) ops.load(`frag_a${t}_${i}`, 'left', 'tile_x', `${i * cfg.M + t}u`, span, 'col_major');
+    for (let j = 0; j < fn; j++) ops.load(`frag_b${t}_${j}`, 'right', 'tile_w', `${t * K * tileN + j * cfg.N}u`, tileN, 'row_major');
+    for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.multiplyAccumulate(acc(i, j), `frag_a${t}_${i}`, `frag_b${t}_${j}`);
+  }
+  w.barrier();
+  w.close();
+  w.close();
+
+  // Rows of the result are positions, columns channels.
+  const out = ctx.tensorOf(epi.end);
+  const position = (r: Ix): Ix => ixAdd(pos0, r);
+  const channelOf = (c: Ix): Ix => ixAdd(ch0, c);
+  storeThroughTile(w, ve, epi, out, { ops, acc, fm, fn, cfg, S },
+    (r, c) => [rowCoords[0], ixMin(channelOf(c), cout - 1), ...rowCoords.slice(1), ixMin(position(r), last - 1)],
+    (r, c) => {
+      const g = [inBounds(w, position(r), last), inBounds(w, channelOf(c), cout)].filter((v): v is string => v !== true);
+      return g.length ? g.join(' && ') : true;
+    });
+
+  const sourceOps = ve.origins;
+  const k = cin * numel(taps);
+  const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM on subgroup matrices ` +
+    `${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup (${tileM} positions by ${tileN} channels), ` +
+    `inputs and weights staged by ${K} channels${support.emulate ? ' (emulated in plain WGSL)' : ''}`;
+  const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [S, 1, 1], builtins: BUILTINS });
+  return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
+}
+
