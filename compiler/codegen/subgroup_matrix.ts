@@ -116,7 +116,7 @@ export function generateSubgroupMatrixMatmul(name: string, epi: Epilogue, ctx: G
   const S = support.subgroupMaxSize;
 
   const w = newWriter(ctx);
-  const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true);
+  const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true, S);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(mm);
   const { grid, cell: [bi, ti, tj] } = workgroupCell(w, ctx.target, [batch, tilesM, tilesN]);

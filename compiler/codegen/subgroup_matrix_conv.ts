@@ -81,7 +81,7 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   // Staged inputs and weights, and the f32 result tile of the staged store.
   const bytes = (T === 'f16' ? 2 : 4) * (K * span + kLast * K * tileN) + 4 * tileM * tileN;
   if (bytes > w.workgroupBytesLeft()) return undefined;
-  const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true);
+  const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true, S);
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(conv);
   const { grid, cell: [row, seg, tj] } = workgroupCell(w, ctx.target, [rows, segsPerRow, tilesN]);

@@ -3,12 +3,14 @@
  * load a left or right fragment, multiply-accumulate, store a result — written either as Dawn's
  * `chromium_experimental_subgroup_matrix` builtins (native) or as plain WGSL (emulated).
  *
- * Emulated: every invocation holds whole fragments in private arrays (row-major) and does the
- * whole multiply itself; a store has every invocation write the same values. That computes
- * exactly what the builtins specify, on any adapter, so a kernel's offsets, strides, layouts,
- * staging and epilogue can be run against the interpreter where no adapter has subgroup
- * matrices (lavapipe); it is far too slow for anything else. Only the native form reaches
- * tensor cores, and only it is ever chosen for real runs.
+ * Emulated: every invocation loads whole fragments into private arrays (row-major) and
+ * computes and stores its share of each result fragment (elements lidx, lidx + S, ... of the
+ * S invocations of the workgroup, which is one subgroup). Since every invocation takes part in
+ * every operation, as the builtins require, together they compute and store exactly what the
+ * builtins specify, on any adapter: a kernel's offsets, strides, layouts, staging and epilogue
+ * can be run against the interpreter where no adapter has subgroup matrices (lavapipe). It is
+ * far too slow for anything else; only the native form reaches tensor cores, and only it is
+ * ever chosen for real runs.
  */
 import type { SubgroupMatrixConfig } from './subgroup_matrix.ts';
 import type { KernelWriter } from './writer.ts';
@@ -31,7 +33,8 @@ export interface SubgroupMatrixOps {
 const shapeOf = (cfg: SubgroupMatrixConfig, kind: FragmentKind | 'result'): [number, number] =>
   kind === 'left' ? [cfg.M, cfg.K] : kind === 'right' ? [cfg.K, cfg.N] : [cfg.M, cfg.N];
 
-export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, component: 'f32' | 'f16', emulate: boolean): SubgroupMatrixOps {
+/** The operations for a workgroup of `lanes` invocations (one subgroup), native or emulated. */
+export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, component: 'f32' | 'f16', emulate: boolean, lanes: number): SubgroupMatrixOps {
   const T = component;
   if (!emulate) {
     w.enable('chromium_experimental_subgroup_matrix');
@@ -60,10 +63,11 @@ export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, co
       w.stmt(`var ${name}: array<${T}, ${rows * cols}>;`);
       w.stmt(`for (var e = 0u; e < ${n(rows * cols)}; e++) { ${name}[e] = ${array}[${offset} + ${at}]; }`);
     },
+    // This invocation's share of the result: elements lidx, lidx + lanes, ...
     multiplyAccumulate: (acc, left, right) => {
-      w.stmt(`for (var i = 0u; i < ${n(M)}; i++) { for (var j = 0u; j < ${n(N)}; j++) { var s = ${acc}[i * ${N}u + j]; ` +
-        `for (var q = 0u; q < ${n(K)}; q++) { s = fma(f32(${left}[i * ${K}u + q]), f32(${right}[q * ${N}u + j]), s); } ${acc}[i * ${N}u + j] = s; } }`);
+      w.stmt(`for (var e = lidx; e < ${n(M * N)}; e += ${lanes}u) { let i = e / ${N}u; let j = e % ${N}u; var s = ${acc}[e]; ` +
+        `for (var q = 0u; q < ${n(K)}; q++) { s = fma(f32(${left}[i * ${K}u + q]), f32(${right}[q * ${N}u + j]), s); } ${acc}[e] = s; }`);
     },
-    store: (array, offset, acc, stride) => w.stmt(`for (var e = 0u; e < ${n(M * N)}; e++) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
+    store: (array, offset, acc, stride) => w.stmt(`for (var e = lidx; e < ${n(M * N)}; e += ${lanes}u) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
   };
 }
