@@ -45,10 +45,11 @@ function conv3dGraph(s: Conv3dShape): Graph {
   return b.graph([{ name: 'y', node: b.binary('add', y, bb) }]);
 }
 
-function matmulGraph(s: MatmulShape, aRole: 'input' | 'weight' = 'input'): Graph {
+/** C = A·B; `role` 'weight' makes both operands weights (so that f16 storage covers them). */
+function matmulGraph(s: MatmulShape, role: 'input' | 'weight' = 'input'): Graph {
   const b = new GraphBuilder();
-  const a = b.input('a', [s.m, s.k], 'f32', aRole);
-  const m: Node = b.input('b', [s.k, s.n], 'f32');
+  const a = b.input('a', [s.m, s.k], 'f32', role);
+  const m: Node = b.input('b', [s.k, s.n], 'f32', role);
   return b.graph([{ name: 'c', node: b.matmul(a, m) }]);
 }
 
@@ -65,7 +66,10 @@ function matmulBiasTanhGraph(s: MatmulShape): Graph {
 const host = (data: Float32Array, shape: readonly number[]): HostTensor => ({ dtype: 'F32', shape: [...shape], data });
 
 /** Runs a one-kernel Kiln program on real data (for the correctness check) and times its kernel. */
-async function kilnKernel(ctx: BenchContext, program: CompiledProgram, inputs: Record<string, HostTensor>, weights: Map<string, HostTensor>): Promise<{ out: Float32Array; flops: number; detail: string; time: () => Promise<number> }> {
+/** A compiled one-kernel program after one run: its output, its FLOPs, its header's detail, and a timer. */
+interface KilnKernel { readonly out: Float32Array; readonly flops: number; readonly detail: string; readonly time: () => Promise<number> }
+
+async function kilnKernel(ctx: BenchContext, program: CompiledProgram, inputs: Readonly<Record<string, HostTensor>>, weights: ReadonlyMap<string, HostTensor>): Promise<KilnKernel> {
   const kernels = program.kernels.filter((k) => k.kind === 'contraction');
   if (kernels.length !== 1 || program.kernels.length !== 1) throw new Error(`expected one contraction kernel, got ${program.kernels.map((k) => k.name).join(', ')}`);
   const kernel = kernels[0];
@@ -171,6 +175,7 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   rec.add('conv3d_vs_handwritten', gT, 'GFLOP/s', 'hand-written WGSL conv3d (bench/baselines/conv3d.ts)', gT / gB);
   rec.add('conv3d_heuristic_vs_handwritten', gH, 'GFLOP/s', 'hand-written WGSL conv3d (bench/baselines/conv3d.ts)', gH / gB, `Kiln with the heuristic tiles, no tuning (${heuristic.detail})`);
   if (torch) addPytorchFigures(ctx, 'conv3d', gT, conv3dFlops(s), torch, torch.conv3d_ms, torch.conv3d_cuda_ms);
+  await runSubgroupMatrixConv3d(ctx, inputs, weights, baseline.out);
 
   // ---- matmul
   const m = MATMUL_CASE;
@@ -206,6 +211,77 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
   await runSubgroupMatrixMatmul(ctx, a, bm, mmBaseline.out);
 }
 
+/** The configuration the tensor-core figures use, or undefined (said in the log). */
+interface TensorCoreChoice {
+  readonly only: SubgroupMatrixSupport;
+  readonly storage: StorageMode;
+  readonly label: string;
+  /** Relative error allowed against the f32 hand-written result. */
+  readonly tol: number;
+}
+
+function tensorCoreChoice(ctx: BenchContext, op: string): TensorCoreChoice | undefined {
+  const { dev, log } = ctx;
+  const offered = dev.subgroupMatrix;
+  const cfg = offered?.configs
+    .filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || (c.componentType === 'f16' && dev.target.features.shaderF16)))
+    .sort((x, y) => (x.componentType === 'f16' ? 0 : 1) - (y.componentType === 'f16' ? 0 : 1))[0];
+  if (!offered || !cfg) {
+    log(`${op} on subgroup matrices: skipped (${offered ? 'no configuration of this adapter accumulates f32 or f16 operands in f32' : 'this adapter reports no subgroup-matrix configurations'})`);
+    return undefined;
+  }
+  const storage: StorageMode = cfg.componentType === 'f16' ? 'f16' : 'f32';
+  return { only: { ...offered, configs: [cfg] }, storage, label: `${cfg.M}x${cfg.N}x${cfg.K} ${cfg.componentType}->f32`, tol: storage === 'f16' ? 3e-3 : 1e-4 };
+}
+
+/**
+ * `<op>_subgroup_matrix_gflops` and the two ratios against Kiln's tuned kernel without
+ * subgroup matrices with the same storage: the heuristic on subgroup matrices, and what
+ * `kiln tune` picks among both. `tc` (already checked) is the heuristic's kernel; every other
+ * kernel is checked against `reference` (the f32 hand-written result) before it is timed.
+ */
+async function tensorCoreFigures(ctx: BenchContext, op: string, choice: TensorCoreChoice, graph: Graph, tc: KilnKernel, errTc: number,
+  inputs: Readonly<Record<string, HostTensor>>, weights: ReadonlyMap<string, HostTensor>, reference: Float32Array): Promise<void> {
+  const { rec, log } = ctx;
+  const { storage, only, tol } = choice;
+  log(`    tuning Kiln's ${op} without subgroup matrices, ${storage} storage...`);
+  const tuned = await tunedProgram(ctx, graph, storage);
+  const rt = await kilnKernel(ctx, tuned.program, inputs, weights);
+  if (!(relativeError(rt.out, reference) < tol)) throw new Error(`Kiln's register-tiled ${op} with ${storage} storage disagrees with the hand-written one`);
+  // What `kiln tune` does on this adapter: fragment counts and register tiles, the fastest kept.
+  log('    tuning with subgroup matrices among the candidates...');
+  const both = await tunedProgram(ctx, graph, storage, only);
+  const tb = await kilnKernel(ctx, both.program, inputs, weights);
+  if (!(relativeError(tb.out, reference) < tol)) throw new Error(`Kiln's tuned ${op} (${both.chosen}) disagrees with the hand-written one`);
+  log('    final rounds: subgroup matrices (heuristic), register tiles (tuned), tuned among both, in turn...');
+  const [msTc, msRt, msTb] = await bestOfRounds([tc.time, rt.time, tb.time]);
+  const gTc = gflops(tc.flops, msTc);
+  const gRt = gflops(rt.flops, msRt);
+  const gTb = gflops(tb.flops, msTb);
+  rec.add(`${op}_subgroup_matrix_gflops`, gTc, 'GFLOP/s', null, null, `Kiln ${op} on subgroup matrices (${tc.detail}); relative error ${errTc.toExponential(1)} against the f32 hand-written result`);
+  rec.add(`${op}_subgroup_matrix_vs_register_tiled`, gTc, 'GFLOP/s', `Kiln's tuned ${op} without subgroup matrices, ${storage} storage (${tuned.chosen})`, gTc / gRt);
+  rec.add(`${op}_tuned_with_subgroup_matrix_vs_register_tiled`, gTb, 'GFLOP/s', `Kiln's tuned ${op} without subgroup matrices, ${storage} storage`, gTb / gRt, `tuned among fragment counts and register tiles: ${both.chosen} (${both.candidates} candidates)`);
+}
+
+/**
+ * The conv3d on subgroup matrices (implicit GEMM on tensor cores), where the adapter reports a
+ * configuration that accumulates in f32: the weight stored in its component type (f16 with an
+ * f16 configuration), the input staged in it; bias through the staged store.
+ */
+async function runSubgroupMatrixConv3d(ctx: BenchContext, inputs: Readonly<Record<string, HostTensor>>, weights: ReadonlyMap<string, HostTensor>, reference: Float32Array): Promise<void> {
+  const choice = tensorCoreChoice(ctx, 'conv3d');
+  if (!choice) return;
+  const s = CONV3D_CASE;
+  ctx.log(`conv3d [1, ${s.cin}, ${s.t}, ${s.h}, ${s.w}] -> ${s.cout} on subgroup matrices (${choice.label}), ${choice.storage} storage`);
+  const graph = conv3dGraph(s);
+  const tc = await kilnKernel(ctx, compile(graph, ctx.dev.target, { ...COMPILE, storage: choice.storage, subgroupMatrix: choice.only }), inputs, weights);
+  if (!tc.detail.includes('subgroup matrices')) throw new Error(`the conv3d did not compile to the subgroup-matrix kernel (${tc.detail})`);
+  const errTc = relativeError(tc.out, reference);
+  if (!(errTc < choice.tol)) throw new Error(`Kiln's subgroup-matrix conv3d disagrees with the hand-written one (relative error ${errTc}, allowed ${choice.tol})`);
+  ctx.log(`    checked: ${errTc.toExponential(1)} relative error`);
+  await tensorCoreFigures(ctx, 'conv3d', choice, graph, tc, errTc, inputs, weights, reference);
+}
+
 /**
  * The same matmul on subgroup matrices (tensor cores), where the adapter reports a
  * configuration that accumulates in f32, against Kiln's tuned register-tiled kernel with the
@@ -213,25 +289,16 @@ export async function runContractions(ctx: BenchContext): Promise<void> {
  * f16). Both are checked against the f32 hand-written result first, within f16's tolerance.
  */
 async function runSubgroupMatrixMatmul(ctx: BenchContext, a: Float32Array, b: Float32Array, reference: Float32Array): Promise<void> {
-  const { dev, rec, log } = ctx;
-  const offered = dev.subgroupMatrix;
-  const cfg = offered?.configs
-    .filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || (c.componentType === 'f16' && dev.target.features.shaderF16)))
-    .sort((x, y) => (x.componentType === 'f16' ? 0 : 1) - (y.componentType === 'f16' ? 0 : 1))[0];
-  if (!offered || !cfg) {
-    log(`matmul on subgroup matrices: skipped (${offered ? 'no configuration of this adapter accumulates f32 or f16 operands in f32' : 'this adapter reports no subgroup-matrix configurations'})`);
-    return;
-  }
+  const choice = tensorCoreChoice(ctx, 'matmul');
+  if (!choice) return;
+  const { dev, log } = ctx;
+  const { only, storage, tol } = choice;
   const m = MATMUL_CASE;
-  const storage: StorageMode = cfg.componentType === 'f16' ? 'f16' : 'f32';
-  const label = `${cfg.M}x${cfg.N}x${cfg.K} ${cfg.componentType}->f32`;
-  log(`matmul ${m.m}x${m.k} @ ${m.k}x${m.n} on subgroup matrices (${label}), operands stored ${storage}`);
+  log(`matmul ${m.m}x${m.k} @ ${m.k}x${m.n} on subgroup matrices (${choice.label}), operands stored ${storage}`);
   const graph = matmulGraph(m, 'weight');
-  const only: SubgroupMatrixSupport = { ...offered, configs: [cfg] };
   const weights = new Map([['a', host(a, [m.m, m.k])], ['b', host(b, [m.k, m.n])]]);
   const tc = await kilnKernel(ctx, compile(graph, dev.target, { ...COMPILE, storage, subgroupMatrix: only }), {}, weights);
   if (!tc.detail.includes('subgroup matrices')) throw new Error(`the matmul did not compile to the subgroup-matrix kernel (${tc.detail})`);
-  const tol = storage === 'f16' ? 3e-3 : 1e-5;
   const errTc = relativeError(tc.out, reference);
   if (!(errTc < tol)) throw new Error(`Kiln's subgroup-matrix matmul disagrees with the hand-written one (relative error ${errTc}, allowed ${tol})`);
   // The staged store (an epilogue through workgroup memory) on the GPU too: + bias, tanh.
@@ -242,21 +309,5 @@ async function runSubgroupMatrixMatmul(ctx: BenchContext, a: Float32Array, b: Fl
   const errStaged = relativeError(staged.out, expected);
   if (!(errStaged < tol)) throw new Error(`Kiln's subgroup-matrix matmul + bias + tanh disagrees with the hand-written matmul's (relative error ${errStaged}, allowed ${tol})`);
   log(`    checked: plain ${errTc.toExponential(1)}, + bias + tanh (staged store) ${errStaged.toExponential(1)} relative error`);
-  log(`    tuning Kiln's matmul without subgroup matrices, ${storage} operands...`);
-  const tuned = await tunedProgram(ctx, graph, storage);
-  const rt = await kilnKernel(ctx, tuned.program, {}, weights);
-  if (!(relativeError(rt.out, reference) < tol)) throw new Error(`Kiln's register-tiled matmul with ${storage} operands disagrees with the hand-written one`);
-  // What `kiln tune` does on this adapter: fragment counts and register tiles, the fastest kept.
-  log('    tuning with subgroup matrices among the candidates...');
-  const both = await tunedProgram(ctx, graph, storage, only);
-  const tb = await kilnKernel(ctx, both.program, {}, weights);
-  if (!(relativeError(tb.out, reference) < tol)) throw new Error(`Kiln's tuned matmul (${both.chosen}) disagrees with the hand-written one`);
-  log('    final rounds: subgroup matrices (heuristic), register tiles (tuned), tuned among both, in turn...');
-  const [msTc, msRt, msTb] = await bestOfRounds([tc.time, rt.time, tb.time]);
-  const gTc = gflops(tc.flops, msTc);
-  const gRt = gflops(rt.flops, msRt);
-  const gTb = gflops(tb.flops, msTb);
-  rec.add('matmul_subgroup_matrix_gflops', gTc, 'GFLOP/s', null, null, `Kiln matmul on subgroup matrices (${tc.detail}); relative error ${errTc.toExponential(1)} against the f32 hand-written result`);
-  rec.add('matmul_subgroup_matrix_vs_register_tiled', gTc, 'GFLOP/s', `Kiln's tuned matmul without subgroup matrices, operands stored ${storage} (${tuned.chosen})`, gTc / gRt);
-  rec.add('matmul_tuned_with_subgroup_matrix_vs_register_tiled', gTb, 'GFLOP/s', `Kiln's tuned matmul without subgroup matrices, operands stored ${storage}`, gTb / gRt, `tuned among fragment counts and register tiles: ${both.chosen} (${both.candidates} candidates)`);
+  await tensorCoreFigures(ctx, 'matmul', choice, graph, tc, errTc, {}, weights, reference);
 }

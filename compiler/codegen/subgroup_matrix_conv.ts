@@ -132,7 +132,7 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   const sourceOps = ve.origins;
   const k = cin * numel(taps);
   const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM on subgroup matrices ` +
-    `${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup (${tileM} positions by ${tileN} channels), ` +
+    `${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup, ${tileM} positions by ${tileN} channels, ` +
     `inputs and weights staged by ${K} channels${support.emulate ? ' (emulated in plain WGSL)' : ''}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [S, 1, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
