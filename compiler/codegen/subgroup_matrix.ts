@@ -2,6 +2,9 @@
  * Matmul on subgroup matrices (tensor cores): Dawn's `chromium_experimental_subgroup_matrix`
  * WGSL extension, offered where the adapter reports subgroup-matrix configurations
  * (GPUAdapterInfo.subgroupMatrixConfigs; feature `chromium-experimental-subgroup-matrix`).
+ * The configuration types and the staged store are shared with the convolution on subgroup
+ * matrices (subgroup_matrix_conv.ts); the operations themselves are written, natively or
+ * emulated, by subgroup_matrix_ops.ts.
  *
  * Vocabulary
  * - Config: one shape the hardware multiplies, M×K (left) by K×N (right) into M×N (result),
