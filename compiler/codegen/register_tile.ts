@@ -70,21 +70,26 @@ export function storeTile(
 export const contractionFlops = (out: Node, k: number): number => 2 * numel(out.shape) * k;
 
 /**
- * Staging for the staged contractions (TileConfig.stageK): the workgroup's `threads`
- * invocations fill `tile`, a rows × cols block in workgroup memory (row-major), together;
- * invocation lidx takes elements lidx + i·threads, at (e / cols, e % cols), whose WGSL value
- * `value` gives. Where the threads overhang the block, the address is clamped and the store
- * skipped.
+ * Staging for the staged contractions (TileConfig.stageK, subgroup matrices): the workgroup's
+ * `threads` invocations fill `tile`, a rows × cols block in workgroup memory (row-major),
+ * together; invocation lidx takes elements lidx + i·threads, at (e / cols, e % cols), whose
+ * WGSL value `value` gives. Where the threads overhang the block, the address is clamped and
+ * the store skipped. Several tiles of one shape may be filled at once (`tile` a list, `value`
+ * giving one value per tile), e.g. the parts of a value split in two.
  */
-export function fillTile(w: KernelWriter, tile: string, rows: number, cols: number, threads: number, value: (r: Ix, c: Ix) => string): void {
+export function fillTile(w: KernelWriter, tile: string | readonly string[], rows: number, cols: number, threads: number,
+  value: (r: Ix, c: Ix) => string | readonly string[]): void {
   const total = rows * cols;
+  const tiles = typeof tile === 'string' ? [tile] : tile;
   const lidx = ixVar('lidx', 0, threads - 1, 0);
   for (let e = 0; e * threads < total; e++) {
     const idx = ixAddConst(lidx, e * threads);
     const inTile = idx.hi < total ? idx : ixMin(idx, total - 1);
     const guard = idx.hi < total ? undefined : `${w.ix(idx)} < ${total}u`;
     if (guard) w.open(`if (${guard})`);
-    w.stmt(`${tile}[${w.ix(inTile)}] = ${value(ixDiv(inTile, cols), ixMod(inTile, cols))};`);
+    const v = value(ixDiv(inTile, cols), ixMod(inTile, cols));
+    const values = typeof v === 'string' ? [v] : v;
+    tiles.forEach((t, k) => w.stmt(`${t}[${w.ix(inTile)}] = ${values[k]};`));
     if (guard) w.close();
   }
 }

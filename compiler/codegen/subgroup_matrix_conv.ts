@@ -18,8 +18,13 @@
  *
  * It takes a convolution with stride 1 along the last axis (a fragment's positions must be
  * consecutive in tile_x) whose weight is stored in the config's component type, on a config
- * accumulating in f32. The input is staged in that type too: with f16 storage, the prologue's
- * f32 result is rounded to f16 once more, as a framework storing activations in f16 would.
+ * accumulating in f32. On an f16 config, inputs that are not exact in f16 (a prologue's f32
+ * result, an f32 tensor) are staged as two parts, hi (v cut to f16's mantissa) and lo =
+ * f16(v - hi), multiplied by the same weights: twice the multiplies, but the activations are
+ * not rounded a second time, only their low part is (on the tiny autoencoder in f16, rounding
+ * them at staging took 'forward' from 2.3e-3 to 3.5e-3 relative L2, past Kiln's f16 bound).
+ * Inputs read straight from tensors stored in f16, through views only (padding, upsampling,
+ * slices), are exact and staged once.
  */
 import type { ConvNode, Node } from '../ir.ts';
 import { numel } from '../ir.ts';
@@ -37,6 +42,17 @@ const MAX_FRAGMENTS = 2;
 
 /** Fragments along one axis: up to MAX_FRAGMENTS, no more than `extent` needs. */
 const fragmentsFor = (extent: number, frag: number): number => Math.max(1, Math.min(MAX_FRAGMENTS, Math.ceil(extent / frag)));
+
+/** Ops that only move or repeat values (and a pad's constant zeros): a view of exact values is exact. */
+const VIEW_OPS = new Set(['reshape', 'permute', 'expand', 'slice', 'pad', 'concat', 'repeat']);
+
+/** True if every value of `n` is one stored as f16 (read through views only), so exact in f16. */
+function exactInF16(n: Node, ctx: GenContext): boolean {
+  const t = ctx.storage.tensorOf(n);
+  if (t !== undefined) return (ctx.storageOf?.(t) ?? n.dtype) === 'f16';
+  if (n.op === 'const') return n.value === 0;
+  return VIEW_OPS.has(n.op) && n.src.every((s) => exactInF16(s, ctx));
+}
 
 /** Why `conv` cannot run on `cfg`, or the operand type it runs in there. */
 function fit(conv: ConvNode, ctx: GenContext, cfg: SubgroupMatrixConfig): { readonly T: 'f32' | 'f16' } | string {
@@ -78,8 +94,11 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   const nOuter = numel(outer);
 
   const w = newWriter(ctx);
+  // Inputs staged whole, or as hi and lo parts (see the header; every f32 value is exact in f32).
+  const split = T === 'f16' && !exactInF16(x, ctx);
+  const parts = split ? ['tile_x', 'tile_x_lo'] : ['tile_x'];
   // Staged inputs and weights, and the f32 result tile of the staged store.
-  const bytes = (T === 'f16' ? 2 : 4) * (K * span + kLast * K * tileN) + 4 * tileM * tileN;
+  const bytes = (T === 'f16' ? 2 : 4) * (parts.length * K * span + kLast * K * tileN) + 4 * tileM * tileN;
   if (bytes > w.workgroupBytesLeft()) return undefined;
   const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true, S);
   const ve = new ValueEmitter(w, ctx.storage);
@@ -88,7 +107,7 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   const rowCoords = ixDelinearize(row, [batch, ...outSpatial.slice(0, -1)]);
   const pos0 = ixScale(seg, tileM);
   const ch0 = ixScale(tj, tileN);
-  w.workgroupArray('tile_x', T, K * span);
+  for (const part of parts) w.workgroupArray(part, T, K * span);
   w.workgroupArray('tile_w', T, kLast * K * tileN);
   const acc = (i: number, j: number): string => `acc_${i}_${j}`;
   for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.zeroResult(acc(i, j));
@@ -102,17 +121,26 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   // Channel cc of the chunk: clamped for the load, zero past Cin (a last, partial chunk).
   const channel = (cc: Ix, load: (ci: Ix) => string): string => {
     const ci = ixAdd(c0, cc);
-    return stage(zeroPast(w, load(ixMin(ci, cin - 1)), ci, cin));
+    return zeroPast(w, load(ixMin(ci, cin - 1)), ci, cin);
   };
-  fillTile(w, 'tile_x', K, span, S, (cc, q) => channel(cc, (ci) =>
-    ve.value(x, [rowCoords[0], ci, ...spatialOuter, ixMin(ixAdd(pos0, q), inLast - 1)]).code));
-  fillTile(w, 'tile_w', kLast * K, tileN, S, (r, n) => channel(ixMod(r, K), (ci) =>
-    ve.value(wt, [ixMin(ixAdd(ch0, n), cout - 1), ci, ...outerTap, ixDiv(r, K)]).code));
+  const input = (cc: Ix, q: Ix): string => channel(cc, (ci) => ve.value(x, [rowCoords[0], ci, ...spatialOuter, ixMin(ixAdd(pos0, q), inLast - 1)]).code);
+  fillTile(w, parts, K, span, S, (cc, q) => {
+    if (!split) return stage(input(cc, q));
+    // hi: v with its mantissa cut to T's 10 bits, by bit operations: shader compilers fold
+    // f32(f16(v)) to v (lavapipe's did, zeroing every lo), but not a mask. Then v - hi is exact.
+    const v = w.let(input(cc, q), w.level);
+    const hi = w.let(`bitcast<f32>(bitcast<u32>(${v}) & 0xffffe000u)`, w.level);
+    return [stage(hi), stage(`${v} - ${hi}`)];
+  });
+  fillTile(w, 'tile_w', kLast * K, tileN, S, (r, n) => stage(channel(ixMod(r, K), (ci) =>
+    ve.value(wt, [ixMin(ixAdd(ch0, n), cout - 1), ci, ...outerTap, ixDiv(r, K)]).code)));
   w.barrier();
   for (let t = 0; t < kLast; t++) {
-    for (let i = 0; i < fm; i++) ops.load(`frag_a${t}_${i}`, 'left', 'tile_x', `${i * cfg.M + t}u`, span, 'col_major');
     for (let j = 0; j < fn; j++) ops.load(`frag_b${t}_${j}`, 'right', 'tile_w', `${t * K * tileN + j * cfg.N}u`, tileN, 'row_major');
-    for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.multiplyAccumulate(acc(i, j), `frag_a${t}_${i}`, `frag_b${t}_${j}`);
+    parts.forEach((part, p) => {
+      for (let i = 0; i < fm; i++) ops.load(`frag_a${t}_${p}_${i}`, 'left', part, `${i * cfg.M + t}u`, span, 'col_major');
+      for (let i = 0; i < fm; i++) for (let j = 0; j < fn; j++) ops.multiplyAccumulate(acc(i, j), `frag_a${t}_${p}_${i}`, `frag_b${t}_${j}`);
+    });
   }
   w.barrier();
   w.close();
@@ -133,7 +161,7 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   const k = cin * numel(taps);
   const detail = `conv${nd}d ${cin}->${cout} kernel ${taps.join('x')} stride ${conv.stride.join('x')}, implicit GEMM on subgroup matrices ` +
     `${cfg.M}x${cfg.N}x${cfg.K} ${T}->f32, ${fm}x${fn} fragments per subgroup, ${tileM} positions by ${tileN} channels, ` +
-    `inputs and weights staged by ${K} channels${support.emulate ? ' (emulated in plain WGSL)' : ''}`;
+    `inputs${split ? ' (as hi and lo parts)' : ''} and weights staged by ${K} channels${support.emulate ? ' (emulated in plain WGSL)' : ''}`;
   const wgsl = w.finish({ header: kernelHeader(name, 'contraction', detail, sourceOps), workgroupSize: [S, 1, 1], builtins: BUILTINS });
   return { wgsl, workgroups: grid, bindings: w.bindings, vectorAccessed: w.vectorAccessed, kind: 'contraction', sourceOps, flops: contractionFlops(conv, k) };
 }

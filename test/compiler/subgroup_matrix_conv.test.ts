@@ -107,6 +107,24 @@ describe.skipIf(!device)(device ? 'convolution on subgroup matrices, emulated in
     const p = await checkGraph(g, { values, rtol: 1e-5, storage: 'f16', subgroupMatrix: emulated([F16_16], 32) });
     expect(tensorCoreKernel(p)).toContain('f16->f32');
   });
+
+  it.skipIf(!device?.target.features.shaderF16)(`f16: inputs not exact in f16 are staged as hi and lo parts, losing nothing; exact ones once${device?.target.features.shaderF16 ? '' : ' — skipped: this adapter has no shader-f16'}`, async () => {
+    // Only the weight is rounded to f16 (as stored); the f32 input keeps all its bits through the split.
+    const g = convGraph({ batch: 1, cin: 9, cout: 12, k: [3], spatial: [21], stride: [1] });
+    const random = randomInputs(g, rng(7));
+    const values = { ...random, w: Array.from(random.w, roundToF16) };
+    const p = await checkGraph(g, { values, rtol: 1e-5, storage: 'f16', subgroupMatrix: emulated([F16_16], 32) });
+    expect(tensorCoreKernel(p)).toContain('inputs (as hi and lo parts)');
+    // A convolution of an intermediate stored f16, through its causal pad: exact, staged once.
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 4, 20], 'f32');
+    const h = b.conv(x, b.input('w1', [16, 4, 1], 'f32', 'weight'), [1]);
+    const y = b.conv(b.pad(h, [[0, 0], [0, 0], [2, 0]], 'replicate'), b.input('w2', [8, 16, 3], 'f32', 'weight'), [1]);
+    const two = compile(b.graph([{ name: 'y', node: y }]), device!.target, { storage: 'f16', subgroupMatrix: emulated([F16_16], 32) });
+    const second = two.kernels.filter((k) => k.wgsl.includes('implicit GEMM on subgroup matrices')).map((k) => k.wgsl).find((k) => k.includes('conv1d 16->8'));
+    expect(second).toBeDefined();
+    expect(second).not.toContain('hi and lo');
+  });
 });
 
 describe('convolutions on subgroup matrices compiled by Dawn (null backend: Tint and pipeline validation, nothing runs)', async () => {
