@@ -115,6 +115,11 @@ describe.skipIf(!device)(device ? 'convolution on subgroup matrices, emulated in
     const values = { ...random, w: Array.from(random.w, roundToF16) };
     const p = await checkGraph(g, { values, rtol: 1e-5, storage: 'f16', subgroupMatrix: emulated([F16_16], 32) });
     expect(tensorCoreKernel(p)).toContain('inputs (as hi and lo parts)');
+    // The VAE's pattern: the GroupNorm + SiLU prologue's f32 values go through in two parts too.
+    const vae = vaePattern(12, 10, [2, 3, 9]);
+    const vaeRandom = randomInputs(vae, rng(8));
+    const vaeValues = Object.fromEntries(Object.entries(vaeRandom).map(([k, v]) => [k, k === 'x' || k === 'res' ? v : Array.from(v, roundToF16)]));
+    expect(tensorCoreKernel(await checkGraph(vae, { values: vaeValues, rtol: 2e-5, storage: 'f16', subgroupMatrix: emulated([F16_16], 32) }))).toContain('hi and lo');
     // A convolution of an intermediate stored f16, through its causal pad: exact, staged once.
     const b = new GraphBuilder();
     const x = b.input('x', [1, 4, 20], 'f32');
