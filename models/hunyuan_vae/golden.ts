@@ -35,11 +35,12 @@ const CONV3D_NEUTRAL: Readonly<Record<string, (v: unknown) => boolean>> = {
 const CAUSAL_CONV_KWARGS = new Set(['chan_in', 'chan_out', 'kernel_size', 'stride', 'dilation', 'pad_mode']);
 
 /**
- * The module's weights as the Kiln module names them. Upstream registers Downsample's conv a
- * second time as Conv2d_0 when name == "conv" (its default), so its state dict holds the same
- * tensors under both prefixes; Upsample with any other name keeps its conv as Conv2d_0 only.
+ * `w` with its keys renamed by `rename` (undefined drops a key): the module's weights as the
+ * Kiln module names them. Upstream registers Downsample's conv a second time as Conv2d_0 when
+ * name == "conv" (its default), so its state dict holds the same tensors under both prefixes;
+ * Upsample with any other name keeps its conv as Conv2d_0 only.
  */
-function resamplerWeights(w: SessionWeights, rename: (key: string) => string | undefined): SessionWeights {
+function renamedWeights(w: SessionWeights, rename: (key: string) => string | undefined): SessionWeights {
   const keys = [...w.keys()];
   const own = new Map<string, string>();
   for (const k of keys) {
@@ -92,7 +93,7 @@ const BLOCKS: readonly BlockSpec[] = [
       resamplerChecks(c, k);
       return { channels: k.channels, out_channels: k.out_channels ?? k.channels, stride: triple(k.stride ?? 2), kernel_size: k.kernel_size ?? 3 };
     },
-    weights: (k, w) => ((k.name ?? 'conv') === 'conv' ? resamplerWeights(w, (key) => (key.startsWith('Conv2d_0.') ? undefined : key)) : w),
+    weights: (k, w) => ((k.name ?? 'conv') === 'conv' ? renamedWeights(w, (key) => (key.startsWith('Conv2d_0.') ? undefined : key)) : w),
   },
   {
     className: 'UpsampleCausal3D', module: 'UpsampleCausal3D',
@@ -102,7 +103,7 @@ const BLOCKS: readonly BlockSpec[] = [
       requireSupported(c, k.interpolate === undefined || k.interpolate === true, 'interpolate=False');
       return { channels: k.channels, out_channels: k.out_channels ?? k.channels, upsample_factor: triple(k.upsample_factor ?? [2, 2, 2]), kernel_size: k.kernel_size ?? 3 };
     },
-    weights: (k, w) => ((k.name ?? 'conv') === 'conv' ? w : resamplerWeights(w, (key) => key.replace(/^Conv2d_0\./, 'conv.'))),
+    weights: (k, w) => ((k.name ?? 'conv') === 'conv' ? w : renamedWeights(w, (key) => key.replace(/^Conv2d_0\./, 'conv.'))),
   },
   {
     className: 'ResnetBlockCausal3D', module: 'ResnetBlockCausal3D',
