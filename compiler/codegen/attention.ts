@@ -19,7 +19,7 @@ import { numel } from '../ir.ts';
 import type { AttentionMatch, Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixLinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
-import { inBounds } from './register_tile.ts';
+import { allOf, inBounds } from './register_tile.ts';
 import { type AttentionConfig, defaultAttentionConfig } from './tile.ts';
 import { ValueEmitter, storeExpr } from './values.ts';
 import { f32Literal } from './wgsl.ts';
@@ -154,9 +154,9 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
     const o = w.let(`acc[${q * vu}u + u] * l_inv${q}`, w.level);
     ve.bind(att.pv, coords, o);
     const v = end === att.pv ? o : ve.compute(end, coords).code;
-    const guard = [inBounds(w, qi(q), lq), inBounds(w, f, dv)].filter((g): g is string => g !== true);
+    const guard = allOf([inBounds(w, qi(q), lq), inBounds(w, f, dv)]);
     const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, w.storageDType(out, end.dtype))};`;
-    w.stmt(guard.length ? `if ${guard.join(' && ')} { ${store} }` : store);
+    w.stmt(guard === true ? store : `if ${guard} { ${store} }`);
     w.close();
   }
 

@@ -23,7 +23,7 @@ import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
-import { accumulate, contractionFlops, declareAccumulators, fillTile, inBounds, storeTile, zeroPast } from './register_tile.ts';
+import { accumulate, allOf, contractionFlops, declareAccumulators, fillTile, inBounds, storeTile, zeroPast } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import { ValueEmitter } from './values.ts';
 import type { KernelWriter } from './writer.ts';
@@ -162,10 +162,7 @@ function storeConvTile(w: KernelWriter, ve: ValueEmitter, epi: Epilogue, ctx: Ge
   const segOk = inBounds(w, c.seg, c.segs);
   storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
     (i, j) => [c.rowCoords[0], c.chC[j], ...c.rowCoords.slice(1), c.posC[i]],
-    (i, j) => {
-      const g = [segOk, inBounds(w, c.pos[i], c.last), inBounds(w, c.ch[j], c.cout)].filter((x): x is string => x !== true);
-      return g.length ? g.join(' && ') : true;
-    });
+    (i, j) => allOf([segOk, inBounds(w, c.pos[i], c.last), inBounds(w, c.ch[j], c.cout)]));
 }
 
 interface StagedConv {

@@ -12,7 +12,7 @@ import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, newWriter, kernelHeader, workgroupCell } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
-import { accumulate, contractionFlops, declareAccumulators, fillTile, inBounds, storeTile, zeroPast } from './register_tile.ts';
+import { accumulate, allOf, contractionFlops, declareAccumulators, fillTile, inBounds, storeTile, zeroPast } from './register_tile.ts';
 import { type TileConfig, defaultContractionTile } from './tile.ts';
 import type { KernelWriter } from './writer.ts';
 import { ValueEmitter } from './values.ts';
@@ -84,10 +84,7 @@ export function generateMatmul(name: string, epi: Epilogue, ctx: GenContext, til
 
   storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
     (i, j) => [...bc, rowsC[i], colsC[j]],
-    (i, j) => {
-      const g = [inBounds(w, rows[i], m), inBounds(w, cols[j], n)].filter((x): x is string => x !== true);
-      return g.length ? g.join(' && ') : true;
-    });
+    (i, j) => allOf([inBounds(w, rows[i], m), inBounds(w, cols[j], n)]));
 
   const sourceOps = ve.origins;
   const detail = `matmul ${batch > 1 ? `${batch} x ` : ''}${m}x${k} @ ${k}x${n}, tile ${tm}x${tn} regs ${t.rm}x${t.rn}`;
@@ -153,8 +150,5 @@ function stagedLoop(st: StagedSetup, a: Node, b: Node, t: TileConfig, epi: Epilo
   const cols = Array.from({ length: t.rn }, (_, j) => ixAdd(col0, ixAddConst(tx, j * t.wgN)));
   storeTile(w, ve, epi, ctx.tensorOf(epi.end), acc,
     (i, j) => [...bc, ixMin(rows[i], m - 1), ixMin(cols[j], n - 1)],
-    (i, j) => {
-      const g = [inBounds(w, rows[i], m), inBounds(w, cols[j], n)].filter((x): x is string => x !== true);
-      return g.length ? g.join(' && ') : true;
-    });
+    (i, j) => allOf([inBounds(w, rows[i], m), inBounds(w, cols[j], n)]));
 }

@@ -39,6 +39,12 @@ export function accumulate(w: KernelWriter, acc: readonly string[][], a: readonl
   }
 }
 
+/** The conjunction of store guards, or true when none is needed. */
+export function allOf(guards: readonly (string | true)[]): string | true {
+  const g = guards.filter((x): x is string => x !== true);
+  return g.length ? g.join(' && ') : true;
+}
+
 /** `i < bound` for a tile coordinate, or true when its range says so. */
 export function inBounds(w: KernelWriter, i: Ix, bound: number): string | true {
   if (i.hi < bound) return true;

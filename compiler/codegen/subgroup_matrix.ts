@@ -32,7 +32,7 @@ import { numel } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
-import { contractionFlops, storeTile } from './register_tile.ts';
+import { allOf, contractionFlops, storeTile } from './register_tile.ts';
 import { type SubgroupMatrixOps, subgroupMatrixOps } from './subgroup_matrix_ops.ts';
 import { ValueEmitter } from './values.ts';
 import type { KernelWriter } from './writer.ts';
@@ -192,9 +192,5 @@ export function storeThroughTile(
   const inTile = elements.map((idx) => (idx.hi < size ? idx : ixMin(idx, size - 1)));
   storeTile(w, ve, epi, out, inTile.map((idx) => [`kiln_tile[${w.ix(idx)}]`]),
     (e) => coords(ixDiv(inTile[e], tileN), ixMod(inTile[e], tileN)),
-    (e) => {
-      const g = [elements[e].hi < size ? true : `(${w.ix(elements[e])} < ${size}u)`, guard(ixDiv(inTile[e], tileN), ixMod(inTile[e], tileN))]
-        .filter((x): x is string => x !== true);
-      return g.length ? g.join(' && ') : true;
-    });
+    (e) => allOf([elements[e].hi < size ? true : `(${w.ix(elements[e])} < ${size}u)`, guard(ixDiv(inTile[e], tileN), ixMod(inTile[e], tileN))]));
 }

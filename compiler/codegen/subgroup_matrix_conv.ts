@@ -27,12 +27,12 @@
  * slices), are exact and staged once.
  */
 import type { ConvNode, Node } from '../ir.ts';
-import { numel } from '../ir.ts';
+import { numel, OP_CATEGORY } from '../ir.ts';
 import type { Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
 import { convShape } from './conv.ts';
 import { type Ix, ixAdd, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
-import { contractionFlops, fillTile, inBounds, zeroPast } from './register_tile.ts';
+import { allOf, contractionFlops, fillTile, inBounds, zeroPast } from './register_tile.ts';
 import { type SubgroupMatrixConfig, type SubgroupMatrixSupport, storeThroughTile } from './subgroup_matrix.ts';
 import { subgroupMatrixOps } from './subgroup_matrix_ops.ts';
 import { ValueEmitter } from './values.ts';
@@ -43,15 +43,15 @@ const MAX_FRAGMENTS = 2;
 /** Fragments along one axis: up to MAX_FRAGMENTS, no more than `extent` needs. */
 const fragmentsFor = (extent: number, frag: number): number => Math.max(1, Math.min(MAX_FRAGMENTS, Math.ceil(extent / frag)));
 
-/** Ops that only move or repeat values (and a pad's constant zeros): a view of exact values is exact. */
-const VIEW_OPS = new Set(['reshape', 'permute', 'expand', 'slice', 'pad', 'concat', 'repeat']);
-
-/** True if every value of `n` is one stored as f16 (read through views only), so exact in f16. */
-function exactInF16(n: Node, ctx: GenContext): boolean {
+/**
+ * True if `n` only reads tensors stored as `T`, through views (a channels-last weight copy,
+ * padding, upsampling, slices) and a pad's constant zeros: every value of `n` is one of T.
+ */
+function readsStoredAs(T: 'f32' | 'f16', n: Node, ctx: GenContext): boolean {
   const t = ctx.storage.tensorOf(n);
-  if (t !== undefined) return (ctx.storageOf?.(t) ?? n.dtype) === 'f16';
+  if (t !== undefined) return (ctx.storageOf?.(t) ?? n.dtype) === T;
   if (n.op === 'const') return n.value === 0;
-  return VIEW_OPS.has(n.op) && n.src.every((s) => exactInF16(s, ctx));
+  return OP_CATEGORY[n.op] === 'view' && n.src.every((s) => readsStoredAs(T, s, ctx));
 }
 
 /** Why `conv` cannot run on `cfg`, or the operand type it runs in there. */
@@ -61,12 +61,7 @@ function fit(conv: ConvNode, ctx: GenContext, cfg: SubgroupMatrixConfig): { read
   const T = cfg.componentType;
   if (T !== 'f32' && T !== 'f16') return `${T} operands`;
   if (conv.stride[nd - 1] !== 1) return 'stride along the last axis';
-  // The weight, or the stored tensor it is a view of (a channels-last copy: weight_layout.ts).
-  let stored: Node = wt;
-  while (ctx.storage.tensorOf(stored) === undefined && (stored.op === 'permute' || stored.op === 'reshape')) stored = stored.src[0];
-  const tw = ctx.storage.tensorOf(stored);
-  if (tw === undefined) return 'the weight is computed in the kernel';
-  if ((ctx.storageOf?.(tw) ?? stored.dtype) !== T) return 'weight storage differs from the config\'s component type';
+  if (!readsStoredAs(T, wt, ctx)) return 'the weight is not read from a tensor stored in the config\'s component type';
   return { T };
 }
 
@@ -95,7 +90,7 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
 
   const w = newWriter(ctx);
   // Inputs staged whole, or as hi and lo parts (see the header; every f32 value is exact in f32).
-  const split = T === 'f16' && !exactInF16(x, ctx);
+  const split = T === 'f16' && !readsStoredAs('f16', x, ctx);
   const parts = split ? ['tile_x', 'tile_x_lo'] : ['tile_x'];
   // Staged inputs and weights, and the f32 result tile of the staged store.
   const bytes = (T === 'f16' ? 2 : 4) * (parts.length * K * span + kLast * K * tileN) + 4 * tileM * tileN;
@@ -152,10 +147,7 @@ export function generateSubgroupMatrixConv(name: string, epi: Epilogue, ctx: Gen
   const channelOf = (c: Ix): Ix => ixAdd(ch0, c);
   storeThroughTile(w, ve, epi, out, { ops, acc, fm, fn, cfg, S },
     (r, c) => [rowCoords[0], ixMin(channelOf(c), cout - 1), ...rowCoords.slice(1), ixMin(position(r), last - 1)],
-    (r, c) => {
-      const g = [inBounds(w, position(r), last), inBounds(w, channelOf(c), cout)].filter((v): v is string => v !== true);
-      return g.length ? g.join(' && ') : true;
-    });
+    (r, c) => allOf([inBounds(w, position(r), last), inBounds(w, channelOf(c), cout)]));
 
   const sourceOps = ve.origins;
   const k = cin * numel(taps);

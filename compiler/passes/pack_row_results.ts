@@ -12,18 +12,16 @@
  * binds them as a raw operand, as the subgroup-matrix matmul would). Per-row results are small, so the strided loads cost
  * nothing that matters.
  */
-import type { Node } from '../ir.ts';
+import { type Node, OP_CATEGORY } from '../ir.ts';
 import type { SchedulePass } from './pass.ts';
 import { type Pack, isElementwise } from './schedule.ts';
-
-const VIEWS = new Set(['reshape', 'permute', 'expand', 'slice', 'repeat', 'pad', 'concat']);
 
 export const packRowResultsPass: SchedulePass = {
   name: 'pack row results',
   run(s) {
     const outputs = new Set(s.graph.outputs.map((o) => o.node.id));
     const aliased = new Set([...s.aliases].flat());
-    const readThroughExpressions = (n: Node): boolean => (s.users.get(n.id) ?? []).every((u) => isElementwise(u) || VIEWS.has(u.op));
+    const readThroughExpressions = (n: Node): boolean => (s.users.get(n.id) ?? []).every((u) => isElementwise(u) || OP_CATEGORY[u.op] === 'view');
     const packs = new Map<number, Pack>();
     for (const g of s.groups) {
       if (g.kind !== 'reduction' || g.chain.length < 2) continue;
