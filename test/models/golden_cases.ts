@@ -13,3 +13,7 @@ export const MODEL_CASES = all.filter((f) => /^(encoder_tiny|decoder_tiny|vae_ti
 export const TILED_CASES = all.filter((f) => /^vae_tiny_tiled_/.test(f));
 
 export const goldenPath = (f: string) => resolve(GOLDEN_DIR, f);
+/** The flow-matching scheduler's cases (sigmas, timesteps and Euler steps). */
+export const SCHEDULER_CASES = all.filter((f) => /^scheduler_/.test(f));
+/** The transformer's rotary position tables. */
+export const ROPE_CASES = all.filter((f) => /^rope_/.test(f));
