@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kiln set-up for a fresh Debian 12 machine (run as root, Node >= 20 installed):
-#   1. system packages: ffmpeg (video files), and — only when Dawn finds no Vulkan device — Mesa's
-#      Vulkan driver lavapipe from bookworm-backports (Debian 12's own Mesa 22.3 is too old for Dawn);
+#   1. system packages: ffmpeg (video files), python3-pil (a test oracle), and — only when Dawn
+#      finds no Vulkan device — Mesa's Vulkan driver lavapipe from bookworm-backports (Debian 12's
+#      own Mesa 22.3 is too old for Dawn);
 #   2. the npm dependencies (npm ci);
 #   3. unless --no-demo: the built-in demo (`kiln vae demo`), which encodes and decodes a
 #      generated clip with a tiny random-weight VAE on the GPU and writes out/demo_*.mp4.
@@ -13,7 +14,7 @@ run_demo=1
 for arg in "$@"; do
   case "$arg" in
     --no-demo) run_demo=0 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +43,13 @@ apt_install() {
 if ! command -v ffmpeg >/dev/null 2>&1; then
   echo "== installing ffmpeg (mp4 input and output)"
   apt_install ffmpeg
+fi
+
+# The tests check Kiln's copy of Pillow's image resampler (I2V reference images) against Pillow
+# itself, run by Debian's python3 (test/models/i2v/pil_resize.py).
+if ! /usr/bin/python3 -c 'import PIL' >/dev/null 2>&1; then
+  echo "== installing python3-pil (the oracle for the tests of Kiln's image resampler)"
+  apt_install python3-pil
 fi
 
 echo "== installing npm dependencies"

@@ -17,3 +17,5 @@ export const goldenPath = (f: string) => resolve(GOLDEN_DIR, f);
 export const SCHEDULER_CASES = all.filter((f) => /^scheduler_/.test(f));
 /** The transformer's rotary position tables. */
 export const ROPE_CASES = all.filter((f) => /^rope_/.test(f));
+/** The sampler's bucket and reference-image case. */
+export const SAMPLER_CASES = all.filter((f) => /^sampler_/.test(f));
