@@ -19,3 +19,5 @@ export const SCHEDULER_CASES = all.filter((f) => /^scheduler_/.test(f));
 export const ROPE_CASES = all.filter((f) => /^rope_/.test(f));
 /** The sampler's bucket and reference-image case. */
 export const SAMPLER_CASES = all.filter((f) => /^sampler_/.test(f));
+/** The denoising transformer's cases. */
+export const DIT_CASES = all.filter((f) => /^dit_/.test(f));
