@@ -11,9 +11,8 @@ import { FlowMatchDiscreteScheduler } from './scheduler.ts';
 
 const CONSTRUCTOR_KWARGS = new Set(['num_train_timesteps', 'shift', 'reverse', 'solver', 'n_tokens']);
 
-/** The constructor kwargs as a FlowMatchConfig (upstream's defaults for those left out). */
-export function flowMatchConfigFrom(c: GoldenCase): FlowMatchConfig {
-  const k = c.constructorConfig;
+/** The constructor kwargs (the case's, or `k`) as a FlowMatchConfig (upstream's defaults for those left out). */
+export function flowMatchConfigFrom(c: GoldenCase, k: Readonly<Record<string, unknown>> = c.constructorConfig): FlowMatchConfig {
   const unknown = Object.keys(k).filter((key) => !CONSTRUCTOR_KWARGS.has(key));
   if (unknown.length) throw new UnsupportedGoldenError(`${c.path}: FlowMatchDiscreteScheduler has no constructor argument ${unknown.join(', ')}`);
   // Upstream raises on any other solver; n_tokens is accepted and unused.

@@ -66,9 +66,8 @@ function refuse(c: GoldenCase, what: string): never {
   throw new UnsupportedGoldenError(`${c.path}: HYVideoDiffusionTransformer with ${what} is not supported`);
 }
 
-/** Upstream's constructor kwargs (and their defaults) as the Kiln module's config. */
-export function ditConfigFrom(c: GoldenCase): DitConfig {
-  const k: Kwargs = c.constructorConfig;
+/** Upstream's constructor kwargs (the case's, or `k`; upstream's defaults for those left out) as the Kiln module's config. */
+export function ditConfigFrom(c: GoldenCase, k: Kwargs = c.constructorConfig): DitConfig {
   const args = (k.args ?? {}) as Kwargs;
   const num = (v: unknown, name: string, fallback?: number): number => {
     const x = v ?? fallback;

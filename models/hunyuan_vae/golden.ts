@@ -7,7 +7,7 @@ import { ModelSession, type SessionWeights } from '../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { callInputs, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter, type GoldenContext } from '../golden/adapter.ts';
 import { GoldenFormatError, type GoldenCall, type GoldenCase } from '../golden/case.ts';
-import { HunyuanVae, vaeConfigFrom, vaeProgram } from './autoencoder.ts';
+import { HunyuanVae, vaeConfigFrom, vaeProgram, type VaeConfig } from './autoencoder.ts';
 import type { TilingConfig, TilingFlags } from './tiling.ts';
 
 type Kwargs = Readonly<Record<string, unknown>>;
@@ -292,16 +292,20 @@ function posteriorOutputs(c: GoldenCase, call: GoldenCall): Map<string, (typeof 
   return out;
 }
 
+/** AutoencoderKLCausal3D's constructor kwargs (the case's, or `k`) as a VaeConfig, refusing what Kiln does not build. */
+export function autoencoderConfigFrom(c: GoldenCase, k: Kwargs = c.constructorConfig): VaeConfig {
+  requireSupported(c, typeof (k.sample_size ?? 32) === 'number', `sample_size ${JSON.stringify(k.sample_size)} (a list)`);
+  const config = vaeConfigFrom(k);
+  checkLevels(c, k.down_block_types, 'DownEncoderBlockCausal3D', config);
+  checkLevels(c, k.up_block_types, 'UpDecoderBlockCausal3D', config);
+  requireSupported(c, ['silu', 'swish', undefined].includes(k.act_fn as string | undefined), `act_fn ${String(k.act_fn)}`);
+  return config;
+}
+
 const vaeAdapter: GoldenAdapter = {
   classNames: ['AutoencoderKLCausal3D'],
   async run(c: GoldenCase, ctx: GoldenContext) {
-    const k = c.constructorConfig;
-    requireSupported(c, typeof (k.sample_size ?? 32) === 'number', `sample_size ${JSON.stringify(k.sample_size)} (a list)`);
-    const config = vaeConfigFrom(k);
-    checkLevels(c, k.down_block_types, 'DownEncoderBlockCausal3D', config);
-    checkLevels(c, k.up_block_types, 'UpDecoderBlockCausal3D', config);
-    requireSupported(c, ['silu', 'swish', undefined].includes(k.act_fn as string | undefined), `act_fn ${String(k.act_fn)}`);
-    const vae = new HunyuanVae(config, c.weights(), ctx.session);
+    const vae = new HunyuanVae(autoencoderConfigFrom(c), c.weights(), ctx.session);
     vae.tiling = tilingOf(c, vae.tiling);
     const out = new Map<string, HostTensor>();
     for (const call of c.calls) {

@@ -1,7 +1,9 @@
 /**
- * The golden adapter for upstream's HunyuanVideoSampler.predict as far as the reference image
- * goes (the `sampler_crop_buckets` case): the bucket chosen for each image size, resolution and
- * sequence-parallel degree; the pixels handed to the VAE; and the bucket lists with their ratios.
+ * Golden adapters for the image-to-video sampler: HunyuanVideoSampler.predict as far as the
+ * reference image goes (the `sampler_crop_buckets` case: the bucket chosen for each image size,
+ * resolution and sequence-parallel degree, the pixels handed to the VAE, the bucket lists with
+ * their ratios), and one HunyuanVideoPipeline.__call__ with i2v token_replace (the `pipeline_*`
+ * cases: the start latents, every step's transformer output and latents, the video).
  */
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { makeFrames } from '../../runtime/media/frames.ts';
@@ -9,6 +11,13 @@ import { returnedOutputs, UnsupportedGoldenError, type GoldenAdapter } from '../
 import type { GoldenCall, GoldenCase } from '../golden/case.ts';
 import { bucketRatios, generateCropSizeList, i2vBucket, isI2vResolution, RESOLUTION_BASES, type I2vResolution } from './buckets.ts';
 import { prepareReferenceImage } from './reference_image.ts';
+import { HunyuanI2vPipeline, type DitPrecision } from './pipeline.ts';
+import { ditConfigFrom } from '../hunyuan_dit/golden.ts';
+import { HunyuanDit } from '../hunyuan_dit/transformer.ts';
+import { autoencoderConfigFrom } from '../hunyuan_vae/golden.ts';
+import { HunyuanVae } from '../hunyuan_vae/autoencoder.ts';
+import { flowMatchConfigFrom } from '../flow_match/golden.ts';
+import { FlowMatchDiscreteScheduler } from '../flow_match/scheduler.ts';
 
 const PREDICT = 'HunyuanVideoSampler.predict';
 
@@ -105,4 +114,71 @@ const samplerAdapter: GoldenAdapter = {
   },
 };
 
-export const I2V_GOLDEN_ADAPTERS: readonly GoldenAdapter[] = [samplerAdapter];
+type Kwargs = Readonly<Record<string, unknown>>;
+
+const PRECISIONS: readonly DitPrecision[] = ['bf16', 'fp16', 'fp32'];
+
+function refusePipeline(c: GoldenCase, what: string): never {
+  throw new UnsupportedGoldenError(`${c.path}: HunyuanVideoPipeline with ${what} is not supported`);
+}
+
+/** An `input.*` name from the call's kwargs as a tensor. */
+function kwTensor(c: GoldenCase, kw: Kwargs, key: string): HostTensor {
+  const v = kw[key];
+  if (typeof v !== 'string' || !v.startsWith('input.')) refusePipeline(c, `${key} ${JSON.stringify(v)} (an input tensor is needed)`);
+  return c.tensor(v);
+}
+
+const pipelineAdapter: GoldenAdapter = {
+  classNames: ['HunyuanVideoPipeline'],
+  async run(c, ctx) {
+    const k = c.constructorConfig;
+    const scheduler = { ...((k.scheduler ?? {}) as Kwargs) };
+    if ((scheduler.cls ?? 'FlowMatchDiscreteScheduler') !== 'FlowMatchDiscreteScheduler') refusePipeline(c, `scheduler ${JSON.stringify(scheduler.cls)}`);
+    delete scheduler.cls;
+    const args = (k.args ?? {}) as Kwargs;
+    const precision = (args.precision ?? 'bf16') as DitPrecision;
+    if (!PRECISIONS.includes(precision)) refusePipeline(c, `args.precision ${JSON.stringify(args.precision)}`);
+    const dit = new HunyuanDit(ditConfigFrom(c, (k.transformer ?? {}) as Kwargs), c.weights('transformer.'), ctx.session);
+    const vae = new HunyuanVae(autoencoderConfigFrom(c, (k.vae ?? {}) as Kwargs), c.weights('vae.'), ctx.session);
+    const pipeline = new HunyuanI2vPipeline(dit, vae, new FlowMatchDiscreteScheduler(flowMatchConfigFrom(c, scheduler), ctx.session), ctx.session);
+    const out = new Map<string, HostTensor>();
+    for (const call of c.calls) {
+      if (call.method !== '__call__') refusePipeline(c, `the call ${JSON.stringify(call.method)}`);
+      const kw = (call.kwargs ?? {}) as Kwargs;
+      if (kw.i2v_mode !== true || kw.i2v_condition_type !== 'token_replace') refusePipeline(c, `i2v_mode ${JSON.stringify(kw.i2v_mode)}, i2v_condition_type ${JSON.stringify(kw.i2v_condition_type)} (Kiln runs i2v token_replace)`);
+      if ((kw.num_videos_per_prompt ?? 1) !== 1) refusePipeline(c, `num_videos_per_prompt ${JSON.stringify(kw.num_videos_per_prompt)}`);
+      if ((kw.guidance_rescale ?? 0) !== 0) refusePipeline(c, `guidance_rescale ${JSON.stringify(kw.guidance_rescale)}`);
+      const [cosName, sinName] = (kw.freqs_cis ?? []) as string[];
+      const guidanceScale = (kw.guidance_scale ?? 7.5) as number;
+      const prompt = (prefix: string) => ({
+        states: c.tensor(`input.${prefix}prompt_embeds`), mask: c.tensor(`input.${prefix}prompt_mask`), pooled: c.tensor(`input.${prefix}prompt_embeds_2`),
+      });
+      const noise = c.tensor('input.noise');
+      const frames = (kw.video_length ?? 129) as number;
+      if ((frames - 1) / 4 + 1 !== noise.shape[2]) refusePipeline(c, `video_length ${frames} and noise of ${noise.shape[2]} latent frames`);
+      const result = await pipeline.denoise({
+        imageLatents: kwTensor(c, kw, 'img_latents'), prompt: prompt(''), negative: guidanceScale > 1 ? prompt('negative_') : undefined, noise,
+        freqsCos: c.tensor(cosName ?? ''), freqsSin: c.tensor(sinName ?? ''),
+      }, {
+        numInferenceSteps: (kw.num_inference_steps ?? 50) as number, guidanceScale,
+        embeddedGuidanceScale: (kw.embedded_guidance_scale ?? undefined) as number | undefined, precision, stability: kw.i2v_stability !== false,
+        onStep: (s) => {
+          out.set(`model_output_step_${s.index}`, s.modelOutput);
+          out.set(`latents_step_${s.index}`, s.latents);
+          ctx.log(`step ${s.index} (t = ${s.timestep})`);
+        },
+      });
+      out.set('latents_init', result.latentsInit);
+      out.set('latents', result.latents);
+      out.set('dit_guidance', result.ditGuidance);
+      const video = await pipeline.decode(result.latents, kw.enable_tiling === true);
+      const name = returnedOutputs(call).names[0] ?? 'video';
+      out.set(name, video);
+      ctx.log(`decode → ${name} [${video.shape.join(', ')}]`);
+    }
+    return out;
+  },
+};
+
+export const I2V_GOLDEN_ADAPTERS: readonly GoldenAdapter[] = [samplerAdapter, pipelineAdapter];

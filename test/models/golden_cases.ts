@@ -21,3 +21,5 @@ export const ROPE_CASES = all.filter((f) => /^rope_/.test(f));
 export const SAMPLER_CASES = all.filter((f) => /^sampler_/.test(f));
 /** The denoising transformer's cases. */
 export const DIT_CASES = all.filter((f) => /^dit_/.test(f));
+/** One HunyuanVideoPipeline.__call__ each: i2v token_replace, with and without classifier-free guidance. */
+export const PIPELINE_CASES = all.filter((f) => /^pipeline_/.test(f));
