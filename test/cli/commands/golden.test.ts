@@ -18,11 +18,11 @@ const { out } = captureConsole();
 
 /** A well-formed case file of an upstream class Kiln has no model for. */
 function unsupportedCase(dir: string): string {
-  const path = join(dir, 'dit_like.safetensors');
-  writeSafetensors(path, { 'input.x': { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } }, {
-    case: 'dit_like',
-    module: 'hyvideo.modules.models.HYVideoDiffusionTransformer',
-    class_name: 'HYVideoDiffusionTransformer',
+  const path = join(dir, 'text_encoder_like.safetensors');
+  writeSafetensors(path, { 'input.tokens': { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } }, {
+    case: 'text_encoder_like',
+    module: 'hyvideo.text_encoder.TextEncoder',
+    class_name: 'TextEncoder',
     config: '{"constructor": {}, "calls": []}',
     tolerance: '{}',
   });
@@ -42,8 +42,8 @@ describe('kiln golden', () => {
     const code = await main(['golden', '--backend', 'interp', mixedFolder()]);
     const text = out.join('\n');
     expect(text).toMatch(/^PASS causal_conv3d_k1 /m);
-    expect(text).toMatch(/^SKIP .*dit_like\.safetensors: no Kiln model for the upstream class HYVideoDiffusionTransformer/m);
-    expect(text).toContain('1/1 golden cases pass (interp); 1 skipped (no Kiln model yet): dit_like');
+    expect(text).toMatch(/^SKIP .*text_encoder_like\.safetensors: no Kiln model for the upstream class TextEncoder/m);
+    expect(text).toContain('1/1 golden cases pass (interp); 1 skipped (no Kiln model yet): text_encoder_like');
     expect(code).toBe(0);
   });
 
@@ -52,9 +52,9 @@ describe('kiln golden', () => {
     const named = unsupportedCase(dir);
     const code = await main(['golden', '--backend', 'interp', named, goldenPath('causal_conv3d_k1.safetensors')]);
     const text = out.join('\n');
-    expect(text).toMatch(/^FAIL .*dit_like\.safetensors: no Kiln model/m);
+    expect(text).toMatch(/^FAIL .*text_encoder_like\.safetensors: no Kiln model/m);
     expect(text).toMatch(/^PASS causal_conv3d_k1 /m);
-    expect(text).toContain('1/2 golden cases pass (interp); failing: dit_like');
+    expect(text).toContain('1/2 golden cases pass (interp); failing: text_encoder_like');
     expect(code).toBe(1);
   });
 
