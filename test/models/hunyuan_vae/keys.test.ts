@@ -3,26 +3,15 @@
  * weights), it must list exactly the keys and shapes upstream's AutoencoderKLCausal3D has, as
  * recorded from the upstream class in test/golden/vae_full_keys.txt.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bindModule } from '../../../compiler/bind.ts';
+import { readKeyList } from '../key_list.ts';
 import { kilnVaeConfig, RELEASED_VAE_CONFIG, vaeProgram } from '../../../models/hunyuan_vae/autoencoder.ts';
 
-function goldenKeys(): Map<string, number[]> {
-  const text = readFileSync(new URL('../../golden/vae_full_keys.txt', import.meta.url), 'utf8');
-  const out = new Map<string, number[]>();
-  for (const line of text.split('\n')) {
-    if (line.trim() === '' || line.startsWith('#')) continue;
-    const m = /^(\S+) \[([\d,]*)\]$/.exec(line.trim());
-    if (!m) throw new Error(`unparsed line in vae_full_keys.txt: ${line}`);
-    out.set(m[1], m[2] === '' ? [] : m[2].split(',').map(Number));
-  }
-  return out;
-}
 
 describe('the released VAE module tree', () => {
   it('has exactly upstream\'s 248 keys with their shapes', () => {
-    const expected = goldenKeys();
+    const expected = readKeyList('vae_full_keys.txt');
     const bound = bindModule(vaeProgram(), 'AutoencoderKLCausal3D', kilnVaeConfig(RELEASED_VAE_CONFIG));
     const actual = new Map(bound.weights.map((w) => [w.key, [...w.shape]]));
     expect(expected.size).toBe(248);
