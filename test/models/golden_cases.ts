@@ -23,3 +23,8 @@ export const SAMPLER_CASES = all.filter((f) => /^sampler_/.test(f));
 export const DIT_CASES = all.filter((f) => /^dit_/.test(f));
 /** One HunyuanVideoPipeline.__call__ each: i2v token_replace, with and without classifier-free guidance. */
 export const PIPELINE_CASES = all.filter((f) => /^pipeline_/.test(f));
+
+/** Cases made here from upstream's own modules on configs the public set does not cover (test/golden_upstream/README.md). */
+export const UPSTREAM_DIR = resolve(import.meta.dirname, '../golden_upstream');
+export const UPSTREAM_DIT_CASES = readdirSync(UPSTREAM_DIR).filter((f) => /^dit_.*\.safetensors$/.test(f)).sort();
+export const upstreamPath = (f: string) => resolve(UPSTREAM_DIR, f);

@@ -15,7 +15,7 @@ import { releaseDevice } from '../../../runtime/device.ts';
 import { weightsFromMap } from '../../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
-import { DIT_CASES, goldenPath } from '../golden_cases.ts';
+import { DIT_CASES, goldenPath, UPSTREAM_DIT_CASES, upstreamPath } from '../golden_cases.ts';
 
 const device = await deviceOrUndefined();
 afterAll(async () => {
@@ -75,6 +75,21 @@ describe('HYVideoDiffusionTransformer golden', () => {
       expect(r.pass, formatReport(r)).toBe(true);
     }, 300_000);
   }
+});
+
+describe('HYVideoDiffusionTransformer on configs the public golden does not cover (made from upstream\'s modules)', () => {
+  expect(UPSTREAM_DIT_CASES.length).toBeGreaterThanOrEqual(3);
+  for (const f of UPSTREAM_DIT_CASES) {
+    it(`${f} on the interpreter`, async () => {
+      const r = await runGoldenCase(upstreamPath(f), { backend: 'interp', session: interp, log: () => {} });
+      expect(r.pass, formatReport(r)).toBe(true);
+    });
+  }
+  // Batch 2 with per-row text padding and latent_concat: the WebGPU kernels' other shapes.
+  it.skipIf(!device)(device ? 'dit_latent_concat_b2 on WebGPU' : `dit_latent_concat_b2 on WebGPU — ${NO_ADAPTER}`, async () => {
+    const r = await runGoldenCase(upstreamPath('dit_latent_concat_b2.safetensors'), { backend: 'webgpu', device, session: { backend: 'webgpu', device }, log: () => {} });
+    expect(r.pass, formatReport(r)).toBe(true);
+  }, 300_000);
 });
 
 describe('HunyuanDit', () => {

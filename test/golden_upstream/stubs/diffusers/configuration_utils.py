@@ -1,0 +1,4 @@
+class ConfigMixin:
+    pass
+def register_to_config(f):
+    return f
