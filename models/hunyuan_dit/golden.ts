@@ -7,6 +7,7 @@ import type { HostTensor } from '../../runtime/tensor.ts';
 import { callInputs, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
 import type { GoldenCall, GoldenCase } from '../golden/case.ts';
 import { meshgridAxes, ndRotaryPosEmbed, type RopeOptions } from './rope.ts';
+import { ditModelFromKwargs, DitConfigError } from './config.ts';
 import { HunyuanDit, type DitConfig } from './transformer.ts';
 
 const ROPE_KWARGS = new Set(['rope_dim_list', 'start', 'theta', 'use_real', 'theta_rescale_factor', 'interpolation_factor']);
@@ -62,49 +63,14 @@ const ropeAdapter: GoldenAdapter = {
 
 type Kwargs = Readonly<Record<string, unknown>>;
 
-function refuse(c: GoldenCase, what: string): never {
-  throw new UnsupportedGoldenError(`${c.path}: HYVideoDiffusionTransformer with ${what} is not supported`);
-}
-
-/** Upstream's constructor kwargs (the case's, or `k`; upstream's defaults for those left out) as the Kiln module's config. */
+/** Upstream's constructor kwargs (the case's, or `k`) as the Kiln module's config; what Kiln does not build is an unsupported case. */
 export function ditConfigFrom(c: GoldenCase, k: Kwargs = c.constructorConfig): DitConfig {
-  const args = (k.args ?? {}) as Kwargs;
-  const num = (v: unknown, name: string, fallback?: number): number => {
-    const x = v ?? fallback;
-    if (typeof x !== 'number') refuse(c, `${name} ${JSON.stringify(v)} (a number is needed)`);
-    return x;
-  };
-  const hidden = num(k.hidden_size, 'hidden_size', 3072);
-  const heads = num(k.heads_num, 'heads_num', 24);
-  if (hidden % heads !== 0) refuse(c, `hidden_size ${hidden} not divisible by heads_num ${heads}`);
-  const rope = (k.rope_dim_list ?? [16, 56, 56]) as number[];
-  if (rope.reduce((a, b) => a + b, 0) !== hidden / heads) refuse(c, `rope_dim_list ${JSON.stringify(rope)} not summing to the head dimension ${hidden / heads} (upstream raises)`);
-  if ((k.mlp_act_type ?? 'gelu_tanh') !== 'gelu_tanh') refuse(c, `mlp_act_type ${JSON.stringify(k.mlp_act_type)}`);
-  if ((k.qk_norm_type ?? 'rms') !== 'rms' && k.qk_norm !== false) refuse(c, `qk_norm_type ${JSON.stringify(k.qk_norm_type)}`);
-  if ((k.text_projection ?? 'single_refiner') !== 'single_refiner') refuse(c, `text_projection ${JSON.stringify(k.text_projection)}`);
-  if (k.use_attention_mask === false) refuse(c, 'use_attention_mask=False');
-  const condition = args.i2v_condition_type;
-  if (condition !== undefined && condition !== null && condition !== 'token_replace' && condition !== 'latent_concat') refuse(c, `i2v_condition_type ${JSON.stringify(condition)}`);
-  const patch = k.patch_size ?? [1, 2, 2];
-  const patchSize = (typeof patch === 'number' ? [patch, patch, patch] : patch) as number[];
-  if (patchSize.length !== 3) refuse(c, `patch_size ${JSON.stringify(patch)}`);
-  const inChannels = num(k.in_channels, 'in_channels', 4);
-  return {
-    in_channels: inChannels,
-    out_channels: k.out_channels === undefined || k.out_channels === null ? inChannels : num(k.out_channels, 'out_channels'),
-    hidden_size: hidden,
-    heads_num: heads,
-    mm_double_blocks_depth: num(k.mm_double_blocks_depth, 'mm_double_blocks_depth', 20),
-    mm_single_blocks_depth: num(k.mm_single_blocks_depth, 'mm_single_blocks_depth', 40),
-    text_states_dim: num(args.text_states_dim, 'args.text_states_dim'),
-    text_states_dim_2: num(args.text_states_dim_2, 'args.text_states_dim_2'),
-    patch_size: [patchSize[0], patchSize[1], patchSize[2]],
-    mlp_hidden: Math.trunc(hidden * num(k.mlp_width_ratio, 'mlp_width_ratio', 4)),
-    guidance_embed: k.guidance_embed === true,
-    token_replace: condition === 'token_replace',
-    qkv_bias: k.qkv_bias !== false,
-    qk_norm: k.qk_norm !== false,
-  };
+  try {
+    return ditModelFromKwargs(k).config;
+  } catch (err) {
+    if (err instanceof DitConfigError) throw new UnsupportedGoldenError(`${c.path}: ${err.message}`);
+    throw err;
+  }
 }
 
 const ditAdapter: GoldenAdapter = {

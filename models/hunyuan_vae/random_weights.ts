@@ -18,9 +18,11 @@
  *   64×64 demo clip decodes as one tile (see the note on TINY_VAE_CONFIG).
  */
 import { bindModule } from '../../compiler/bind.ts';
-import { philox4x32 } from '../../compiler/random.ts';
+import { randomTensor } from '../common/random_tensors.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { kilnVaeConfig, vaeProgram, type VaeConfig } from './autoencoder.ts';
+
+export { initRule, keyHash, randomTensor, standardDraw } from '../common/random_tensors.ts';
 
 /**
  * The built-in tiny VAE. It is the config of the golden `vae_tiny_*` files except for
@@ -47,46 +49,6 @@ export const TINY_VAE_CONFIG: VaeConfig = {
 
 /** The seed of the built-in weights (any fixed value; changing it changes every demo output). */
 export const BUILTIN_WEIGHTS_SEED = 20250328;
-
-const TWO_POW_MINUS_24 = 1 / 16777216;
-
-/** FNV-1a over the key's UTF-16 code units: a stable 32-bit tensor id, independent of key order. */
-export function keyHash(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return h >>> 0;
-}
-
-/** Irwin–Hall(12) − 6 for element `index` of tensor `tensorId`: mean 0, variance 1, in (−6, 6). */
-export function standardDraw(seed: number, tensorId: number, index: number): number {
-  let sum = 0;
-  for (let j = 0; j < 3; j++) {
-    const w = philox4x32([index >>> 0, tensorId, j, 0], [seed >>> 0, 0x4b494c4e]);
-    // Each term is a multiple of 2^-24 below 1, so the sum of twelve is exact in float64.
-    sum += (w[0] >>> 8) + (w[1] >>> 8) + (w[2] >>> 8) + (w[3] >>> 8);
-  }
-  return sum * TWO_POW_MINUS_24 - 6;
-}
-
-/** How one tensor's values follow from standard draws (the init rule of the file header). */
-export function initRule(key: string, shape: readonly number[]): (draw: number) => number {
-  if (shape.length >= 2) {
-    const root = Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
-    return (d) => d / root;
-  }
-  if (key.endsWith('.bias')) return (d) => 0.1 * d;
-  return (d) => 1 + 0.1 * d;
-}
-
-/** One tensor drawn by the init rule (float32). */
-export function randomTensor(key: string, shape: readonly number[], seed: number): HostTensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const rule = initRule(key, shape);
-  const id = keyHash(key);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = rule(standardDraw(seed, id, i));
-  return { dtype: 'F32', shape: [...shape], data };
-}
 
 /** Every state-dict entry of the VAE with `config`, drawn with `seed`, keyed as the checkpoint would be. */
 export function randomVaeWeights(config: VaeConfig = TINY_VAE_CONFIG, seed = BUILTIN_WEIGHTS_SEED): Map<string, HostTensor> {

@@ -1,0 +1,111 @@
+/**
+ * `kiln i2v`: mistakes reported before any work (usage, prompt files, configs), and one whole
+ * run on WebGPU — a PNG in, a video out — with a transformer checkpoint, its config file and an
+ * encoded prompt file, all made here, so every file format the command reads is exercised.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
+import { releaseDevice } from '../../../runtime/device.ts';
+import { readMedia } from '../../../runtime/media/index.ts';
+import { writeSafetensors } from '../../../runtime/weights/safetensors.ts';
+import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
+import { kiln, tempFolders } from './vae_helpers.ts';
+
+const device = await deviceOrUndefined();
+const dirs = tempFolders();
+afterAll(async () => {
+  dirs.cleanup();
+  if (device) await releaseDevice();
+});
+
+async function pngImage(dir: string, width = 60, height = 40): Promise<string> {
+  const px = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 37) % 256;
+  const path = join(dir, 'still.png');
+  await sharp(px, { raw: { width, height, channels: 3 } }).png().toFile(path);
+  return path;
+}
+
+/** An encoded prompt for the tiny transformer (text dims 32 and 24). */
+function promptFile(dir: string, negative: boolean): string {
+  const path = join(dir, 'prompt.safetensors');
+  const t = (shape: number[], v: (i: number) => number) => ({ dtype: 'F32' as const, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => v(i)) });
+  const one = {
+    prompt_embeds: t([1, 6, 32], (i) => Math.sin(i)), prompt_mask: { dtype: 'I64' as const, shape: [1, 6], data: BigInt64Array.from([1n, 1n, 1n, 1n, 0n, 0n]) },
+    prompt_embeds_2: t([1, 24], (i) => Math.cos(i)),
+  };
+  writeSafetensors(path, negative ? { ...one, negative_prompt_embeds: one.prompt_embeds, negative_prompt_mask: one.prompt_mask, negative_prompt_embeds_2: one.prompt_embeds_2 } : one);
+  return path;
+}
+
+describe('kiln i2v: mistakes', () => {
+  it('names what is wrong with the command line', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir);
+    const cases: [string[], RegExp][] = [
+      [[], /takes one image/],
+      [[image, '--resolution', '480p'], /--resolution 480p: expected one of 360p, 540p, 720p/],
+      [[image, '--frames', '8'], /--frames 8: the video length must be 4k \+ 1/],
+      [[image, '--dit-config', join(dir, 'c.json')], /--dit-config needs --dit/],
+      [[image, '--dit', join(dir, 'w.safetensors')], /a transformer checkpoint needs --prompt/],
+      [[image, '--backend', 'cuda'], /--backend cuda: expected webgpu or interp/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await kiln('i2v', ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  });
+
+  it('says which prompt tensors are missing, and that guidance needs the negative prompt', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir);
+    const partial = join(dir, 'partial.safetensors');
+    writeSafetensors(partial, { prompt_embeds: { dtype: 'F32', shape: [1, 2, 32], data: new Float32Array(64) } });
+    let r = await kiln('i2v', image, '--prompt', partial);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/has prompt_embeds but not prompt_mask, prompt_embeds_2/);
+    r = await kiln('i2v', image, '--prompt', promptFile(dir, false), '--guidance-scale', '5');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2/);
+  });
+
+  it('refuses a transformer config Kiln does not build, naming the setting', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir);
+    const config = join(dir, 'dit.json');
+    writeFileSync(config, JSON.stringify({ hidden_size: 64, heads_num: 2, rope_dim_list: [8, 12, 12], text_projection: 'linear' }));
+    const weights = join(dir, 'dit.safetensors');
+    writeSafetensors(weights, { x: { dtype: 'F32', shape: [1], data: new Float32Array(1) } });
+    const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt', promptFile(dir, false));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--dit-config .*text_projection "linear" is not supported/);
+  });
+});
+
+describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU — ${NO_ADAPTER}`, () => {
+  it('turns a PNG into a video with a transformer checkpoint, its config and an encoded prompt', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir);
+    const weights = join(dir, 'mp_rank_00_model_states.safetensors');
+    // Keyed under "module." as HunyuanVideo's checkpoint keeps its state dict.
+    writeSafetensors(weights, Object.fromEntries([...randomDitWeights()].map(([k, v]) => [`module.${k}`, v])));
+    const config = join(dir, 'dit.json');
+    writeFileSync(config, JSON.stringify({
+      args: { i2v_condition_type: 'token_replace', text_states_dim: 32, text_states_dim_2: 24 }, in_channels: 4, hidden_size: 64, heads_num: 2,
+      mm_double_blocks_depth: 1, mm_single_blocks_depth: 1, rope_dim_list: [8, 12, 12], guidance_embed: true,
+    }));
+    const out = join(dir, 'frames/');
+    const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt', promptFile(dir, true), '--guidance-scale', '3',
+      '--frames', '5', '--steps', '1', '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    // 60x40 is wider than tall: the 360p bucket nearest 2:3 is 384 high, 576 wide.
+    expect(r.out).toContain('5 frames of 576x384 (the 360p bucket), 1 step');
+    expect(existsSync(out)).toBe(true);
+    const video = await readMedia(out);
+    expect([video.count, video.width, video.height]).toEqual([5, 576, 384]);
+  }, 600_000);
+});
