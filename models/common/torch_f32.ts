@@ -4,6 +4,8 @@
  * float32 (Math.fround) in the order PyTorch evaluates it, so Kiln's tables match upstream's to
  * an ulp or two rather than to float64's different rounding.
  */
+import { roundHalfEven } from './round_half_even.ts';
+
 const f32 = Math.fround;
 
 /**
@@ -31,12 +33,6 @@ export function linspaceF32(start: number, end: number, steps: number): Float32A
 /** fma(a, b, c) of float32 values, rounded once to float32 (a·b is exact in a double). */
 const fmaF32 = (a: number, b: number, c: number): number => f32(a * b + c);
 
-/** Round half to even, as the x86 float → int conversion does. */
-const rintEven = (x: number): number => {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
-
 const R_LN2 = f32(1.442695040888963407359924681001892137426645954152985934135449406931);
 const LN2_HI = f32(0.693145751953125);
 const LN2_LO = f32(1.428606765330187045e-6);
@@ -54,7 +50,7 @@ export function expF32(x: number): number {
   const d = f32(x);
   if (d < -104) return 0;
   if (d > 100) return Infinity;
-  const q = rintEven(f32(d * R_LN2));
+  const q = roundHalfEven(f32(d * R_LN2));
   let s = fmaF32(q, -LN2_HI, d);
   s = fmaF32(q, -LN2_LO, s);
   let u = EXP_POLY[0];

@@ -4,6 +4,7 @@
  * (height, width) pairs that are multiples of 32 with about base² pixels each. Everything is
  * upstream's exact integer and float64 arithmetic, so the chosen bucket always matches.
  */
+import { roundHalfEven } from '../common/round_half_even.ts';
 
 /** The bucket base size of each I2V resolution. */
 export const RESOLUTION_BASES = { '360p': 480, '540p': 720, '720p': 960 } as const;
@@ -17,12 +18,6 @@ export type Bucket = readonly [height: number, width: number];
 export class BucketError extends Error {
   readonly userFacing = true;
   override name = 'BucketError';
-}
-
-/** Python's round(x) for a float: to the nearest integer, halves to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

@@ -9,16 +9,11 @@
  */
 import type { Frames } from '../../runtime/media/frames.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
+import { roundHalfEven } from '../common/round_half_even.ts';
 import { i2vBucket, type Bucket, type I2vResolution } from './buckets.ts';
 
 /** PIL's fixed-point precision for 8-bit resampling: 32 bits less 8 for the pixel, 2 for headroom. */
 const PRECISION_BITS = 22;
-
-/** Python's round for a float: nearest, halves to even. */
-const roundHalfEven = (x: number): number => {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
 
 interface PassCoefficients {
   /** First input index of each output's taps. */
