@@ -30,6 +30,8 @@ export interface RopeOptions {
   readonly theta?: number;
   readonly thetaRescaleFactor?: PerAxis;
   readonly interpolationFactor?: PerAxis;
+  /** Frequencies replaced after they are computed: `frequency` for entry `index` of axis `axis` (RIFLEx). */
+  readonly overrides?: readonly { readonly axis: number; readonly index: number; readonly frequency: number }[];
 }
 
 /** The positions along each axis of the grid (float32). */
@@ -109,6 +111,7 @@ export function ndRotaryPosEmbed(opts: RopeOptions): { cos: HostTensor; sin: Hos
   let offset = 0;
   dims.forEach((dim, axis) => {
     const freqs = axisFrequencies(dim, theta, rescale[axis]);
+    for (const o of opts.overrides ?? []) if (o.axis === axis) freqs[o.index] = o.frequency;
     const factor = f32(interpolation[axis]);
     // Tokens run over the grid in row-major (t, h, w) order: this axis's position index is
     // (token / inner) % size, with `inner` the product of the later axes' sizes.
@@ -127,4 +130,18 @@ export function ndRotaryPosEmbed(opts: RopeOptions): { cos: HostTensor; sin: Hos
   });
   const shape = [tokens, width];
   return { cos: { dtype: 'F32', shape, data: cos }, sin: { dtype: 'F32', shape, data: sin } };
+}
+
+/**
+ * The tables HunyuanVideoSampler hands the transformer for a video of `videoLength` frames whose
+ * patch grid is `grid` (latent frames, rows, columns), as its get_rotary_pos_embed builds them:
+ * plain n-d RoPE up to 192 frames; beyond, RIFLEx — temporal frequency k − 1 set to
+ * 0.9 · 2π / (latent frames), k = clamp(2 + (frames + 3) // 100, 4, 8), so the longer video stays
+ * within one period of it.
+ */
+export function samplerRotaryTables(videoLength: number, grid: readonly [number, number, number], ropeDimList: readonly number[], theta = 256): { cos: HostTensor; sin: HostTensor } {
+  if (videoLength <= 192) return ndRotaryPosEmbed({ ropeDimList, grid, theta });
+  const k = Math.max(4, Math.min(8, 2 + Math.floor((videoLength + 3) / 100)));
+  if (k - 1 >= ropeDimList[0] / 2) throw new RopeError(`RIFLEx for ${videoLength} frames replaces temporal frequency ${k - 1}, but the time axis has only ${ropeDimList[0] / 2}`);
+  return ndRotaryPosEmbed({ ropeDimList, grid, theta, overrides: [{ axis: 0, index: k - 1, frequency: f32((0.9 * 2 * Math.PI) / grid[0]) }] });
 }

@@ -2,8 +2,9 @@
  * Image to video, as upstream's HunyuanVideoSampler.predict runs it in i2v token_replace mode
  * (spec/pipeline.md §3.2), from an RGB image and an encoded prompt: the size bucket and the
  * reference pixels, the image latent (the VAE posterior's mode times scaling_factor, untiled as
- * upstream's first encode in a process), the RoPE tables of the latent grid, one Gaussian noise
- * draw, the denoising run and the decode, then frames as upstream saves them.
+ * upstream's first encode in a process), the RoPE tables of the latent grid (RIFLEx beyond 192
+ * frames), one Gaussian noise draw, the denoising run and the decode, then frames as upstream
+ * saves them.
  *
  * The noise comes from Kiln's counter-based generator keyed by the seed, so a seed gives the
  * same video on every machine, but not PyTorch's (its CUDA Philox stream is not reproduced).
@@ -11,7 +12,7 @@
 import { randomNormal } from '../../compiler/random.ts';
 import { makeFrames, type Frames } from '../../runtime/media/frames.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
-import { ndRotaryPosEmbed } from '../hunyuan_dit/rope.ts';
+import { samplerRotaryTables } from '../hunyuan_dit/rope.ts';
 import { prepareReferenceImage } from './reference_image.ts';
 import type { Bucket, I2vResolution } from './buckets.ts';
 import type { EncodedPrompt, HunyuanI2vPipeline, StepRecord } from './pipeline.ts';
@@ -82,7 +83,7 @@ export async function imageToVideo(pipeline: HunyuanI2vPipeline, image: Frames, 
   const mean = toFloat64(posterior.mean);
   const imageLatents: HostTensor = { dtype: 'F64', shape: posterior.mean.shape, data: mean.map((v) => v * vae.config.scaling_factor) };
 
-  const { cos, sin } = ndRotaryPosEmbed({ ropeDimList: opts.ropeDims, grid: [latentFrames, h / ph, w / pw], theta: opts.ropeTheta ?? 256 });
+  const { cos, sin } = samplerRotaryTables(opts.frames, [latentFrames, h / ph, w / pw], opts.ropeDims, opts.ropeTheta);
   const noise = gaussianNoise([1, vae.config.latent_channels, latentFrames, h, w], opts.seed);
   opts.onStage?.('denoise');
   const run = await pipeline.denoise({ imageLatents, prompt, negative, noise, freqsCos: cos, freqsSin: sin }, {

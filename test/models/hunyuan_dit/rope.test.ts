@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
-import { axisFrequencies, meshgridAxes, ndRotaryPosEmbed, RopeError } from '../../../models/hunyuan_dit/rope.ts';
+import { axisFrequencies, meshgridAxes, ndRotaryPosEmbed, RopeError, samplerRotaryTables } from '../../../models/hunyuan_dit/rope.ts';
 import { goldenPath, ROPE_CASES } from '../golden_cases.ts';
 
 /** cos and sin of pos_a · theta'^(−2j/d_a), pairs repeated, axes concatenated, tokens row-major over the grid — in float64. */
@@ -87,5 +87,30 @@ describe('ndRotaryPosEmbed', () => {
     expect(() => ndRotaryPosEmbed({ ropeDimList: [3, 4], grid: [1, 1] })).toThrow(RopeError);
     expect(() => ndRotaryPosEmbed({ ropeDimList: [], grid: [] })).toThrow(/rope_dim_list is empty/);
     expect(() => ndRotaryPosEmbed({ ropeDimList: [4, 4], grid: meshgridAxes(3, 2) })).toThrow(/3 axes but rope_dim_list 2/);
+  });
+});
+
+describe('samplerRotaryTables', () => {
+  it('is plain RoPE up to 192 frames', () => {
+    const a = samplerRotaryTables(129, [33, 2, 3], [16, 56, 56]);
+    const b = ndRotaryPosEmbed({ ropeDimList: [16, 56, 56], grid: [33, 2, 3], theta: 256 });
+    expect(Array.from(a.cos.data as Float32Array)).toEqual(Array.from(b.cos.data as Float32Array));
+  });
+
+  it('applies RIFLEx beyond: temporal frequency k − 1 becomes 0.9·2π / latent frames, k = clamp(2 + (L + 3) // 100, 4, 8) (spec §8.7)', () => {
+    for (const [frames, k] of [[193, 4], [201, 4], [401, 6], [897, 8], [1001, 8]] as const) {
+      const latentFrames = (frames - 1) / 4 + 1;
+      const grid = [latentFrames, 1, 1] as const;
+      const { cos } = samplerRotaryTables(frames, grid, [16, 8, 8]);
+      const plain = ndRotaryPosEmbed({ ropeDimList: [16, 8, 8], grid, theta: 256 });
+      const data = cos.data as Float32Array;
+      const width = 32;
+      const w = (0.9 * 2 * Math.PI) / latentFrames;
+      for (let t = 0; t < latentFrames; t += 7) {
+        // Columns 2(k−1) and 2(k−1)+1 of each row carry the replaced frequency; the others are unchanged.
+        expect(Math.abs(data[t * width + 2 * (k - 1)] - Math.cos(t * w))).toBeLessThan(1e-5);
+        for (let j = 0; j < 8; j++) if (j !== k - 1) expect(data[t * width + 2 * j]).toBe((plain.cos.data as Float32Array)[t * width + 2 * j]);
+      }
+    }
   });
 });
