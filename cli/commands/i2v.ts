@@ -9,6 +9,7 @@ import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
 import { createProgress } from '../progress.ts';
+import { intOption, numberOption } from '../number_options.ts';
 import { loadWeights, unwrapStateDict } from '../../runtime/weights/checkpoint.ts';
 import { acquireDevice, releaseDevice, type KilnDevice } from '../../runtime/device.ts';
 import { weightsFromMap, type BackendName, type SessionWeights } from '../../runtime/model.ts';
@@ -70,23 +71,6 @@ Output and running:
   --dtype f32|f16        storage of weights and activations on the GPU (default f32).
   --quiet                no progress display.
   -h, --help             show this help.`;
-
-/** An integer option within [lo, hi], or undefined when absent. */
-function intOption(values: Record<string, unknown>, name: string, lo: number, hi: number): number | undefined {
-  const v = values[name];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`--${name} ${String(v)}: expected an integer from ${lo} to ${hi}`);
-  return n;
-}
-
-function numberOption(values: Record<string, unknown>, name: string, fallback: number): number {
-  const v = values[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} ${String(v)}: expected a number`);
-  return n;
-}
 
 /** The prompt file's tensors (and the negative prompt's, when present). */
 function readPromptFile(path: string): { prompt: EncodedPrompt; negative?: EncodedPrompt } {
@@ -156,6 +140,15 @@ function openDit(values: Record<string, unknown>): { weights: SessionWeights; co
   return { weights: source, config: model.config, ropeDims: model.ropeDimList, label: source.path, builtin: false, close: () => source.close() };
 }
 
+const I2V_OPTIONS = {
+  out: { type: 'string' }, prompt: { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
+  vae: { type: 'string' }, 'vae-config': { type: 'string' }, resolution: { type: 'string', default: '360p' },
+  frames: { type: 'string' }, steps: { type: 'string' }, shift: { type: 'string' }, 'guidance-scale': { type: 'string' },
+  'embedded-guidance': { type: 'string' }, 'no-stability': { type: 'boolean', default: false }, seed: { type: 'string' },
+  fps: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, dtype: { type: 'string', default: 'f32' },
+  quiet: { type: 'boolean', default: false },
+} as const;
+
 function defaultOut(image: string, ffmpeg: boolean): string {
   return `${basename(image, extname(image))}.i2v.${ffmpeg ? 'mp4' : 'gif'}`;
 }
@@ -165,20 +158,18 @@ export const i2vCommand: Command = {
   summary: 'Image to video with HunyuanVideo-I2V (the built-in tiny models without weights)',
   help: HELP,
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: [...argv], allowPositionals: true,
-      options: {
-        out: { type: 'string' }, prompt: { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
-        vae: { type: 'string' }, 'vae-config': { type: 'string' }, resolution: { type: 'string', default: '360p' },
-        frames: { type: 'string' }, steps: { type: 'string' }, shift: { type: 'string' }, 'guidance-scale': { type: 'string' },
-        'embedded-guidance': { type: 'string' }, 'no-stability': { type: 'boolean', default: false }, seed: { type: 'string' },
-        fps: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, dtype: { type: 'string', default: 'f32' },
-        quiet: { type: 'boolean', default: false },
-      },
-    });
+    const parsed = (() => {
+      try {
+        return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: I2V_OPTIONS });
+      } catch (err) {
+        if (err instanceof TypeError) throw new UsageError(`${err.message.replace(/\. To specify a positional argument.*$/s, '')} (see kiln i2v --help)`);
+        throw err;
+      }
+    })();
+    const { values, positionals } = parsed;
     if (positionals.length !== 1) throw new UsageError(`kiln i2v takes one image (got ${positionals.length ? positionals.join(', ') : 'none'}); see kiln i2v --help`);
     const [imagePath] = positionals;
-    const resolution = values.resolution!;
+    const resolution = values.resolution;
     if (!isI2vResolution(resolution)) throw new UsageError(`--resolution ${resolution}: expected one of ${Object.keys(RESOLUTION_BASES).join(', ')}`);
     const backend = values.backend as BackendName;
     if (backend !== 'webgpu' && backend !== 'interp') throw new UsageError(`--backend ${String(backend)}: expected webgpu or interp`);

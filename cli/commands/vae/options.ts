@@ -5,8 +5,11 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../../command.ts';
+import { intOption } from '../../number_options.ts';
 import type { BackendName } from '../../../runtime/model.ts';
 import type { TileMode } from '../../../models/hunyuan_vae/run_plan.ts';
+
+export { intOption };
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -56,16 +59,6 @@ export function parseOptions(sub: string, argv: readonly string[], extra: Option
   }
 }
 
-/** A whole number within [min, max] from option `name`, or undefined when absent. */
-export function intOption(values: Values, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const v = values[name];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` of at least ${min}`}, not '${String(v)}'`);
-  }
-  return n;
-}
 
 export function modelArgs(values: Values): ModelArgs {
   const backend = values.backend as string;
