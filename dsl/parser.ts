@@ -397,10 +397,11 @@ class KilnParser extends EmbeddedActionsParser {
       });
     } },
     { ALT: () => {
-      this.CONSUME(P.LParen);
+      const lp = this.CONSUME(P.LParen);
       const inner = this.SUBRULE2(this.dim);
-      this.CONSUME(P.RParen);
-      return inner;
+      const rp = this.CONSUME(P.RParen);
+      // The parentheses belong to the span, so quoted source (`(T // 2) * (H // 2)`) stays balanced.
+      return this.ACTION(() => ({ ...inner, span: this.sp(lp, rp) }));
     } },
   ]));
 
@@ -727,7 +728,8 @@ class KilnParser extends EmbeddedActionsParser {
       const named = names.some((n) => n !== null);
       // `(x)` is grouping; `(x,)` is a one-element tuple.
       commas = this.file.text.slice(items[0]?.span.end ?? lp.startOffset, rp.startOffset).includes(',') ? 1 : 0;
-      if (items.length === 1 && commas === 0 && !named) return items[0];
+      // Grouping keeps the parentheses in the span, so quoted source (`(a + b) * c`) stays balanced.
+      if (items.length === 1 && commas === 0 && !named) return { ...items[0], span };
       return { kind: 'tuple', items, names: named ? names : undefined, span };
     });
   });

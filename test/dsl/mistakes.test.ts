@@ -193,6 +193,11 @@ module Block(cin: int, cout: int) {
     expect(where(d)).toBe('2:19');
   });
 
+  it('an input whose axis is a parenthesised product of config values, quoted with its parentheses', () => {
+    const e = traceError('module M(a: int, b: int) {\n  fn forward(x: f32[(a // 2) * (b // 2)]) -> f32[(a // 2) * (b // 2)] { x }\n}\n', 'M', { a: 4, b: 6 }, 'forward', [t('x', [5])]);
+    expect(e?.diagnostic.message).toBe("argument 'x' of M.forward must be f32[(a // 2) * (b // 2)] but is f32[5]: axis 0 is 5, expected (a // 2) * (b // 2) = 6");
+  });
+
   it('an input with the wrong number of channels for the config, at bind time', () => {
     const e = traceError(RESNET.replace('BODY', 'if cin != cout { shortcut(x) } else { x }'), 'Block', { cin: 4, cout: 8 }, 'forward', [t('x', [1, 3, 2, 5, 5])]);
     expect(e?.diagnostic.message).toBe("argument 'x' of Block.forward must be f32[B, cin, T, H, W] but is f32[1, 3, 2, 5, 5]: axis 1 is 3, expected cin = 4");
