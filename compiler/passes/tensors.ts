@@ -80,6 +80,15 @@ export function assignTensors(s: Schedule): TensorAssignment {
 
 const U32 = 2 ** 32;
 
+/** What to do about an activation too large for one binding. */
+const ACTIVATION_ADVICE = 'Use smaller inputs, or split the work into tiles where the model can (the VAE decodes in tiles: `kiln vae decode --tile`)';
+
+/** What to do about a weight too large for one binding: it cannot be tiled, only stored smaller or bound on a larger device. */
+function weightAdvice(dtype: string, target: Target): string {
+  const half = dtype === 'f32' && target.features.shaderF16 ? 'store the weights as f16 (`--dtype f16`, half the bytes), or ' : '';
+  return `A weight is bound whole: ${half}run on a device whose maxStorageBufferBindingSize holds it (GPUs allow several GiB; \`kiln devices\` lists each adapter's limits, \`kiln compile --device\` compiles for this machine's)`;
+}
+
 /** Throws a CompileError for the first node or tensor that exceeds the target's limits. */
 export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): void {
   const half = a.tensors.find((t) => t.dtype === 'f16');
@@ -94,7 +103,7 @@ export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): v
       throw new CompileError(
         `${describeOrigin(n)} produces a tensor of shape [${n.shape.join(', ')}] with ${count.toLocaleString('en-US')} elements; ` +
         `Kiln indexes tensors with 32-bit integers, so a tensor must have fewer than 2^32 elements. ` +
-        'Use tiled decoding (`kiln vae decode --tile`) or smaller inputs.');
+        `${ACTIVATION_ADVICE}.`);
     }
   }
   const limit = Math.min(target.limits.maxStorageBufferBindingSize, target.limits.maxBufferSize);
@@ -114,11 +123,12 @@ export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): v
   for (const t of a.tensors) {
     if (t.bytes <= limit) continue;
     const n = nodeOf.get(t.id);
-    const what = n ? `the result of ${describeOrigin(n)} (${t.role} ${JSON.stringify(t.name)})` : `${t.role} ${JSON.stringify(t.name)}`;
+    // A weight is named by its key; the node it maps to is whichever kernel reads it.
+    const what = n && t.role !== 'weight' ? `the result of ${describeOrigin(n)} (${t.role} ${JSON.stringify(t.name)})` : `${t.role} ${JSON.stringify(t.name)}`;
     throw new CompileError(
       `${what} needs a tensor of shape [${t.shape.join(', ')}] (${t.dtype}), ${t.bytes.toLocaleString('en-US')} bytes (${formatBytes(t.bytes)}), ` +
       `but this device binds at most ${limit.toLocaleString('en-US')} bytes (${formatBytes(limit)}) per buffer ` +
       `(maxStorageBufferBindingSize ${target.limits.maxStorageBufferBindingSize}, maxBufferSize ${target.limits.maxBufferSize}). ` +
-      'Use tiled decoding (`kiln vae decode --tile`) or smaller inputs.');
+      `${t.role === 'weight' ? weightAdvice(t.dtype, target) : ACTIVATION_ADVICE}.`);
   }
 }

@@ -42,6 +42,27 @@ describe('compile errors', () => {
     expect(msg).toContain('kiln vae decode --tile');
   });
 
+  it('names a weight too large to bind by its key, and says how to fit it (f16 storage where the device has it)', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [2, 4096], 'f32');
+    const w = b.input('blocks.0.mlp.fc1.weight', [9216, 4096], 'f32', 'weight');
+    const g = b.graph([{ name: 'y', node: b.matmul(x, b.permute(w, [1, 0])) }]);
+    const messageFor = (target: typeof DEFAULT_TARGET): string => {
+      try {
+        compile(g, target);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    };
+    const plain = messageFor(DEFAULT_TARGET);
+    expect(plain).toMatch(/^weight "blocks\.0\.mlp\.fc1\.weight" needs a tensor of shape \[9216, 4096\] \(f32\), 150,994,944 bytes/);
+    expect(plain).toContain('A weight is bound whole');
+    expect(plain).not.toContain('vae decode');
+    expect(plain).not.toContain('--dtype f16');
+    expect(messageFor({ ...DEFAULT_TARGET, features: { ...DEFAULT_TARGET.features, shaderF16: true } })).toContain('store the weights as f16 (`--dtype f16`');
+  });
+
   it('accepts the same program on a device with larger buffers', () => {
     const big = { ...DEFAULT_TARGET, limits: { ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 32 } };
     expect(() => compile(bigConv(), big)).not.toThrow();
