@@ -1,5 +1,5 @@
 /**
- * `kiln i2v IMAGE`: image to video with HunyuanVideo-I2V's sampler (token_replace), from an
+ * `kiln i2v IMAGE`: image to video with HunyuanVideo-I2V's sampler, from an
  * image file and an encoded prompt to a video file. Without weights it runs the built-in tiny
  * transformer and VAE (deterministic random weights, untrained), which is how the whole
  * pipeline is tried without downloading anything.
@@ -29,9 +29,10 @@ import { HunyuanI2vPipeline, type EncodedPrompt } from '../../models/i2v/pipelin
 
 const HELP = `Usage: kiln i2v IMAGE [--out VIDEO] [options]
 
-Makes a video from a still image with HunyuanVideo-I2V's sampler (i2v token_replace): the image
-is fitted to the nearest size bucket of the resolution, encoded by the VAE, and the transformer
-denoises the frames after it, conditioned on the prompt; the VAE decodes the result.
+Makes a video from a still image with HunyuanVideo-I2V's sampler: the image is fitted to the
+nearest size bucket of the resolution and encoded by the VAE, the transformer denoises the video
+conditioned on it and on the prompt (token_replace, the released model: the image is frame 0; or
+latent_concat, the older 33-channel model, as --dit-config says), and the VAE decodes the result.
 
 Kiln has no text encoders yet, so the prompt comes encoded:
   --prompt FILE.safetensors  prompt_embeds [1, L, 4096] (LLaVA states), prompt_mask [1, L] and
@@ -226,7 +227,7 @@ export const i2vCommand: Command = {
       await writeVideo(out, videoFrames(result.video), { fps });
       progress.done();
       console.log([
-        `kiln i2v: ${imagePath} (${image.width}x${image.height}) → ${out}: ${frames} frames of ${result.bucket[1]}x${result.bucket[0]} (the ${resolution} bucket), ${steps} step${steps === 1 ? '' : 's'}`,
+        `kiln i2v: ${imagePath} (${image.width}x${image.height}) → ${out}: ${result.video.shape[2]} frames of ${result.bucket[1]}x${result.bucket[0]} (the ${resolution} bucket), ${steps} step${steps === 1 ? '' : 's'}`,
         `  transformer: ${dit.label}`,
         `  VAE: ${vaeSource.weightsLabel}`,
         `  prompt: ${values.prompt ?? `stand-in states drawn from seed ${seed} (no --prompt)`}`,

@@ -1,6 +1,6 @@
 /**
- * Image to video, as upstream's HunyuanVideoSampler.predict runs it in i2v token_replace mode
- * (spec/pipeline.md §3.2), from an RGB image and an encoded prompt: the size bucket and the
+ * Image to video, as upstream's HunyuanVideoSampler.predict runs it in i2v mode (token_replace or
+ * latent_concat, as the transformer was built; spec/pipeline.md §3.2), from an RGB image and an encoded prompt: the size bucket and the
  * reference pixels, the image latent (the VAE posterior's mode times scaling_factor, untiled as
  * upstream's first encode in a process), the RoPE tables of the latent grid (RIFLEx beyond 192
  * frames), one Gaussian noise draw, the denoising run and the decode, then frames as upstream

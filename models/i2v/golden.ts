@@ -2,8 +2,8 @@
  * Golden adapters for the image-to-video sampler: HunyuanVideoSampler.predict as far as the
  * reference image goes (the `sampler_crop_buckets` case: the bucket chosen for each image size,
  * resolution and sequence-parallel degree, the pixels handed to the VAE, the bucket lists with
- * their ratios), and one HunyuanVideoPipeline.__call__ with i2v token_replace (the `pipeline_*`
- * cases: the start latents, every step's transformer output and latents, the video).
+ * their ratios), and one image-to-video HunyuanVideoPipeline.__call__ (the `pipeline_*` cases:
+ * the start latents, every step's transformer output and latents, the video).
  */
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { makeFrames } from '../../runtime/media/frames.ts';
@@ -146,7 +146,10 @@ const pipelineAdapter: GoldenAdapter = {
     for (const call of c.calls) {
       if (call.method !== '__call__') refusePipeline(c, `the call ${JSON.stringify(call.method)}`);
       const kw = (call.kwargs ?? {}) as Kwargs;
-      if (kw.i2v_mode !== true || kw.i2v_condition_type !== 'token_replace') refusePipeline(c, `i2v_mode ${JSON.stringify(kw.i2v_mode)}, i2v_condition_type ${JSON.stringify(kw.i2v_condition_type)} (Kiln runs i2v token_replace)`);
+      if (kw.i2v_mode !== true || (kw.i2v_condition_type !== 'token_replace' && kw.i2v_condition_type !== 'latent_concat')) {
+        refusePipeline(c, `i2v_mode ${JSON.stringify(kw.i2v_mode)}, i2v_condition_type ${JSON.stringify(kw.i2v_condition_type)} (Kiln runs image-to-video: token_replace or latent_concat)`);
+      }
+      if (kw.i2v_condition_type !== pipeline.condition) refusePipeline(c, `i2v_condition_type ${JSON.stringify(kw.i2v_condition_type)} with a transformer built for ${pipeline.condition}`);
       if ((kw.num_videos_per_prompt ?? 1) !== 1) refusePipeline(c, `num_videos_per_prompt ${JSON.stringify(kw.num_videos_per_prompt)}`);
       if ((kw.guidance_rescale ?? 0) !== 0) refusePipeline(c, `guidance_rescale ${JSON.stringify(kw.guidance_rescale)}`);
       const [cosName, sinName] = (kw.freqs_cis ?? []) as string[];

@@ -1,8 +1,13 @@
 /**
- * The image-to-video denoising run of HunyuanVideoPipeline.__call__ with i2v token_replace
- * (spec/pipeline.md §5): the stability start, the loop of transformer forwards (batched with the
- * negative prompt under classifier-free guidance) and flow-matching steps that integrate every
- * latent frame but the image's, and the decode to video frames.
+ * The image-to-video denoising run of HunyuanVideoPipeline.__call__ (spec/pipeline.md §5): the
+ * stability start, the loop of transformer forwards (batched with the negative prompt under
+ * classifier-free guidance) and flow-matching steps, and the decode to video frames. The image
+ * conditions the run in one of upstream's two ways:
+ * - token_replace (the released I2V model): latent frame 0 is the clean image latent in every
+ *   forward and in the result; only the later frames are integrated;
+ * - latent_concat (the older 33-channel model): the transformer also reads the image latent on
+ *   frame 0 and a frame-0 mask as extra channels; every frame is integrated, and the first four
+ *   decoded frames are dropped.
  *
  * Text encoders are not part of it: the caller gives the encoded prompt (LLaVA states and mask,
  * CLIP pooled state), as it gives the noise draw; the reference image's latent is the VAE's
@@ -110,11 +115,23 @@ export function embeddedGuidance(scale: number, precision: DitPrecision = 'bf16'
   return round(Math.fround(round(scale) * 1000));
 }
 
+/** How the reference image conditions the transformer (upstream's i2v_condition_type). */
+export type I2vCondition = 'token_replace' | 'latent_concat';
+
+/** Frames upstream drops from the front of a latent_concat video. */
+const LATENT_CONCAT_DROPPED_FRAMES = 4;
+
 export class HunyuanI2vPipeline {
+  readonly condition: I2vCondition;
   private readonly arithmetic: ModelSession;
 
   constructor(readonly dit: HunyuanDit, readonly vae: HunyuanVae, readonly scheduler: FlowMatchDiscreteScheduler, session: SessionOptions) {
-    if (!dit.config.token_replace) throw new Error('HunyuanI2vPipeline runs token_replace transformers (i2v_condition_type "token_replace")');
+    const c = vae.config.latent_channels;
+    if (dit.config.token_replace) this.condition = 'token_replace';
+    else if (dit.config.in_channels === 2 * c + 1) this.condition = 'latent_concat';
+    else {
+      throw new Error(`the transformer neither uses token_replace nor reads ${2 * c + 1} channels (latents, image latent and mask: latent_concat) of this VAE's ${c}-channel latents; it has ${dit.config.in_channels}`);
+    }
     this.arithmetic = new ModelSession(flowMatchProgram(), 'FlowMatchEuler', {}, weightsFromMap(new Map(), '<no weights>'), { ...session, dtype: 'f32' });
   }
 
@@ -143,13 +160,15 @@ export class HunyuanI2vPipeline {
     let latents = latentsInit;
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i];
-      const x = await call('with_image_frame', [latents, image]);
+      const tokenReplace = this.condition === 'token_replace';
+      const x = tokenReplace ? await call('with_image_frame', [latents, image]) : latents;
+      const input = tokenReplace ? x : await call('latent_concat_input', [x, image]);
       const modelOutput = await this.dit.forward({
-        x: cfg ? concatBatch([x, x]) : x, t: vector(Array.from({ length: rows }, () => t)),
+        x: cfg ? concatBatch([input, input]) : input, t: vector(Array.from({ length: rows }, () => t)),
         textStates, textMask, textStates2, freqsCos: inputs.freqsCos, freqsSin: inputs.freqsSin, guidance,
       });
       const v = cfg ? await this.guided(modelOutput, opts.guidanceScale) : modelOutput;
-      latents = await this.scheduler.tokenReplaceStep(v, t, x, image);
+      latents = tokenReplace ? await this.scheduler.tokenReplaceStep(v, t, x, image) : await this.scheduler.step(v, t, x);
       opts.onStep?.({ index: i, timestep: t, modelOutput, latents });
     }
     return { latentsInit, latents, ditGuidance: guidance ?? vector([]) };
@@ -164,9 +183,21 @@ export class HunyuanI2vPipeline {
     const z: HostTensor = { dtype: 'F64', shape: latents.shape, data: toFloat64(latents).map((v) => v / scale) };
     if (tiling) this.vae.enableTiling();
     const sample = await this.vae.decode(z);
-    // (sample / 2 + 0.5).clamp(0, 1), as float32.
-    const video = Float32Array.from(toFloat64(sample), (v) => Math.min(1, Math.max(0, v / 2 + 0.5)));
-    return { dtype: 'F32', shape: sample.shape, data: video };
+    // (sample / 2 + 0.5).clamp(0, 1), as float32; latent_concat drops the first frames.
+    const values = toFloat64(sample);
+    const [b, ch, frames, h, w] = sample.shape;
+    const drop = this.condition === 'latent_concat' ? Math.min(LATENT_CONCAT_DROPPED_FRAMES, frames) : 0;
+    const kept = frames - drop;
+    const video = new Float32Array(b * ch * kept * h * w);
+    const plane = h * w;
+    for (let bc = 0; bc < b * ch; bc++) {
+      for (let f = 0; f < kept; f++) {
+        const from = (bc * frames + f + drop) * plane;
+        const to = (bc * kept + f) * plane;
+        for (let p = 0; p < plane; p++) video[to + p] = Math.min(1, Math.max(0, values[from + p] / 2 + 0.5));
+      }
+    }
+    return { dtype: 'F32', shape: [b, ch, kept, h, w], data: video };
   }
 
   /** v_uncond + scale · (v_cond − v_uncond) for a [2, ...] output (unconditional first). */

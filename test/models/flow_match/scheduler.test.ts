@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
 import { FlowMatchSchedule, ScheduleError } from '../../../models/flow_match/schedule.ts';
-import { FlowMatchDiscreteScheduler } from '../../../models/flow_match/scheduler.ts';
+import { FlowMatchDiscreteScheduler, flowMatchProgram } from '../../../models/flow_match/scheduler.ts';
+import { ModelSession, weightsFromMap } from '../../../runtime/model.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
@@ -143,6 +144,26 @@ describe('FlowMatchEuler (flow_match.kiln)', () => {
             const j = (bc * 4 + t) * 6 + hw;
             const want = t === 0 ? img[bc * 6 + hw] : uf[j] + cf[j] * dt;
             expect(Math.abs(y[j] - want)).toBeLessThan(1e-5);
+          }
+        }
+      }
+    });
+  }
+
+  for (const { name, session } of backends) {
+    it(`builds latent_concat's input: latents, the image on frame 0, a frame-0 mask (${name})`, async () => {
+      const s = new ModelSession(flowMatchProgram(), 'FlowMatchEuler', {}, weightsFromMap(new Map()), session);
+      const x = randomTensor([1, 2, 3, 2, 2], 5);
+      const img = randomTensor([1, 2, 1, 2, 2], 6);
+      const y = toFloat64((await s.call('latent_concat_input', [x, img])).outputs.out);
+      const xs = toFloat64(x);
+      const is = toFloat64(img);
+      // [1, 5, 3, 2, 2]: channels 0-1 the latents, 2-3 the image on frame 0 and zeros after, 4 the mask.
+      for (let c = 0; c < 5; c++) {
+        for (let f = 0; f < 3; f++) {
+          for (let p = 0; p < 4; p++) {
+            const want = c < 2 ? xs[(c * 3 + f) * 4 + p] : c < 4 ? (f === 0 ? is[(c - 2) * 4 + p] : 0) : f === 0 ? 1 : 0;
+            expect(Math.abs(y[(c * 3 + f) * 4 + p] - want)).toBeLessThan(1e-6);
           }
         }
       }
