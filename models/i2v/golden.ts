@@ -153,16 +153,18 @@ const pipelineAdapter: GoldenAdapter = {
       if ((kw.num_videos_per_prompt ?? 1) !== 1) refusePipeline(c, `num_videos_per_prompt ${JSON.stringify(kw.num_videos_per_prompt)}`);
       if ((kw.guidance_rescale ?? 0) !== 0) refusePipeline(c, `guidance_rescale ${JSON.stringify(kw.guidance_rescale)}`);
       const [cosName, sinName] = (kw.freqs_cis ?? []) as string[];
+      if (typeof cosName !== 'string' || typeof sinName !== 'string') refusePipeline(c, `freqs_cis ${JSON.stringify(kw.freqs_cis)} (the two RoPE tables, input.* names, are needed)`);
       const guidanceScale = (kw.guidance_scale ?? 7.5) as number;
       const prompt = (prefix: string) => ({
         states: c.tensor(`input.${prefix}prompt_embeds`), mask: c.tensor(`input.${prefix}prompt_mask`), pooled: c.tensor(`input.${prefix}prompt_embeds_2`),
       });
       const noise = c.tensor('input.noise');
       const frames = (kw.video_length ?? 129) as number;
-      if ((frames - 1) / 4 + 1 !== noise.shape[2]) refusePipeline(c, `video_length ${frames} and noise of ${noise.shape[2]} latent frames`);
+      const latentFrames = (frames - 1) / vae.config.time_compression_ratio + 1;
+      if (latentFrames !== noise.shape[2]) refusePipeline(c, `video_length ${frames} and noise of ${noise.shape[2]} latent frames (the VAE compresses time ${vae.config.time_compression_ratio}x)`);
       const result = await pipeline.denoise({
         imageLatents: kwTensor(c, kw, 'img_latents'), prompt: prompt(''), negative: guidanceScale > 1 ? prompt('negative_') : undefined, noise,
-        freqsCos: c.tensor(cosName ?? ''), freqsSin: c.tensor(sinName ?? ''),
+        freqsCos: c.tensor(cosName), freqsSin: c.tensor(sinName),
       }, {
         numInferenceSteps: (kw.num_inference_steps ?? 50) as number, guidanceScale,
         embeddedGuidanceScale: (kw.embedded_guidance_scale ?? undefined) as number | undefined, precision, stability: kw.i2v_stability !== false,
