@@ -66,15 +66,17 @@ const schedulerAdapter: GoldenAdapter = {
   async run(c, ctx) {
     let scheduler: FlowMatchDiscreteScheduler | undefined;
     const out = new Map<string, HostTensor>();
+    /** The sigmas and timesteps the scheduler holds now, under the names the call reports them as. */
+    const recordSchedule = (call: GoldenCall, s: FlowMatchDiscreteScheduler): void => {
+      const [sigmas, timesteps] = scheduleOutputs(c, call);
+      out.set(sigmas, f32Tensor(s.sigmas));
+      out.set(timesteps, f32Tensor(s.timesteps));
+    };
     for (const call of c.calls) {
       const method = call.method ?? '';
       if (method === '__init__') {
         scheduler = new FlowMatchDiscreteScheduler(flowMatchConfigFrom(c), ctx.session);
-        if (call.returns) {
-          const [sigmas, timesteps] = scheduleOutputs(c, call);
-          out.set(sigmas, f32Tensor(scheduler.sigmas));
-          out.set(timesteps, f32Tensor(scheduler.timesteps));
-        }
+        if (call.returns) recordSchedule(call, scheduler);
         continue;
       }
       scheduler ??= new FlowMatchDiscreteScheduler(flowMatchConfigFrom(c), ctx.session);
@@ -82,9 +84,7 @@ const schedulerAdapter: GoldenAdapter = {
         const n = call.kwargs?.num_inference_steps;
         if (typeof n !== 'number') throw new UnsupportedGoldenError(`${c.path}: set_timesteps without a num_inference_steps number`);
         scheduler.setTimesteps(n);
-        const [sigmas, timesteps] = scheduleOutputs(c, call);
-        out.set(sigmas, f32Tensor(scheduler.sigmas));
-        out.set(timesteps, f32Tensor(scheduler.timesteps));
+        recordSchedule(call, scheduler);
         ctx.log(`set_timesteps(${n}): sigma ${scheduler.sigmas[0]} → ${scheduler.sigmas[n]}`);
       } else if (method === 'step') {
         const loop = stepLoop(c, call);
