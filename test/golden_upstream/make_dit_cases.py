@@ -107,3 +107,9 @@ case("dit_no_qk_norm_t2v", 13, {"args": {**base_args, "i2v_condition_type": None
      "patch_size": [1, 2, 2], "in_channels": 4, "out_channels": 6, "hidden_size": 48, "heads_num": 2, "mlp_width_ratio": 4.0,
      "mm_double_blocks_depth": 2, "mm_single_blocks_depth": 1, "rope_dim_list": [8, 8, 8], "guidance_embed": True, "qk_norm": False},
      (1, 4, 4), [[1, 1, 0, 0], [1, 1, 1, 1]], [0.0, 1000.0], [3504.0, 3504.0], out)
+# A text mask that is not a prefix: upstream's varlen attention counts the ones and treats that
+# many leading text tokens as valid, while its refiner follows the mask itself.
+case("dit_mask_not_prefix", 14, {"args": {**base_args, "i2v_condition_type": "token_replace", "text_states_dim": 12, "text_states_dim_2": 8},
+     "patch_size": [1, 2, 2], "in_channels": 4, "out_channels": 4, "hidden_size": 32, "heads_num": 2, "mlp_width_ratio": 4.0,
+     "mm_double_blocks_depth": 1, "mm_single_blocks_depth": 1, "rope_dim_list": [4, 6, 6], "guidance_embed": True},
+     (2, 4, 4), [[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1]], [750.0, 250.0], [6016.0, 6016.0], out)
