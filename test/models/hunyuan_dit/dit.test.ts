@@ -136,6 +136,7 @@ describe('HunyuanDit', () => {
     for (const [name, config] of [
       ['without token_replace or guidance, wider MLP', { ...TINY, token_replace: false, guidance_embed: false, mlp_hidden: 96 }],
       ['three heads, two blocks each, no qk norm', { ...TINY, hidden_size: 48, heads_num: 3, mm_double_blocks_depth: 2, mm_single_blocks_depth: 2, qk_norm: false }],
+      ['head dim 128, as the released model\'s', { ...TINY, hidden_size: 256, heads_num: 2, mlp_hidden: 512 }],
     ] as const) {
       it(name, async () => {
         const ref = randomDit(config, 7);
