@@ -206,9 +206,13 @@ export class ModelSession {
     args.forEach((a, i) => { if (isHost(a)) hosts.set(`arg${i}`, toGraphStorage(a)); });
     if (this.opts.backend === 'interp') return { outputs: this.interpret(entry.graph, hosts) };
     const device = this.opts.device!;
-    const source = deviceSource(this.weights);
-    if (!device.weights.holds(source)) device.setWeights(source);
     const program = entry.program!;
+    // The device holds one weight set; a program that reads no weights (sampler arithmetic between
+    // two transformer calls) leaves it alone rather than evicting the model's weights.
+    if (program.tensors.some((t) => t.role === 'weight')) {
+      const source = deviceSource(this.weights);
+      if (!device.weights.holds(source)) device.setWeights(source);
+    }
     const inputs: Record<string, HostTensor> = {};
     for (const [k, v] of hosts) inputs[k] = v;
     const result = await device.run(program, inputs, {
