@@ -22,6 +22,7 @@ import { generateSubgroupMatrixMatmul, type SubgroupMatrixSupport } from './subg
 import { generateSubgroupMatrixConv } from './subgroup_matrix_conv.ts';
 import { generateReduction } from './reduction.ts';
 import { IndexRangeError } from './writer.ts';
+import { ACTIVATION_ADVICE } from '../passes/tensors.ts';
 
 const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '');
 
@@ -111,7 +112,7 @@ export function generateKernel(k: KernelSetting, group: KernelGroup, index: numb
     if (g.vectorAccessed.size > 0) g = generateGroup(name, group, { ...ctx, vectorPlan: g.vectorAccessed }, k.assignment.outputTensors);
   } catch (e) {
     if (e instanceof IndexRangeError) {
-      throw new CompileError(`kernel ${name} needs an index beyond 32 bits (${e.message}); use tiled decoding (\`kiln vae decode --tile\`) or smaller inputs.`);
+      throw new CompileError(`kernel ${name} needs an index beyond 32 bits (${e.message}). ${ACTIVATION_ADVICE}.`);
     }
     throw e;
   }

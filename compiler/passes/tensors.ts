@@ -80,13 +80,32 @@ export function assignTensors(s: Schedule): TensorAssignment {
 
 const U32 = 2 ** 32;
 
-/** What to do about an activation too large for one binding. */
-const ACTIVATION_ADVICE = 'Use smaller inputs, or split the work into tiles where the model can (the VAE decodes in tiles: `kiln vae decode --tile`)';
+/** What to do about an activation too large for one binding or for 32-bit indexing. */
+export const ACTIVATION_ADVICE = 'Use smaller inputs, or split the work into tiles where the model can (the VAE decodes in tiles: `kiln vae decode --tile`)';
 
 /** What to do about a weight too large for one binding: it cannot be tiled, only stored smaller or bound on a larger device. */
 function weightAdvice(dtype: string, target: Target): string {
   const half = dtype === 'f32' && target.features.shaderF16 ? 'store the weights as f16 (`--dtype f16`, half the bytes), or ' : '';
   return `A weight is bound whole: ${half}run on a device whose maxStorageBufferBindingSize holds it (GPUs allow several GiB; \`kiln devices\` lists each adapter's limits, \`kiln compile --device\` compiles for this machine's)`;
+}
+
+/**
+ * Nodes that exist only inside an attention kernel's score computation: its internal nodes, and
+ * unstored nodes whose every user is one of them (a mask broadcast to [B, H, L, L]). The flash
+ * kernel evaluates them at (query, key) coordinates, never as whole L × L tensors, so their
+ * element count may pass 2^32; every index codegen does emit is range-checked (IndexRangeError).
+ */
+function attentionScoreNodes(s: Schedule, a: TensorAssignment): Set<number> {
+  const inside = new Set<number>();
+  for (const g of s.groups) if (g.kind === 'attention') for (const n of g.att.internal) inside.add(n.id);
+  if (inside.size === 0) return inside;
+  for (let i = s.order.length - 1; i >= 0; i--) {
+    const n = s.order[i];
+    if (inside.has(n.id) || a.tensorOfNode.has(n.id)) continue;
+    const users = s.users.get(n.id) ?? [];
+    if (users.length > 0 && users.every((u) => inside.has(u.id))) inside.add(n.id);
+  }
+  return inside;
 }
 
 /** Throws a CompileError for the first node or tensor that exceeds the target's limits. */
@@ -97,9 +116,10 @@ export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): v
       `${half.role} ${JSON.stringify(half.name)} is f16, but this device has no 'shader-f16' feature, so its kernels cannot read or write ` +
       'f16 buffers. Run the model in f32 (convert the weights to f32), or use a device that supports shader-f16.');
   }
+  const scoresOnly = attentionScoreNodes(s, a);
   for (const n of s.order) {
     const count = numel(n.shape);
-    if (count >= U32) {
+    if (count >= U32 && !scoresOnly.has(n.id)) {
       throw new CompileError(
         `${describeOrigin(n)} produces a tensor of shape [${n.shape.join(', ')}] with ${count.toLocaleString('en-US')} elements; ` +
         `Kiln indexes tensors with 32-bit integers, so a tensor must have fewer than 2^32 elements. ` +

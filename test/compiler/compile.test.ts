@@ -11,7 +11,7 @@ import { CompileError, compile } from '../../compiler/compile.ts';
 import { dumpWgsl, formatProgram } from '../../compiler/dump.ts';
 import { DEFAULT_TARGET } from '../../compiler/target.ts';
 import { isUserError } from '../../cli/errors.ts';
-import { resnetBlock } from './support/graphs.ts';
+import { attention, resnetBlock } from './support/graphs.ts';
 
 function bigConv(): ReturnType<GraphBuilder['graph']> {
   const b = new GraphBuilder();
@@ -66,6 +66,16 @@ describe('compile errors', () => {
   it('accepts the same program on a device with larger buffers', () => {
     const big = { ...DEFAULT_TARGET, limits: { ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 32 } };
     expect(() => compile(bigConv(), big)).not.toThrow();
+  });
+
+  it('compiles attention whose L × L scores would have 2^32 elements or more: the flash kernel never stores them', () => {
+    const b = new GraphBuilder();
+    const l = 65_600; // l² > 2^32
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => b.input(n, [1, l, 4], 'f32'));
+    const keep = b.binary('lt', b.iota([l], 0), b.const(l - 7, [l], 'i32'));
+    const mask = b.expand(b.reshape(keep, [1, l]), [l, l]);
+    const program = compile(b.graph([{ name: 'o', node: attention(b, q, k, v, mask) }]), DEFAULT_TARGET);
+    expect(program.kernels.map((x) => x.kind)).toEqual(['attention']);
   });
 
   it('rejects tensors with 2^32 elements or more (32-bit indexing)', () => {
