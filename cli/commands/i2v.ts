@@ -216,7 +216,7 @@ export const i2vCommand: Command = {
         throw new UsageError(`the VAE's ${vae.config.latent_channels} latent channels do not match the transformer's ${dit.config.in_channels} input channels: pair the built-in models together, or give both --dit and --vae`);
       }
       const pipeline = new HunyuanI2vPipeline(new HunyuanDit(dit.config, dit.weights, session), vae,
-        new FlowMatchDiscreteScheduler({ numTrainTimesteps: 1000, shift, reverse: true }, session), session);
+        new FlowMatchDiscreteScheduler({ numTrainTimesteps: 1000, shift, reverse: true }, session));
       const result = await imageToVideo(pipeline, image, encoded.prompt, encoded.negative, {
         resolution, frames, steps, guidanceScale, embeddedGuidanceScale: dit.config.guidance_embed ? embedded : undefined,
         stability: !values['no-stability'], seed, ropeDims: dit.ropeDims,

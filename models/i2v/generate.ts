@@ -13,6 +13,7 @@ import { randomNormal } from '../../compiler/random.ts';
 import { makeFrames, type Frames } from '../../runtime/media/frames.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { samplerRotaryTables } from '../hunyuan_dit/rope.ts';
+import { scaleTensor } from '../hunyuan_vae/run.ts';
 import { prepareReferenceImage } from './reference_image.ts';
 import type { Bucket, I2vResolution } from './buckets.ts';
 import type { EncodedPrompt, HunyuanI2vPipeline, StepRecord } from './pipeline.ts';
@@ -79,9 +80,7 @@ export async function imageToVideo(pipeline: HunyuanI2vPipeline, image: Frames, 
   if (h % ph !== 0 || w % pw !== 0) throw new ImageToVideoError(`the ${bucket[0]}x${bucket[1]} bucket's latent grid ${h}x${w} does not divide into the transformer's ${ph}x${pw} patches`);
 
   opts.onStage?.('encode image');
-  const posterior = await vae.encode(pixels);
-  const mean = toFloat64(posterior.mean);
-  const imageLatents: HostTensor = { dtype: 'F64', shape: posterior.mean.shape, data: mean.map((v) => v * vae.config.scaling_factor) };
+  const imageLatents = scaleTensor((await vae.encode(pixels)).mean, vae.config.scaling_factor);
 
   const { cos, sin } = samplerRotaryTables(opts.frames, [latentFrames, h / ph, w / pw], opts.ropeDims, opts.ropeTheta);
   const noise = gaussianNoise([1, vae.config.latent_channels, latentFrames, h, w], opts.seed);

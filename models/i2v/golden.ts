@@ -141,7 +141,7 @@ const pipelineAdapter: GoldenAdapter = {
     if (!PRECISIONS.includes(precision)) refusePipeline(c, `args.precision ${JSON.stringify(args.precision)}`);
     const dit = new HunyuanDit(ditConfigFrom(c, (k.transformer ?? {}) as Kwargs), c.weights('transformer.'), ctx.session);
     const vae = new HunyuanVae(autoencoderConfigFrom(c, (k.vae ?? {}) as Kwargs), c.weights('vae.'), ctx.session);
-    const pipeline = new HunyuanI2vPipeline(dit, vae, new FlowMatchDiscreteScheduler(flowMatchConfigFrom(c, scheduler), ctx.session), ctx.session);
+    const pipeline = new HunyuanI2vPipeline(dit, vae, new FlowMatchDiscreteScheduler(flowMatchConfigFrom(c, scheduler), ctx.session));
     const out = new Map<string, HostTensor>();
     for (const call of c.calls) {
       if (call.method !== '__call__') refusePipeline(c, `the call ${JSON.stringify(call.method)}`);

@@ -13,11 +13,11 @@
  * CLIP pooled state), as it gives the noise draw; the reference image's latent is the VAE's
  * encoding of the prepared image (reference_image.ts) times the VAE's scaling factor.
  */
-import { ModelSession, weightsFromMap, type SessionOptions } from '../../runtime/model.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import type { HunyuanDit } from '../hunyuan_dit/transformer.ts';
 import type { HunyuanVae } from '../hunyuan_vae/autoencoder.ts';
-import { flowMatchProgram, type FlowMatchDiscreteScheduler } from '../flow_match/scheduler.ts';
+import type { FlowMatchDiscreteScheduler } from '../flow_match/scheduler.ts';
+import { unscaleTensor } from '../hunyuan_vae/run.ts';
 
 /** Upstream's i2v_stability mix point, a float32 tensor: 0.999 → 0.99900001287…, 1 − t in float32. */
 const STABILITY_T = Math.fround(0.999);
@@ -123,16 +123,14 @@ const LATENT_CONCAT_DROPPED_FRAMES = 4;
 
 export class HunyuanI2vPipeline {
   readonly condition: I2vCondition;
-  private readonly arithmetic: ModelSession;
 
-  constructor(readonly dit: HunyuanDit, readonly vae: HunyuanVae, readonly scheduler: FlowMatchDiscreteScheduler, session: SessionOptions) {
+  constructor(readonly dit: HunyuanDit, readonly vae: HunyuanVae, readonly scheduler: FlowMatchDiscreteScheduler) {
     const c = vae.config.latent_channels;
     if (dit.config.token_replace) this.condition = 'token_replace';
     else if (dit.config.in_channels === 2 * c + 1) this.condition = 'latent_concat';
     else {
       throw new Error(`the transformer neither uses token_replace nor reads ${2 * c + 1} channels (latents, image latent and mask: latent_concat) of this VAE's ${c}-channel latents; it has ${dit.config.in_channels}`);
     }
-    this.arithmetic = new ModelSession(flowMatchProgram(), 'FlowMatchEuler', {}, weightsFromMap(new Map(), '<no weights>'), { ...session, dtype: 'f32' });
   }
 
   /** The denoising loop: the latents a video decodes from. */
@@ -143,11 +141,8 @@ export class HunyuanI2vPipeline {
       throw new Error('this transformer embeds guidance: pass embeddedGuidanceScale (6.0 for the released I2V model)');
     }
     const image = inputs.imageLatents;
-    const call = async (fn: string, args: Parameters<ModelSession['call']>[1]) => (await this.arithmetic.call(fn, args)).outputs.out;
-
-    const latentsInit = opts.stability ?? true
-      ? await call('stability_init', [inputs.noise, image, { value: STABILITY_T }, { value: STABILITY_ONE_MINUS_T }])
-      : inputs.noise;
+    const { arithmetic } = this.scheduler;
+    const latentsInit = opts.stability ?? true ? await arithmetic.stabilityInit(inputs.noise, image, STABILITY_T, STABILITY_ONE_MINUS_T) : inputs.noise;
     const rows = cfg ? 2 : 1;
     const guidance = opts.embeddedGuidanceScale === undefined ? undefined : vector(Array.from({ length: rows }, () => embeddedGuidance(opts.embeddedGuidanceScale!, opts.precision)));
     const text = cfg ? [inputs.negative!, inputs.prompt] : [inputs.prompt];
@@ -157,12 +152,12 @@ export class HunyuanI2vPipeline {
 
     this.scheduler.setTimesteps(opts.numInferenceSteps);
     const timesteps = Array.from(this.scheduler.timesteps);
+    const tokenReplace = this.condition === 'token_replace';
     let latents = latentsInit;
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i];
-      const tokenReplace = this.condition === 'token_replace';
-      const x = tokenReplace ? await call('with_image_frame', [latents, image]) : latents;
-      const input = tokenReplace ? x : await call('latent_concat_input', [x, image]);
+      const x = tokenReplace ? await arithmetic.withImageFrame(latents, image) : latents;
+      const input = tokenReplace ? x : await arithmetic.latentConcatInput(x, image);
       const modelOutput = await this.dit.forward({
         x: cfg ? concatBatch([input, input]) : input, t: vector(Array.from({ length: rows }, () => t)),
         textStates, textMask, textStates2, freqsCos: inputs.freqsCos, freqsSin: inputs.freqsSin, guidance,
@@ -179,10 +174,8 @@ export class HunyuanI2vPipeline {
    * tiled where the sizes call for it (the sampler's enable_tiling; upstream never turns it off again).
    */
   async decode(latents: HostTensor, tiling = true): Promise<HostTensor> {
-    const scale = this.vae.config.scaling_factor;
-    const z: HostTensor = { dtype: 'F64', shape: latents.shape, data: toFloat64(latents).map((v) => v / scale) };
     if (tiling) this.vae.enableTiling();
-    const sample = await this.vae.decode(z);
+    const sample = await this.vae.decode(unscaleTensor(latents, this.vae.config.scaling_factor));
     // (sample / 2 + 0.5).clamp(0, 1), as float32; latent_concat drops the first frames.
     const values = toFloat64(sample);
     const [b, ch, frames, h, w] = sample.shape;
@@ -207,6 +200,6 @@ export class HunyuanI2vPipeline {
     const shape = [1, ...output.shape.slice(1)];
     const uncond: HostTensor = { dtype: 'F64', shape, data: values.slice(0, half) };
     const cond: HostTensor = { dtype: 'F64', shape, data: values.slice(half) };
-    return this.scheduler.classifierFreeGuidance(uncond, cond, scale);
+    return this.scheduler.arithmetic.classifierFreeGuidance(uncond, cond, scale);
   }
 }

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
 import { FlowMatchSchedule, ScheduleError } from '../../../models/flow_match/schedule.ts';
-import { FlowMatchDiscreteScheduler, flowMatchProgram } from '../../../models/flow_match/scheduler.ts';
-import { ModelSession, weightsFromMap } from '../../../runtime/model.ts';
+import { FlowMatchArithmetic } from '../../../models/flow_match/arithmetic.ts';
+import { FlowMatchDiscreteScheduler } from '../../../models/flow_match/scheduler.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
@@ -127,7 +127,7 @@ describe('FlowMatchEuler (flow_match.kiln)', () => {
       const sched = new FlowMatchDiscreteScheduler({ numTrainTimesteps: 1000, shift: 17, reverse: true }, session);
       const u = randomTensor([2, 3, 4, 2, 3], 1);
       const c = randomTensor([2, 3, 4, 2, 3], 2);
-      const g = toFloat64(await sched.classifierFreeGuidance(u, c, 5));
+      const g = toFloat64(await sched.arithmetic.classifierFreeGuidance(u, c, 5));
       const uf = toFloat64(u);
       const cf = toFloat64(c);
       g.forEach((gi, j) => expect(Math.abs(gi - (uf[j] + 5 * (cf[j] - uf[j])))).toBeLessThan(1e-5));
@@ -152,10 +152,9 @@ describe('FlowMatchEuler (flow_match.kiln)', () => {
 
   for (const { name, session } of backends) {
     it(`builds latent_concat's input: latents, the image on frame 0, a frame-0 mask (${name})`, async () => {
-      const s = new ModelSession(flowMatchProgram(), 'FlowMatchEuler', {}, weightsFromMap(new Map()), session);
       const x = randomTensor([1, 2, 3, 2, 2], 5);
       const img = randomTensor([1, 2, 1, 2, 2], 6);
-      const y = toFloat64((await s.call('latent_concat_input', [x, img])).outputs.out);
+      const y = toFloat64(await new FlowMatchArithmetic(session).latentConcatInput(x, img));
       const xs = toFloat64(x);
       const is = toFloat64(img);
       // [1, 5, 3, 2, 2]: channels 0-1 the latents, 2-3 the image on frame 0 and zeros after, 4 the mask.

@@ -64,7 +64,7 @@ describe('HunyuanI2vPipeline conditions', () => {
 
   it('token_replace keeps the image latent as frame 0 of every step\'s latents', async () => {
     const dit = new HunyuanDit(TINY_DIT_CONFIG, weightsFromMap(randomDitWeights()), session);
-    const pipeline = new HunyuanI2vPipeline(dit, vae(), scheduler(), session);
+    const pipeline = new HunyuanI2vPipeline(dit, vae(), scheduler());
     expect(pipeline.condition).toBe('token_replace');
     const r = await pipeline.denoise(inputs, { numInferenceSteps: 2, guidanceScale: 1, embeddedGuidanceScale: 6 });
     const want = Array.from(toFloat64(image));
@@ -74,7 +74,7 @@ describe('HunyuanI2vPipeline conditions', () => {
   it('latent_concat feeds latents, image and mask as 2C + 1 channels, integrates every frame and drops four decoded frames', async () => {
     const config = { ...TINY_DIT_CONFIG, token_replace: false, in_channels: 9 };
     const dit = new HunyuanDit(config, weightsFromMap(randomDitWeights(config)), session);
-    const pipeline = new HunyuanI2vPipeline(dit, vae(), scheduler(), session);
+    const pipeline = new HunyuanI2vPipeline(dit, vae(), scheduler());
     expect(pipeline.condition).toBe('latent_concat');
     const seen: number[][] = [];
     const r = await pipeline.denoise(inputs, { numInferenceSteps: 2, guidanceScale: 1, embeddedGuidanceScale: 6, onStep: (s) => seen.push([...s.modelOutput.shape]) });
@@ -91,6 +91,6 @@ describe('HunyuanI2vPipeline conditions', () => {
   it('refuses a transformer that fits neither condition, saying what it reads', () => {
     const config = { ...TINY_DIT_CONFIG, token_replace: false, in_channels: 4 };
     const dit = new HunyuanDit(config, weightsFromMap(randomDitWeights(config)), session);
-    expect(() => new HunyuanI2vPipeline(dit, vae(), scheduler(), session)).toThrow(/neither uses token_replace nor reads 9 channels/);
+    expect(() => new HunyuanI2vPipeline(dit, vae(), scheduler())).toThrow(/neither uses token_replace nor reads 9 channels/);
   });
 });
