@@ -15,7 +15,6 @@ import { acquireDevice, releaseDevice, type KilnDevice } from '../../runtime/dev
 import { weightsFromMap, type BackendName, type SessionWeights } from '../../runtime/model.ts';
 import { ffmpegAvailable, readImage, writeVideo } from '../../runtime/media/index.ts';
 import { openSafetensors } from '../../runtime/weights/safetensors.ts';
-import { randomNormal } from '../../compiler/random.ts';
 import { keyHash } from '../../models/common/random_tensors.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { FlowMatchDiscreteScheduler } from '../../models/flow_match/scheduler.ts';
@@ -24,7 +23,7 @@ import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig } from '../../model
 import { randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
 import { createVae, openVaeSource } from '../../models/hunyuan_vae/run.ts';
 import { isI2vResolution, RESOLUTION_BASES } from '../../models/i2v/buckets.ts';
-import { imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
+import { gaussianNoise, imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
 import { HunyuanI2vPipeline, type EncodedPrompt } from '../../models/i2v/pipeline.ts';
 
 const HELP = `Usage: kiln i2v IMAGE [--out VIDEO] [options]
@@ -102,10 +101,7 @@ function readPromptFile(path: string): { prompt: EncodedPrompt; negative?: Encod
  * given. Each tensor has its own stream (the seed mixed with a hash of its role), apart from the noise's.
  */
 function standInPrompt(config: DitConfig, seed: number, role: string, tokens = 8): EncodedPrompt {
-  const draw = (shape: number[], name: string): HostTensor => {
-    const stream = (keyHash(`${role}.${name}`) ^ seed) >>> 0;
-    return { dtype: 'F32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => randomNormal(stream, i)) };
-  };
+  const draw = (shape: number[], name: string): HostTensor => gaussianNoise(shape, (keyHash(`${role}.${name}`) ^ seed) >>> 0);
   return {
     states: draw([1, tokens, config.text_states_dim], 'states'), mask: { dtype: 'I32', shape: [1, tokens], data: new Int32Array(tokens).fill(1) },
     pooled: draw([1, config.text_states_dim_2], 'pooled'),

@@ -1,5 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { runGoldenCase, type CaseReport } from '../../models/golden/run.ts';
+import type { KilnDevice } from '../../runtime/device.ts';
 
 export const GOLDEN_DIR = resolve(import.meta.dirname, '../golden');
 
@@ -28,3 +30,9 @@ export const PIPELINE_CASES = all.filter((f) => /^pipeline_/.test(f));
 export const UPSTREAM_DIR = resolve(import.meta.dirname, '../golden_upstream');
 export const UPSTREAM_DIT_CASES = readdirSync(UPSTREAM_DIR).filter((f) => /^dit_.*\.safetensors$/.test(f)).sort();
 export const upstreamPath = (f: string) => resolve(UPSTREAM_DIR, f);
+
+/** Runs one case file on the interpreter, or on WebGPU with `device`. */
+export function runCase(path: string, device?: KilnDevice): Promise<CaseReport> {
+  const backend = device ? 'webgpu' as const : 'interp' as const;
+  return runGoldenCase(path, { backend, device, session: { backend, device }, log: () => {} });
+}

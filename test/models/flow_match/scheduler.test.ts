@@ -7,14 +7,14 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
+import { formatReport } from '../../../models/golden/run.ts';
 import { FlowMatchSchedule, ScheduleError } from '../../../models/flow_match/schedule.ts';
 import { FlowMatchArithmetic } from '../../../models/flow_match/arithmetic.ts';
 import { FlowMatchDiscreteScheduler } from '../../../models/flow_match/scheduler.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
-import { goldenPath, SCHEDULER_CASES } from '../golden_cases.ts';
+import { goldenPath, runCase, SCHEDULER_CASES } from '../golden_cases.ts';
 
 const device = await deviceOrUndefined();
 afterAll(async () => {
@@ -46,7 +46,7 @@ describe('FlowMatchDiscreteScheduler goldens', () => {
   expect(SCHEDULER_CASES.length).toBeGreaterThanOrEqual(4);
   for (const f of SCHEDULER_CASES) {
     it(`${f} on the interpreter`, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'interp', session: interp, log: () => {} });
+      const r = await runCase(goldenPath(f));
       expect(r.comparisons.map((c) => c.name).sort()).toEqual(['init_sigmas', 'init_timesteps', 'prev_samples', 'sigmas', 'timesteps']);
       expect(r.pass, formatReport(r)).toBe(true);
     });
@@ -54,7 +54,7 @@ describe('FlowMatchDiscreteScheduler goldens', () => {
   describe.skipIf(!device)(device ? 'on WebGPU' : `on WebGPU — ${NO_ADAPTER}`, () => {
     for (const f of SCHEDULER_CASES) {
       it(f, async () => {
-        const r = await runGoldenCase(goldenPath(f), { backend: 'webgpu', device, session: { backend: 'webgpu', device }, log: () => {} });
+        const r = await runCase(goldenPath(f), device);
         expect(r.pass, formatReport(r)).toBe(true);
       });
     }

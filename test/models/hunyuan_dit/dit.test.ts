@@ -6,16 +6,16 @@
  * (no token_replace, no guidance embedding, other widths) run on WebGPU against the interpreter.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
+import { formatReport } from '../../../models/golden/run.ts';
 import { ndRotaryPosEmbed } from '../../../models/hunyuan_dit/rope.ts';
 import { timestepSinusoid } from '../../../models/hunyuan_dit/timestep.ts';
-import { bindModule } from '../../../compiler/bind.ts';
-import { ditProgram, HunyuanDit, type DitConfig, type DitInputs } from '../../../models/hunyuan_dit/transformer.ts';
+import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
+import { HunyuanDit, type DitConfig, type DitInputs } from '../../../models/hunyuan_dit/transformer.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { weightsFromMap } from '../../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
-import { DIT_CASES, goldenPath, UPSTREAM_DIT_CASES, upstreamPath } from '../golden_cases.ts';
+import { DIT_CASES, goldenPath, runCase, UPSTREAM_DIT_CASES, upstreamPath } from '../golden_cases.ts';
 
 const device = await deviceOrUndefined();
 afterAll(async () => {
@@ -31,16 +31,8 @@ const tensor = (shape: number[], next: () => number, scale = 1): HostTensor => (
   dtype: 'F32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * scale),
 });
 
-/** Random weights for every key of the config's module tree, fan-in scaled like the goldens'. */
-function randomDit(config: DitConfig, seed: number): HunyuanDit {
-  const next = seeded(seed);
-  const map = new Map<string, HostTensor>();
-  for (const w of bindModule(ditProgram(), 'HYVideoDiffusionTransformer', { ...config }).weights) {
-    const fanIn = w.shape.slice(1).reduce((a, b) => a * b, 1);
-    map.set(w.key, tensor([...w.shape], next, w.shape.length > 1 ? Math.sqrt(3 / fanIn) : 0.1));
-  }
-  return new HunyuanDit(config, weightsFromMap(map), interp);
-}
+/** The transformer with the built-in models' random weights (the golden README's init rule) for `config`. */
+const randomDit = (config: DitConfig, seed: number): HunyuanDit => new HunyuanDit(config, weightsFromMap(randomDitWeights(config, seed)), interp);
 
 function inputs(config: DitConfig, next: () => number, mask: number[], t = 900): DitInputs {
   const [T, H, W] = [2, 4, 6];
@@ -67,11 +59,11 @@ describe('HYVideoDiffusionTransformer golden', () => {
   expect(DIT_CASES.length).toBeGreaterThanOrEqual(1);
   for (const f of DIT_CASES) {
     it(`${f} on the interpreter`, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'interp', session: interp, log: () => {} });
+      const r = await runCase(goldenPath(f));
       expect(r.pass, formatReport(r)).toBe(true);
     });
     it.skipIf(!device)(device ? `${f} on WebGPU` : `${f} on WebGPU — ${NO_ADAPTER}`, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'webgpu', device, session: { backend: 'webgpu', device }, log: () => {} });
+      const r = await runCase(goldenPath(f), device);
       expect(r.pass, formatReport(r)).toBe(true);
     }, 300_000);
   }
@@ -81,13 +73,13 @@ describe('HYVideoDiffusionTransformer on configs the public golden does not cove
   expect(UPSTREAM_DIT_CASES.length).toBeGreaterThanOrEqual(3);
   for (const f of UPSTREAM_DIT_CASES) {
     it(`${f} on the interpreter`, async () => {
-      const r = await runGoldenCase(upstreamPath(f), { backend: 'interp', session: interp, log: () => {} });
+      const r = await runCase(upstreamPath(f));
       expect(r.pass, formatReport(r)).toBe(true);
     });
   }
   // Batch 2 with per-row text padding and latent_concat: the WebGPU kernels' other shapes.
   it.skipIf(!device)(device ? 'dit_latent_concat_b2 on WebGPU' : `dit_latent_concat_b2 on WebGPU — ${NO_ADAPTER}`, async () => {
-    const r = await runGoldenCase(upstreamPath('dit_latent_concat_b2.safetensors'), { backend: 'webgpu', device, session: { backend: 'webgpu', device }, log: () => {} });
+    const r = await runCase(upstreamPath('dit_latent_concat_b2.safetensors'), device);
     expect(r.pass, formatReport(r)).toBe(true);
   }, 300_000);
 });

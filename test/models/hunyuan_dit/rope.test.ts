@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
+import { formatReport } from '../../../models/golden/run.ts';
 import { axisFrequencies, meshgridAxes, ndRotaryPosEmbed, RopeError, samplerRotaryTables } from '../../../models/hunyuan_dit/rope.ts';
-import { goldenPath, ROPE_CASES } from '../golden_cases.ts';
+import { goldenPath, ROPE_CASES, runCase } from '../golden_cases.ts';
 
 /** cos and sin of pos_a · theta'^(−2j/d_a), pairs repeated, axes concatenated, tokens row-major over the grid — in float64. */
 function referenceTables(dims: number[], sizes: number[], theta: number, rescale: number[], interpolation: number[]): { cos: number[]; sin: number[] } {
@@ -43,7 +43,7 @@ describe('get_nd_rotary_pos_embed goldens', () => {
   expect(ROPE_CASES.length).toBeGreaterThanOrEqual(2);
   for (const f of ROPE_CASES) {
     it(f, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'interp', session: { backend: 'interp' }, log: () => {} });
+      const r = await runCase(goldenPath(f));
       expect(r.comparisons.map((c) => c.name).sort()).toEqual(['freqs_cos', 'freqs_sin']);
       expect(r.pass, formatReport(r)).toBe(true);
     });

@@ -5,7 +5,7 @@
  * bfloat16 rounding against the spec's worked values.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
+import { formatReport } from '../../../models/golden/run.ts';
 import { embeddedGuidance, HunyuanI2vPipeline } from '../../../models/i2v/pipeline.ts';
 import { FlowMatchDiscreteScheduler } from '../../../models/flow_match/scheduler.ts';
 import { randomDitWeights, TINY_DIT_CONFIG } from '../../../models/hunyuan_dit/random_weights.ts';
@@ -18,7 +18,7 @@ import { weightsFromMap } from '../../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
-import { goldenPath, PIPELINE_CASES } from '../golden_cases.ts';
+import { goldenPath, PIPELINE_CASES, runCase } from '../golden_cases.ts';
 
 const device = await deviceOrUndefined();
 afterAll(async () => {
@@ -29,12 +29,12 @@ describe('HunyuanVideoPipeline goldens', () => {
   expect(PIPELINE_CASES.length).toBeGreaterThanOrEqual(2);
   for (const f of PIPELINE_CASES) {
     it(`${f} on the interpreter`, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'interp', session: { backend: 'interp' }, log: () => {} });
+      const r = await runCase(goldenPath(f));
       expect(r.comparisons.map((c) => c.name)).toEqual(expect.arrayContaining(['latents_init', 'model_output_step_0', 'latents_step_0', 'latents', 'video', 'dit_guidance']));
       expect(r.pass, formatReport(r)).toBe(true);
     });
     it.skipIf(!device)(device ? `${f} on WebGPU` : `${f} on WebGPU — ${NO_ADAPTER}`, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'webgpu', device, session: { backend: 'webgpu', device }, log: () => {} });
+      const r = await runCase(goldenPath(f), device);
       expect(r.pass, formatReport(r)).toBe(true);
     }, 600_000);
   }

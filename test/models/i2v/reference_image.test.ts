@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatReport, runGoldenCase } from '../../../models/golden/run.ts';
+import { formatReport } from '../../../models/golden/run.ts';
 import { BucketError, closestBucket, generateCropSizeList, i2vBucket, roundDigits } from '../../../models/i2v/buckets.ts';
 import { referencePixels, resizeBilinearPil, resizedShortSide } from '../../../models/i2v/reference_image.ts';
 import { makeFrames, type Frames } from '../../../runtime/media/frames.ts';
-import { goldenPath, SAMPLER_CASES } from '../golden_cases.ts';
+import { goldenPath, runCase, SAMPLER_CASES } from '../golden_cases.ts';
 
 const ORACLE = resolve(import.meta.dirname, 'pil_resize.py');
 const PYTHON = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import PIL'], { timeout: 30_000 }).status === 0);
@@ -28,7 +28,7 @@ describe('sampler golden', () => {
   expect(SAMPLER_CASES.length).toBeGreaterThanOrEqual(1);
   for (const f of SAMPLER_CASES) {
     it(f, async () => {
-      const r = await runGoldenCase(goldenPath(f), { backend: 'interp', session: { backend: 'interp' }, log: () => {} });
+      const r = await runCase(goldenPath(f));
       expect(r.comparisons.map((c) => c.name)).toContain('pixel_values');
       expect(r.pass, formatReport(r)).toBe(true);
     });
