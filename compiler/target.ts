@@ -58,6 +58,21 @@ export const DEFAULT_TARGET: Target = {
   adapter: { vendor: 'generic', architecture: '', device: '', description: 'WebGPU default limits', backend: 'none', isFallbackAdapter: false },
 };
 
+/**
+ * A discrete NVIDIA GPU as Dawn's Vulkan backend typically reports it (4 GiB bindings, 48 KiB of
+ * workgroup memory, 1024 invocations, shader-f16 and subgroups; bindings per kernel kept at
+ * WebGPU's default 8): for compiling ahead of time, on a machine without one, what such a GPU
+ * will be asked to run. Not a promise about any one card.
+ */
+export const DISCRETE_GPU_TARGET: Target = {
+  limits: {
+    ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 32 - 4, maxBufferSize: 2 ** 32 - 4, maxComputeWorkgroupStorageSize: 49_152,
+    maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024,
+  },
+  features: { shaderF16: true, subgroups: true, timestampQuery: true },
+  adapter: { vendor: 'nvidia', architecture: '', device: '', description: 'a discrete NVIDIA GPU (typical Vulkan limits)', backend: 'vulkan', isFallbackAdapter: false },
+};
+
 /** A stable string naming the adapter, for cache keys (autotuner, pipeline caches). */
 export function targetKey(t: Target): string {
   const a = t.adapter;

@@ -7,6 +7,8 @@
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProgram, type Program } from '../../dsl/program.ts';
+import { tensorArg } from '../../compiler/bind.ts';
+import type { CallArg } from '../../dsl/session.ts';
 import { ModelSession, type CallInput, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { timestepSinusoid } from './timestep.ts';
@@ -61,6 +63,25 @@ export interface DitInputs {
   readonly freqsSin: HostTensor;
   /** Embedded guidance [B] (scale · 1000); required when the config has guidance_embed. */
   readonly guidance?: HostTensor;
+}
+
+/**
+ * The forward's arguments as shapes, for compiling ahead of time (a GPU this machine does not
+ * have): latents `[B, C, T', H', W']`, `textTokens` of text, the tables of the patch grid.
+ */
+export function ditForwardShapes(config: DitConfig, latents: readonly [number, number, number, number, number], textTokens: number): CallArg[] {
+  const [b, c, t, h, w] = latents;
+  const [pt, ph, pw] = config.patch_size;
+  const tokens = (t / pt) * (h / ph) * (w / pw);
+  const head = config.hidden_size / config.heads_num;
+  const freq = [b, 256];
+  return [
+    tensorArg('x', [b, c, t, h, w]), tensorArg('t_freq', freq), tensorArg('text_states', [b, textTokens, config.text_states_dim]),
+    tensorArg('text_mask', [b, textTokens], 'i32'), tensorArg('text_states_2', [b, config.text_states_dim_2]),
+    tensorArg('freqs_cos', [tokens, head]), tensorArg('freqs_sin', [tokens, head]),
+    config.guidance_embed ? tensorArg('guidance_freq', freq) : { kind: 'value', value: null },
+    config.token_replace ? tensorArg('tr_freq', freq) : { kind: 'value', value: null },
+  ];
 }
 
 export class HunyuanDit {

@@ -8,31 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import { bindModule } from '../../../compiler/bind.ts';
 import { compile } from '../../../compiler/compile.ts';
-import { DEFAULT_TARGET, type Target } from '../../../compiler/target.ts';
-import { ditProgram, RELEASED_I2V_DIT_CONFIG } from '../../../models/hunyuan_dit/transformer.ts';
-
-const GPU_LIKE: Target = {
-  ...DEFAULT_TARGET,
-  limits: {
-    ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 32 - 4, maxBufferSize: 2 ** 32 - 4, maxComputeWorkgroupStorageSize: 49_152,
-    maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024,
-  },
-  features: { shaderF16: true, subgroups: true, timestampQuery: true },
-  adapter: { ...DEFAULT_TARGET.adapter, vendor: 'nvidia', description: 'NVIDIA-like Vulkan limits', backend: 'vulkan' },
-};
+import { DISCRETE_GPU_TARGET } from '../../../compiler/target.ts';
+import { ditForwardShapes, ditProgram, RELEASED_I2V_DIT_CONFIG } from '../../../models/hunyuan_dit/transformer.ts';
 
 describe('the released transformer at 720p × 129 frames', () => {
   it('compiles for a GPU with 4 GiB bindings, f16 storage, with a planned peak that fits an H200', () => {
-    const [frames, h, w] = [33, 88, 156];
-    const tokens = frames * (h / 2) * (w / 2);
-    const t = (name: string, shape: number[], dtype: 'f32' | 'i32' = 'f32') => ({ kind: 'tensor' as const, name, shape, dtype });
-    const graph = bindModule(ditProgram(), 'HYVideoDiffusionTransformer', { ...RELEASED_I2V_DIT_CONFIG }).trace({
-      fn: 'forward',
-      args: [t('x', [1, 16, frames, h, w]), t('t_freq', [1, 256]), t('text_states', [1, 359, 4096]), t('text_mask', [1, 359], 'i32'),
-        t('text_states_2', [1, 768]), t('freqs_cos', [tokens, 128]), t('freqs_sin', [tokens, 128]), t('guidance_freq', [1, 256]), t('tr_freq', [1, 256])],
-    });
-    const program = compile(graph, GPU_LIKE, { storage: 'f16' });
-    expect(tokens).toBe(113_256);
+    const graph = bindModule(ditProgram(), 'HYVideoDiffusionTransformer', { ...RELEASED_I2V_DIT_CONFIG })
+      .trace({ fn: 'forward', args: ditForwardShapes(RELEASED_I2V_DIT_CONFIG, [1, 16, 33, 88, 156], 359) });
+    const program = compile(graph, DISCRETE_GPU_TARGET, { storage: 'f16' });
+    expect(graph.inputs.find((n) => n.kind === 'input' && n.name === 'freqs_cos')?.shape).toEqual([113_256, 128]);
     // 12.8 B parameters in f16, and activations on top: well under the H200's 139 GiB.
     expect(program.plan.weightBytes / 2 ** 30).toBeCloseTo(23.88, 1);
     expect(program.plan.peakBytes / 2 ** 30).toBeLessThan(40);
