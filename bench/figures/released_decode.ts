@@ -12,7 +12,7 @@
  */
 import { bindModule } from '../../compiler/bind.ts';
 import { HunyuanVae, RELEASED_VAE_CONFIG, kilnVaeConfig, vaeProgram, type VaeConfig } from '../../models/hunyuan_vae/autoencoder.ts';
-import { initRule, keyHash } from '../../models/hunyuan_vae/random_weights.ts';
+import { initRule, keyHash } from '../../models/common/random_tensors.ts';
 import { decodeTileShapes } from '../../models/hunyuan_vae/tiling.ts';
 import type { SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';

@@ -1,8 +1,18 @@
 /**
  * Deterministic random tensors for the built-in models (the stand-ins for checkpoints that
- * demos and tests use): element i of the tensor named `key` is a pure function of (seed, key,
- * i), drawn by the golden README's init rule. See models/hunyuan_vae/random_weights.ts for
- * the draw's vocabulary (Philox, Irwin–Hall, exact float64 until one rounding to float32).
+ * demos and tests use).
+ *
+ * Vocabulary
+ * - Init rule (the golden README's): conv/linear weights (rank >= 2) ~ N(0, 1) / sqrt(fan_in),
+ *   fan_in = prod(shape[1:]); 1-D `*.weight` (norm scales) = 1 + 0.1·N(0, 1);
+ *   `*.bias` = 0.1·N(0, 1).
+ * - Draw: element i of the tensor named `key` is a pure function of (seed, key, i). Philox4x32-10
+ *   (compiler/random.ts) keyed by the seed, with the counter (i, hash(key), j, 0) for j = 0, 1, 2,
+ *   gives twelve 24-bit uniforms; their sum minus 6 (Irwin–Hall) has mean 0 and variance 1.
+ *   Everything after Philox's integer rounds is exact float64 arithmetic, then the init rule's
+ *   few correctly rounded IEEE operations (sqrt, divide, multiply, add) and one rounding to
+ *   float32 — no library transcendental — so the same seed gives the same bits on every machine
+ *   and JavaScript engine.
  */
 import { philox4x32 } from '../../compiler/random.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';

@@ -3,16 +3,7 @@
  * and `kiln vae encode/decode` without `--weights` run anywhere with nothing downloaded.
  *
  * Vocabulary
- * - Init rule (the golden README's): conv/linear weights (rank >= 2) ~ N(0, 1) / sqrt(fan_in),
- *   fan_in = prod(shape[1:]); 1-D `*.weight` (GroupNorm scales) = 1 + 0.1·N(0, 1);
- *   `*.bias` = 0.1·N(0, 1).
- * - Draw: element i of the tensor named `key` is a pure function of (seed, key, i). Philox4x32-10
- *   (compiler/random.ts) keyed by the seed, with the counter (i, hash(key), j, 0) for j = 0, 1, 2,
- *   gives twelve 24-bit uniforms; their sum minus 6 (Irwin–Hall) has mean 0 and variance 1.
- *   Everything after Philox's integer rounds is exact float64 arithmetic, then the init rule's
- *   few correctly rounded IEEE operations (sqrt, divide, multiply, add) and one rounding to
- *   float32 — no library transcendental — so the same seed gives the same bits on every machine
- *   and JavaScript engine.
+ * - The init rule and the draw: models/common/random_tensors.ts.
  * - TINY_VAE_CONFIG: the golden files' tiny config (block_out_channels [8, 16, 16, 16], one
  *   resnet per level, 4 latent channels, 4 groups, sample_tsize 16), with sample_size 64 so a
  *   64×64 demo clip decodes as one tile (see the note on TINY_VAE_CONFIG).
@@ -21,8 +12,6 @@ import { bindModule } from '../../compiler/bind.ts';
 import { randomTensor } from '../common/random_tensors.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { kilnVaeConfig, vaeProgram, type VaeConfig } from './autoencoder.ts';
-
-export { initRule, keyHash, randomTensor, standardDraw } from '../common/random_tensors.ts';
 
 /**
  * The built-in tiny VAE. It is the config of the golden `vae_tiny_*` files except for

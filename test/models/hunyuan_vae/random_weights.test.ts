@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { bindModule } from '../../../compiler/bind.ts';
 import { philox4x32 } from '../../../compiler/random.ts';
 import { kilnVaeConfig, vaeProgram } from '../../../models/hunyuan_vae/autoencoder.ts';
-import { BUILTIN_WEIGHTS_SEED, builtinVaeWeights, keyHash, randomTensor, randomVaeWeights, standardDraw, TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
+import { keyHash, randomTensor, standardDraw } from '../../../models/common/random_tensors.ts';
+import { BUILTIN_WEIGHTS_SEED, builtinVaeWeights, randomVaeWeights, TINY_VAE_CONFIG } from '../../../models/hunyuan_vae/random_weights.ts';
 
 /** The documented draw, written out word by word. */
 function drawByHand(seed: number, id: number, i: number): number {
