@@ -60,13 +60,20 @@ export const DEFAULT_TARGET: Target = {
 
 /**
  * A discrete NVIDIA GPU as Dawn's Vulkan backend typically reports it (4 GiB bindings, 48 KiB of
- * workgroup memory, 1024 invocations, shader-f16 and subgroups; bindings per kernel kept at
- * WebGPU's default 8): for compiling ahead of time, on a machine without one, what such a GPU
- * will be asked to run. Not a promise about any one card.
+ * workgroup memory, 1024 invocations, shader-f16 and subgroups, 16 storage buffers per kernel):
+ * for compiling ahead of time, on a machine without one, what such a GPU will be asked to run.
+ * Not a promise about any one card.
+ *
+ * The 16 is Dawn's own ceiling (kMaxStorageBuffersPerShaderStage): the driver offers far more,
+ * and Dawn reports the smaller. Lavapipe, which offers a million, reports 16 through the Dawn
+ * Kiln ships (test/runtime/gpu/adapter-limits.test.ts). With WebGPU's default of 8, the transformer's
+ * rotary, modulation and norm prologues would not fit their kernels and 160-odd would be split
+ * off into kernels of their own that a real GPU never runs.
  */
 export const DISCRETE_GPU_TARGET: Target = {
   limits: {
     ...DEFAULT_TARGET.limits, maxStorageBufferBindingSize: 2 ** 32 - 4, maxBufferSize: 2 ** 32 - 4, maxComputeWorkgroupStorageSize: 49_152,
+    maxStorageBuffersPerShaderStage: 16,
     maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupSizeY: 1024,
   },
   features: { shaderF16: true, subgroups: true, timestampQuery: true },
