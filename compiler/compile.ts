@@ -4,7 +4,7 @@
  * The back end is a flat, ordered list of passes (passes/pass.ts):
  *   graph passes     simplify, split wide concats (+ conv weight layout with relayoutWeights)
  *   schedule passes  fuse (attention, epilogues, materialisation, output kernels)
- *                    -> row chains -> inline cost -> binding cap   (fuse: false: unfused -> binding cap)
+ *                    -> row chains -> inline cost -> recompute guard -> pack row results -> binding cap   (fuse: false: unfused -> binding cap)
  *   then tensor assignment and limit checks, code generation per kernel group, memory plan.
  * User-caused failures (a tensor too large for the device, an index beyond 32 bits) are
  * CompileErrors (`userFacing = true`) with the offending tensor's origin and advice.
@@ -20,6 +20,7 @@ import { bindingCapPass } from './passes/binding_cap.ts';
 import { CompileError } from './passes/errors.ts';
 import { fusePass, unfusedPass } from './passes/fuse.ts';
 import { inlineCostPass } from './passes/inline_cost.ts';
+import { recomputePass } from './passes/recompute.ts';
 import { type GraphPass, type PassContext, type SchedulePass, runGraphPasses, runSchedulePasses } from './passes/pass.ts';
 import { planMemory } from './passes/plan_memory.ts';
 import { rowChainPass } from './passes/row_chain.ts';
@@ -74,7 +75,7 @@ export interface CompileOptions {
 export const GRAPH_PASSES: readonly GraphPass[] = [simplifyPass, splitWideConcatsPass];
 export const RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutPass];
 export const UPLOAD_RELAYOUT_GRAPH_PASSES: readonly GraphPass[] = [...GRAPH_PASSES, weightLayoutAtUploadPass];
-export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, packRowResultsPass, bindingCapPass];
+export const FUSED_PASSES: readonly SchedulePass[] = [fusePass, rowChainPass, inlineCostPass, recomputePass, packRowResultsPass, bindingCapPass];
 export const UNFUSED_PASSES: readonly SchedulePass[] = [unfusedPass, bindingCapPass];
 
 /** Graph passes and fusion only: the schedule the code generator will see. */

@@ -1,4 +1,4 @@
-// The fusion is real, not claimed: the Kiln VAE blocks compile to few kernels, and none of them
+// The fusion is real, not claimed: the Kiln VAE blocks and the transformer compile to few kernels, and none of them
 // does elementwise work alone (GroupNorm's normalise+SiLU lands in the next convolution's loads,
 // bias and residual in its stores). Compiled for a target with lavapipe's limits (16 storage
 // buffers per kernel); no device is needed to compile.
@@ -7,6 +7,8 @@ import { bindModule, tensorArg } from '../../compiler/bind.ts';
 import { compile } from '../../compiler/compile.ts';
 import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
 import { vaeProgram } from '../../models/hunyuan_vae/autoencoder.ts';
+import { TINY_DIT_CONFIG } from '../../models/hunyuan_dit/random_weights.ts';
+import { ditForwardShapes, ditProgram } from '../../models/hunyuan_dit/transformer.ts';
 
 const TARGET: Target = {
   ...DEFAULT_TARGET,
@@ -50,5 +52,18 @@ describe('fusion of the VAE blocks', () => {
     const ks = compile(g, TARGET).kernels;
     expect(ks.filter((k) => k.kind === 'elementwise')).toEqual([]);
     expect(ks.filter((k) => k.kind === 'attention')).toHaveLength(1);
+  });
+});
+
+describe('fusion of the transformer', () => {
+  it("launches one standalone elementwise kernel, unpatchify's copy: modulation, gates and residuals ride in the contractions' loads and stores", () => {
+    const cfg = { ...TINY_DIT_CONFIG, mm_double_blocks_depth: 3, mm_single_blocks_depth: 3 };
+    const g = bindModule(ditProgram(), 'HYVideoDiffusionTransformer', { ...cfg }).trace({ fn: 'forward', args: ditForwardShapes(cfg, [1, 4, 3, 8, 8], 12) });
+    const ks = compile(g, TARGET).kernels;
+    const standalone = ks.filter((k) => k.kind === 'elementwise');
+    expect(standalone).toHaveLength(1);
+    expect(standalone[0].sourceOps).toEqual([expect.stringMatching(/^rearrange @ forward/)]);
+    // One fused attention per block: 3 double, 3 single, 2 in the token refiner.
+    expect(ks.filter((k) => k.kind === 'attention')).toHaveLength(8);
   });
 });
