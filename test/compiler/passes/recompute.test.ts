@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../../compiler/builder.ts';
 import { compile } from '../../../compiler/compile.ts';
-import type { Graph } from '../../../compiler/ir.ts';
+import type { Graph, Node } from '../../../compiler/ir.ts';
 import { storingIsCheaper } from '../../../compiler/passes/recompute.ts';
 import { DEFAULT_TARGET, type Target } from '../../../compiler/target.ts';
 import { checkGraph } from '../support/gpu.ts';
@@ -17,7 +17,7 @@ const WIDE: Target = { ...DEFAULT_TARGET, limits: { ...DEFAULT_TARGET.limits, ma
 /** `blocks` updates x ← x + concat(a[:4]·2, a[4:]·3) with a = x·W_i, over [12, 8] tokens. */
 function concatResidualStream(blocks: number): Graph {
   const b = new GraphBuilder();
-  let x = b.input('x', [12, 8], 'f32');
+  let x: Node = b.input('x', [12, 8], 'f32');
   for (let i = 0; i < blocks; i++) {
     const a = b.matmul(x, b.input(`w${i}`, [8, 8], 'f32', 'weight'));
     const head = b.binary('mul', b.slice(a, [0, 0], [4, 8]), b.const(2, [4, 8]));
