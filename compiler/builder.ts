@@ -214,6 +214,14 @@ export class GraphBuilder {
     return this.make({ op: 'repeat', factors: [...factors], shape, dtype: x.dtype, src: [x] } as NodeSpec);
   }
 
+  /** Rows of `table` [V, ...R] picked by the i32 `ids` [...I]: [...I, ...R]. */
+  gather(table: Node, ids: Node): Node {
+    if (table.shape.length < 1) fail('gather: the table needs at least one axis (its rows)');
+    if (ids.dtype !== 'i32') fail(`gather: ids must be i32, got ${ids.dtype}`);
+    const shape = [...ids.shape, ...table.shape.slice(1)];
+    return this.make({ op: 'gather', shape, dtype: table.dtype, src: [table, ids] } as NodeSpec);
+  }
+
   matmul(a: Node, b: Node): Node {
     const r = a.shape.length;
     if (r < 2 || b.shape.length !== r) fail(`matmul: operands need the same rank >= 2, got [${a.shape}] and [${b.shape}]`);

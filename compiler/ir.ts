@@ -108,6 +108,13 @@ export interface PadNode extends Base {
 export interface ConcatNode extends Base { readonly op: 'concat'; readonly axis: number }
 /** Nearest-neighbour upsampling by integer factors: out[i] = in[floor(i / f)] per axis. */
 export interface RepeatNode extends Base { readonly op: 'repeat'; readonly factors: readonly number[] }
+/**
+ * Rows of a table picked by index: src = [table [V, ...R], ids (i32) [...I]] and
+ * out[i, r] = table[ids[i], r], shape [...I, ...R] (an embedding lookup). A view whose row
+ * coordinate is data: ids must lie in [0, V); the interpreter throws on one that does not,
+ * generated code clamps it into the table (WGSL cannot raise).
+ */
+export interface GatherNode extends Base { readonly op: 'gather' }
 /** [...batch, M, K] x [...batch, K, N] -> [...batch, M, N]; batch dims equal (expand first). */
 export interface MatmulNode extends Base { readonly op: 'matmul' }
 /**
@@ -120,7 +127,7 @@ export type Node =
   | InputNode | ConstNode | IotaNode | RandomNode
   | UnaryNode | BinaryNode | WhereNode | CastNode
   | ReduceNode
-  | ReshapeNode | PermuteNode | ExpandNode | SliceNode | PadNode | ConcatNode | RepeatNode
+  | ReshapeNode | PermuteNode | ExpandNode | SliceNode | PadNode | ConcatNode | RepeatNode | GatherNode
   | MatmulNode | ConvNode;
 
 export type Op = Node['op'];
@@ -131,7 +138,7 @@ export const OP_CATEGORY: { readonly [K in Op]: OpCategory } = {
   input: 'leaf', const: 'leaf', iota: 'leaf', random: 'leaf',
   unary: 'elementwise', binary: 'elementwise', where: 'elementwise', cast: 'elementwise',
   reduce: 'reduction',
-  reshape: 'view', permute: 'view', expand: 'view', slice: 'view', pad: 'view', concat: 'view', repeat: 'view',
+  reshape: 'view', permute: 'view', expand: 'view', slice: 'view', pad: 'view', concat: 'view', repeat: 'view', gather: 'view',
   matmul: 'contraction', conv: 'contraction',
 };
 

@@ -40,6 +40,8 @@ export interface TensorBackend<H = unknown> {
   pad(x: H, pads: readonly (readonly [number, number])[], mode: 'constant' | 'replicate', value?: number): H;
   concat(xs: readonly H[], axis: number): H;
   repeat(x: H, factors: readonly number[]): H;
+  /** Rows of `table` [V, ...R] picked by i32 `ids` [...I]: [...I, ...R]. */
+  gather(table: H, ids: H): H;
   matmul(a: H, b: H): H;
   conv(x: H, w: H, stride: readonly number[]): H;
 }

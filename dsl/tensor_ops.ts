@@ -303,6 +303,14 @@ export function repeatNearest(ctx: Ctx, site: Site, x: TensorValue, factors: rea
   return tensor({ dtype: x.dtype, shape, labels: x.labels.map((l, i) => (factors[i].value === 1 ? l : undefined)) }, handle);
 }
 
+/** Rows of `table` picked by i32 `ids` (an embedding lookup): ids [...I], table [V, ...R] -> [...I, ...R]. */
+export function take(ctx: Ctx, site: Site, table: TensorValue, ids: TensorValue): TensorValue {
+  if (table.shape.length < 1) throw error(`${site.op}: the table ${typeToString(table)} needs an axis of rows to pick from`, site.span, { help: 'take(table, ids) picks table[ids[i]] for every id' });
+  if (ids.dtype !== 'i32') throw error(`${site.op}: ids must be i32, got ${typeToString(ids)}`, site.span, { help: 'pass token ids as an i32 tensor, or cast(ids, i32)' });
+  const handle = ctx.emit(site.op, site.span, (b) => b.gather(table.handle, ids.handle));
+  return tensor({ dtype: table.dtype, shape: [...ids.shape, ...table.shape.slice(1)], labels: [...ids.labels, ...table.labels.slice(1)] }, handle);
+}
+
 // ------------------------------------------------------------------ contractions
 
 export function matmul(ctx: Ctx, site: Site, a: TensorValue, b: TensorValue): TensorValue {

@@ -19,7 +19,7 @@ import { numel } from '../ir.ts';
 import { describeOrigin } from '../passes/errors.ts';
 import type { Pack } from '../passes/schedule.ts';
 import {
-  type Ix, IX_ZERO, ixAddConst, ixClamp, ixDelinearize, ixDiv, ixLinearize, ixMax, ixMin, ixScale, ixSub,
+  type Ix, IX_ZERO, ixAddConst, ixClamp, ixDelinearize, ixDiv, ixLinearize, ixMax, ixMin, ixScale, ixSub, ixVar,
 } from './index_expr.ts';
 import { literal, valueType } from './wgsl.ts';
 import { type KernelWriter, vectorizable } from './writer.ts';
@@ -120,6 +120,7 @@ export class ValueEmitter {
         return this.value(n.src[0], viewCoords(n, coords));
       case 'pad': return this.pad(n, coords, key);
       case 'concat': return this.concat(n, coords, key);
+      case 'gather': return this.gather(n, coords);
       case 'input': case 'reduce': case 'matmul': case 'conv':
         throw new Error(`codegen: ${n.op} %${n.id} must be stored or bound before it is read`);
     }
@@ -195,6 +196,19 @@ export class ValueEmitter {
     const code = this.w.let(expr, idx.level, key, 'v');
     this.levels.set(key, idx.level);
     return { code, level: idx.level };
+  }
+
+  /**
+   * A table row picked by a loaded id: the row coordinate becomes a variable of the kernel,
+   * clamped into the table so that a bad id reads a wrong row, never outside the buffer.
+   */
+  private gather(n: Node, coords: readonly Ix[]): Value {
+    const [table, ids] = n.src;
+    const id = this.value(ids, coords.slice(0, ids.shape.length));
+    const rows = table.shape[0];
+    const name = this.w.let(`u32(clamp(${id.code}, 0i, ${rows - 1}i))`, id.level, `row:${id.code}`, 'r');
+    this.noteOrigin(n);
+    return this.value(table, [ixVar(name, 0, rows - 1, id.level), ...coords.slice(ids.shape.length)]);
   }
 
   /** `i >= lo` as WGSL, or a constant when the range decides it. */

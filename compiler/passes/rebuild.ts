@@ -29,6 +29,7 @@ export function rebuildNode(b: GraphBuilder, n: Node, s: readonly Node[]): Node 
     case 'pad': return b.pad(s[0], n.pads, n.mode, n.value);
     case 'concat': return b.concat(s, n.axis);
     case 'repeat': return b.repeat(s[0], n.factors);
+    case 'gather': return b.gather(s[0], s[1]);
     case 'matmul': return b.matmul(s[0], s[1]);
     case 'conv': return b.conv(s[0], s[1], n.stride);
   }

@@ -38,6 +38,7 @@ function expectedShape(n: Node): readonly number[] | undefined {
       return out;
     }
     case 'repeat': return s0.map((d, i) => d * n.factors[i]);
+    case 'gather': return s0.length >= 1 && n.src[1].dtype === 'i32' ? [...n.src[1].shape, ...s0.slice(1)] : [-1];
     case 'matmul': {
       const r = s0.length;
       return [...s0.slice(0, r - 1), n.src[1].shape[r - 1]];
@@ -53,7 +54,7 @@ function expectedDtype(n: Node): string | undefined {
   switch (n.op) {
     case 'binary': return COMPARISONS.has(n.fn) ? 'bool' : n.src[0].dtype;
     case 'unary': case 'reduce': case 'reshape': case 'permute': case 'expand': case 'slice': case 'pad':
-    case 'concat': case 'repeat': case 'matmul': case 'conv':
+    case 'concat': case 'repeat': case 'gather': case 'matmul': case 'conv':
       return n.src[0].dtype;
     case 'where': return n.src[1].dtype;
     default: return undefined;

@@ -42,7 +42,7 @@ import { numel, topoSort } from '../ir.ts';
 import { evalBinary, evalCast, evalUnary, evalWhere } from './elementwise.ts';
 import { evalConst, evalIota, evalRandom } from './leaves.ts';
 import { evalReduce } from './reduce.ts';
-import { evalConcat, evalExpand, evalPad, evalPermute, evalRepeat, evalSlice } from './views.ts';
+import { evalConcat, evalExpand, evalPad, evalPermute, evalRepeat, evalGather, evalSlice } from './views.ts';
 import { evalConv, evalMatmul } from './contraction.ts';
 
 /** Input values by input name (runtime inputs and weights alike), row-major. */
@@ -103,6 +103,7 @@ function evalNode(node: Node, args: readonly Float64Array[], inputs: Interpreter
     case 'pad': return evalPad(node, args[0]);
     case 'concat': return evalConcat(node, args);
     case 'repeat': return evalRepeat(node, args[0]);
+    case 'gather': return evalGather(node, args[0], args[1]);
     case 'matmul': return evalMatmul(node, args[0], args[1]);
     case 'conv': return evalConv(node, args[0], args[1]);
     default: {

@@ -12,7 +12,7 @@
  *
  * Reshape shares the source array (values are never mutated after they are produced).
  */
-import type { ConcatNode, ExpandNode, PadNode, PermuteNode, RepeatNode, SliceNode } from '../ir.ts';
+import type { ConcatNode, ExpandNode, GatherNode, PadNode, PermuteNode, RepeatNode, SliceNode } from '../ir.ts';
 import { numel, stridesOf } from '../ir.ts';
 
 /** Marks an output position that reads no source element (it takes the fill value). */
@@ -125,5 +125,19 @@ export function evalConcat(node: ConcatNode, parts: readonly Float64Array[]): Fl
       o += len;
     }
   }
+  return out;
+}
+
+/** Whole rows of the table, one per id; an id outside the table is an error, as in PyTorch. */
+export function evalGather(node: GatherNode, table: Float64Array, ids: Float64Array): Float64Array {
+  const rows = node.src[0].shape[0];
+  const row = numel(node.src[0].shape.slice(1));
+  const out = new Float64Array(ids.length * row);
+  ids.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= rows) {
+      throw new RangeError(`reference interpreter: gather index ${id} (position ${i} of the ids) is outside the table's ${rows} rows`);
+    }
+    out.set(table.subarray(id * row, (id + 1) * row), i * row);
+  });
   return out;
 }

@@ -386,6 +386,12 @@ def('upsample_nearest', ['x', 'scale'], (a) => {
   return T(ops.repeatNearest(a.el.ctx, site(a), x, factors));
 });
 
+def('take', ['table', 'ids'], (a) => {
+  const t = requireTensor(a, 'table');
+  const i = requireTensor(a, 'ids');
+  return t && i ? T(ops.take(a.el.ctx, site(a), t, i)) : UNKNOWN;
+});
+
 // ------------------------------------------------------------------ contractions
 
 def('matmul', ['a', 'b'], (a) => {
