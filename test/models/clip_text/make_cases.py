@@ -38,11 +38,11 @@ def draw_weights(cfg, g):
     w["text_model.final_layer_norm.bias"] = vec(D, 0.0)
     return w
 
-def encoder_layer(cfg, w, i):
+def encoder_layer(cfg, w, i, prefix="text_model.encoder.layers."):
     D = cfg["hidden_size"]
     layer = nn.TransformerEncoderLayer(D, cfg["num_attention_heads"], dim_feedforward=cfg["intermediate_size"], dropout=0.0,
                                        activation=quick_gelu, layer_norm_eps=cfg["layer_norm_eps"], batch_first=True, norm_first=True).double()
-    p = f"text_model.encoder.layers.{i}."
+    p = f"{prefix}{i}."
     sd = {
         "self_attn.in_proj_weight": torch.cat([w[p + f"self_attn.{x}_proj.weight"] for x in "qkv"]),
         "self_attn.in_proj_bias": torch.cat([w[p + f"self_attn.{x}_proj.bias"] for x in "qkv"]),
@@ -68,7 +68,7 @@ def forward(cfg, w, ids, mask):
 def write_case(path, tensors, metadata):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
-        a = t.contiguous()
+        a = t.detach().contiguous()
         dt = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}[a.dtype]
         data = a.numpy().tobytes()
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(data)]}

@@ -52,10 +52,12 @@ def rotate(x, positions, theta):
     return torch.cat([z.real, z.imag], dim=-1)
 
 def hidden_states(cfg, w, ids, mask, positions):
-    B, L = ids.shape
+    return hidden_states_from_embeddings(cfg, w, w["model.embed_tokens.weight"][ids], mask, positions)
+
+def hidden_states_from_embeddings(cfg, w, x, mask, positions):
+    B, L, D = x.shape
     H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    D = cfg["hidden_size"]; E = D // H; eps = cfg["rms_norm_eps"]
-    x = w["model.embed_tokens.weight"][ids]
+    E = D // H; eps = cfg["rms_norm_eps"]
     allowed = torch.tril(torch.ones(L, L, dtype=torch.bool))[None, None] & (mask[:, None, None, :] != 0)
     states = [x]
     for i in range(cfg["num_hidden_layers"]):
