@@ -24,14 +24,14 @@ function run(fn: 'erf' | 'gelu_erf', xs: number[]): Float64Array {
   return interpret(g, { x: xs }).get(g.outputs[0].name)!;
 }
 
-const grid = Array.from({ length: 801 }, (_, i) => -4 + i * 0.01);
+const grid = Array.from({ length: 801 }, (_, i) => (i - 400) / 100);
 
 describe('erf and gelu_erf in the prelude', () => {
   it('erf is within 1.5e-7 of the series, odd, and 0 at 0', () => {
     const y = run('erf', grid);
     grid.forEach((x, i) => expect(Math.abs(y[i] - erfSeries(x)), `erf(${x})`).toBeLessThan(1.5e-7));
-    grid.forEach((_, i) => expect(y[i]).toBeCloseTo(-y[grid.length - 1 - i], 12));
-    expect(Math.abs(y[400])).toBeLessThan(1e-9);
+    grid.forEach((_, i) => { if (i !== 400) expect(y[i]).toBe(-y[grid.length - 1 - i]); });
+    expect(Math.abs(y[400])).toBeLessThan(1e-8);
   });
 
   it('gelu_erf is x·Φ(x) to the same accuracy', () => {
