@@ -25,15 +25,34 @@ interface PassCoefficients {
   readonly taps: number;
 }
 
+/** PIL's 8-bit resampling filters: support (half-width at scale 1) and kernel. */
+export type PilFilter = 'bilinear' | 'bicubic';
+
+const FILTERS: { readonly [F in PilFilter]: { readonly support: number; readonly kernel: (x: number) => number } } = {
+  bilinear: { support: 1, kernel: (x) => { const t = Math.abs(x); return t < 1 ? 1 - t : 0; } },
+  // Keys' cubic convolution with a = -0.5, as PIL writes it.
+  bicubic: {
+    support: 2,
+    kernel: (x) => {
+      const a = -0.5;
+      const t = Math.abs(x);
+      if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+      if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+      return 0;
+    },
+  },
+};
+
 /**
- * One pass's triangle-filter taps for inSize → outSize (PIL's precompute_coeffs with the
- * bilinear filter, then normalize_coeffs_8bpc): the filter widens by the scale when shrinking
- * (antialiasing), weights are normalised in double and made fixed-point by rounding half away from zero.
+ * One pass's taps for inSize → outSize (PIL's precompute_coeffs, then normalize_coeffs_8bpc):
+ * the filter widens by the scale when shrinking (antialiasing), weights are normalised in
+ * double and made fixed-point by rounding half away from zero.
  */
-function bilinearCoefficients(inSize: number, outSize: number): PassCoefficients {
+function passCoefficients(inSize: number, outSize: number, filter: PilFilter): PassCoefficients {
+  const { support: base, kernel } = FILTERS[filter];
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
-  const support = filterScale;
+  const support = base * filterScale;
   // PIL multiplies by the reciprocal rather than dividing; kept so the weights round alike.
   const inverseScale = 1 / filterScale;
   const taps = Math.ceil(support) * 2 + 1;
@@ -47,8 +66,7 @@ function bilinearCoefficients(inSize: number, outSize: number): PassCoefficients
     const n = Math.min(inSize, Math.trunc(center + support + 0.5)) - lo;
     let sum = 0;
     for (let j = 0; j < n; j++) {
-      const t = Math.abs((j + lo - center + 0.5) * inverseScale);
-      k[j] = t < 1 ? 1 - t : 0;
+      k[j] = kernel((j + lo - center + 0.5) * inverseScale);
       sum += k[j];
     }
     for (let j = 0; j < n; j++) {
@@ -64,8 +82,8 @@ function bilinearCoefficients(inSize: number, outSize: number): PassCoefficients
 const clip8 = (acc: number): number => (acc >= 2 ** (PRECISION_BITS + 8) ? 255 : acc <= 0 ? 0 : Math.floor(acc / 2 ** PRECISION_BITS));
 
 /** One pass of the separable filter, along the rows (horizontal) or the columns. */
-function resamplePass(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, horizontal: boolean): Uint8Array {
-  const c = horizontal ? bilinearCoefficients(width, outWidth) : bilinearCoefficients(height, outHeight);
+function resamplePass(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, horizontal: boolean, filter: PilFilter): Uint8Array {
+  const c = horizontal ? passCoefficients(width, outWidth, filter) : passCoefficients(height, outHeight, filter);
   const out = new Uint8Array(outWidth * outHeight * 3);
   const half = 2 ** (PRECISION_BITS - 1);
   for (let y = 0; y < outHeight; y++) {
@@ -74,7 +92,7 @@ function resamplePass(src: Uint8Array, width: number, height: number, outWidth: 
       const first = c.first[o];
       const n = c.count[o];
       for (let ch = 0; ch < 3; ch++) {
-        // The sum stays below 2^31 (255 · 2^22 · 1.0 plus rounding), so doubles add it exactly.
+        // |sum| stays below 2^31 (255 · 2^22 · the weights' absolute sum, under 2 for bicubic), so doubles add it exactly.
         let acc = half;
         for (let j = 0; j < n; j++) {
           const i = horizontal ? (y * width + first + j) * 3 + ch : ((first + j) * width + x) * 3 + ch;
@@ -87,19 +105,22 @@ function resamplePass(src: Uint8Array, width: number, height: number, outWidth: 
   return out;
 }
 
-/** PIL's `Image.resize((width, height), BILINEAR)` of an 8-bit RGB image; an axis whose size stays is not resampled. */
-export function resizeBilinearPil(image: Frames, width: number, height: number): Frames {
-  if (image.count !== 1) throw new RangeError(`resizeBilinearPil: one image expected, got ${image.count} frames`);
+/** PIL's `Image.resize((width, height), filter)` of an 8-bit RGB image; an axis whose size stays is not resampled. */
+export function resizePil(image: Frames, width: number, height: number, filter: PilFilter): Frames {
+  if (image.count !== 1) throw new RangeError(`resizePil: one image expected, got ${image.count} frames`);
   let data = image.data;
   let w = image.width;
   const h = image.height;
   if (width !== w) {
-    data = resamplePass(data, w, h, width, h, true);
+    data = resamplePass(data, w, h, width, h, true, filter);
     w = width;
   }
-  if (height !== h) data = resamplePass(data, w, h, w, height, false);
+  if (height !== h) data = resamplePass(data, w, h, w, height, false, filter);
   return { width, height, count: 1, data };
 }
+
+/** PIL's `Image.resize((width, height), BILINEAR)`, what torchvision's Resize uses on PIL images. */
+export const resizeBilinearPil = (image: Frames, width: number, height: number): Frames => resizePil(image, width, height, 'bilinear');
 
 /** torchvision Resize(size)'s output (height, width): the short side becomes `size`, the long side follows, truncated. */
 export function resizedShortSide(height: number, width: number, size: number): Bucket {

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatReport } from '../../../models/golden/run.ts';
 import { BucketError, closestBucket, generateCropSizeList, i2vBucket, roundDigits } from '../../../models/i2v/buckets.ts';
-import { referencePixels, resizeBilinearPil, resizedShortSide } from '../../../models/i2v/reference_image.ts';
+import { referencePixels, resizeBilinearPil, resizedShortSide, resizePil } from '../../../models/i2v/reference_image.ts';
 import { makeFrames, type Frames } from '../../../runtime/media/frames.ts';
 import { goldenPath, runCase, SAMPLER_CASES } from '../golden_cases.ts';
 
@@ -111,21 +111,23 @@ describe('reference pixels', () => {
     }
   });
 
-  it.skipIf(!PYTHON)(PYTHON ? 'resizes exactly as Pillow does, shrinking and enlarging' : 'resizes exactly as Pillow does — skipped: no python3 with PIL (apt-get install python3-pil)', () => {
-    const jobs: { image: Frames; ow: number; oh: number }[] = [];
-    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.nat(), (w, h, ow, oh, seed) => {
-      jobs.push({ image: randomImage(w, h, seed), ow, oh });
-    }), { numRuns: 120 });
-    jobs.push({ image: randomImage(300, 7, 1), ow: 17, oh: 7 }, { image: randomImage(9, 200, 2), ow: 9, oh: 3 });
-    const input = JSON.stringify(jobs.map((j) => ({ width: j.image.width, height: j.image.height, out_width: j.ow, out_height: j.oh, pixels: Buffer.from(j.image.data).toString('base64') })));
-    const r = spawnSync(PYTHON!, [ORACLE], { input, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 120_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const expected = JSON.parse(r.stdout) as string[];
-    jobs.forEach((j, i) => {
-      const got = resizeBilinearPil(j.image, j.ow, j.oh);
-      const want = Buffer.from(expected[i], 'base64');
-      const diff = got.data.findIndex((v, k) => v !== want[k]);
-      expect(diff, `${j.image.width}x${j.image.height} → ${j.ow}x${j.oh}: first mismatch at byte ${diff}`).toBe(-1);
+  for (const filter of ['bilinear', 'bicubic'] as const) {
+    it.skipIf(!PYTHON)(PYTHON ? `resizes exactly as Pillow does (${filter}), shrinking and enlarging` : `resizes exactly as Pillow does (${filter}) — skipped: no python3 with PIL (apt-get install python3-pil)`, () => {
+      const jobs: { image: Frames; ow: number; oh: number }[] = [];
+      fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.nat(), (w, h, ow, oh, seed) => {
+        jobs.push({ image: randomImage(w, h, seed), ow, oh });
+      }), { numRuns: 120 });
+      jobs.push({ image: randomImage(300, 7, 1), ow: 17, oh: 7 }, { image: randomImage(9, 200, 2), ow: 9, oh: 3 });
+      const input = JSON.stringify(jobs.map((j) => ({ width: j.image.width, height: j.image.height, out_width: j.ow, out_height: j.oh, filter, pixels: Buffer.from(j.image.data).toString('base64') })));
+      const r = spawnSync(PYTHON!, [ORACLE], { input, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const expected = JSON.parse(r.stdout) as string[];
+      jobs.forEach((j, i) => {
+        const got = resizePil(j.image, j.ow, j.oh, filter);
+        const want = Buffer.from(expected[i], 'base64');
+        const diff = got.data.findIndex((v, k) => v !== want[k]);
+        expect(diff, `${j.image.width}x${j.image.height} → ${j.ow}x${j.oh}: first mismatch at byte ${diff}`).toBe(-1);
+      });
     });
-  });
+  }
 });
