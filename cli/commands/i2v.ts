@@ -1,10 +1,10 @@
 /**
- * `kiln i2v IMAGE`: image to video with HunyuanVideo-I2V's sampler, from an
- * image file and an encoded prompt to a video file. Without weights it runs the built-in tiny
- * transformer and VAE (deterministic random weights, untrained), which is how the whole
- * pipeline is tried without downloading anything.
+ * `kiln i2v IMAGE`: image to video with HunyuanVideo-I2V's sampler, from an image file and a
+ * prompt (text through the text encoders, or already encoded) to a video file. Without weights
+ * it runs the built-in tiny text encoders, transformer and VAE (deterministic random weights,
+ * untrained), which is how the whole pipeline is tried without downloading anything.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
@@ -15,16 +15,17 @@ import { acquireDevice, releaseDevice, type KilnDevice } from '../../runtime/dev
 import { weightsFromMap, type BackendName, type SessionWeights } from '../../runtime/model.ts';
 import { ffmpegAvailable, readImage, writeVideo } from '../../runtime/media/index.ts';
 import { openSafetensors } from '../../runtime/weights/safetensors.ts';
-import { keyHash } from '../../models/common/random_tensors.ts';
-import type { HostTensor } from '../../runtime/tensor.ts';
 import { FlowMatchDiscreteScheduler } from '../../models/flow_match/scheduler.ts';
 import { ditModelFromKwargs, DitConfigError } from '../../models/hunyuan_dit/config.ts';
 import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig } from '../../models/hunyuan_dit/transformer.ts';
 import { randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
 import { createVae, openVaeSource } from '../../models/hunyuan_vae/run.ts';
 import { isI2vResolution, RESOLUTION_BASES } from '../../models/i2v/buckets.ts';
-import { gaussianNoise, imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
+import { imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
 import { HunyuanI2vPipeline, type EncodedPrompt } from '../../models/i2v/pipeline.ts';
+import { builtinPromptEncoder } from '../../models/i2v/builtin_text_encoders.ts';
+import { NEGATIVE_PROMPT_I2V, type I2vPromptEncoder } from '../../models/i2v/prompt_encoder.ts';
+import { openPromptEncoder } from '../../models/i2v/text_encoder_folders.ts';
 
 const HELP = `Usage: kiln i2v IMAGE [--out VIDEO] [options]
 
@@ -33,12 +34,20 @@ nearest size bucket of the resolution and encoded by the VAE, the transformer de
 conditioned on it and on the prompt (token_replace, the released model: the image is frame 0; or
 latent_concat, the older 33-channel model, as --dit-config says), and the VAE decodes the result.
 
-Kiln has no text encoders yet, so the prompt comes encoded:
-  --prompt FILE.safetensors  prompt_embeds [1, L, 4096] (LLaVA states), prompt_mask [1, L] and
+Prompt:
+  --prompt TEXT          what the video shows (default: empty). LLaVA reads it in upstream's chat
+                         template with the image, CLIP reads it bare.
+  --negative-prompt TEXT used with --guidance-scale above 1 (default: upstream's I2V negative
+                         prompt), with a black image.
+  --text-encoder DIR     LLaVA (xtuner/llava-llama-3-8b-v1_1-transformers: HunyuanVideo-I2V's
+                         ckpts/text_encoder_i2v) and CLIP's text model (openai/clip-vit-large-
+  --text-encoder-2 DIR   patch14: ckpts/text_encoder_2), each a transformers folder (config.json,
+                         weights, tokenizer.json). Without them: the built-in tiny text encoders
+                         (with the built-in transformer only).
+  --prompt-embeds FILE.safetensors  the prompt already encoded, instead of the above:
+                         prompt_embeds [1, L, 4096] (LLaVA states), prompt_mask [1, L] and
                          prompt_embeds_2 [1, 768] (CLIP pooled); with --guidance-scale above 1
                          also negative_prompt_embeds, negative_prompt_mask, negative_prompt_embeds_2.
-                         Without --prompt (built-in transformer only): stand-in states drawn
-                         from --seed.
 
 Model:
   --dit PATH             the transformer checkpoint: HunyuanVideo-I2V's mp_rank_00_model_states.pt
@@ -49,7 +58,8 @@ Model:
                          (HYVideo-T/2, 3072 wide, 20 + 40 blocks, token_replace, guidance embed).
   --vae PATH, --vae-config FILE   the VAE, as for \`kiln vae\`.
   Without --dit and --vae: the built-in tiny transformer and VAE (random, untrained: the video
-  is not meant to look like anything).
+  is not meant to look like anything). A --dit checkpoint needs --text-encoder and
+  --text-encoder-2, or --prompt-embeds.
 
 Sampling (defaults: upstream's README "stable" run, except the size of the work):
   --resolution 360p|540p|720p   bucket base (default 360p; upstream's default is 720p)
@@ -72,40 +82,28 @@ Output and running:
   --quiet                no progress display.
   -h, --help             show this help.`;
 
-/** The prompt file's tensors (and the negative prompt's, when present). */
+/** The encoded prompt file's tensors (and the negative prompt's, when present). */
 function readPromptFile(path: string): { prompt: EncodedPrompt; negative?: EncodedPrompt } {
   let file;
   try {
     file = openSafetensors(path);
   } catch (err) {
-    throw new UsageError(`--prompt ${path}: ${(err as Error).message}`);
+    throw new UsageError(`--prompt-embeds ${path}: ${(err as Error).message}`);
   }
   try {
     const read = (prefix: string): EncodedPrompt | undefined => {
       const names = [`${prefix}prompt_embeds`, `${prefix}prompt_mask`, `${prefix}prompt_embeds_2`];
       const present = names.filter((n) => file.has(n));
       if (present.length === 0) return undefined;
-      if (present.length < 3) throw new UsageError(`--prompt ${path}: has ${present.join(', ')} but not ${names.filter((n) => !file.has(n)).join(', ')}; an encoded prompt is the three together`);
+      if (present.length < 3) throw new UsageError(`--prompt-embeds ${path}: has ${present.join(', ')} but not ${names.filter((n) => !file.has(n)).join(', ')}; an encoded prompt is the three together`);
       return { states: file.read(names[0]), mask: file.read(names[1]), pooled: file.read(names[2]) };
     };
     const prompt = read('');
-    if (!prompt) throw new UsageError(`--prompt ${path}: no prompt_embeds, prompt_mask and prompt_embeds_2 tensors (its tensors: ${file.names.join(', ') || 'none'})`);
+    if (!prompt) throw new UsageError(`--prompt-embeds ${path}: no prompt_embeds, prompt_mask and prompt_embeds_2 tensors (its tensors: ${file.names.join(', ') || 'none'})`);
     return { prompt, negative: read('negative_') };
   } finally {
     file.close();
   }
-}
-
-/**
- * Text states drawn from `seed` in the shapes the transformer takes: a stand-in when no prompt is
- * given. Each tensor has its own stream (the seed mixed with a hash of its role), apart from the noise's.
- */
-function standInPrompt(config: DitConfig, seed: number, role: string, tokens = 8): EncodedPrompt {
-  const draw = (shape: number[], name: string): HostTensor => gaussianNoise(shape, (keyHash(`${role}.${name}`) ^ seed) >>> 0);
-  return {
-    states: draw([1, tokens, config.text_states_dim], 'states'), mask: { dtype: 'I32', shape: [1, tokens], data: new Int32Array(tokens).fill(1) },
-    pooled: draw([1, config.text_states_dim_2], 'pooled'),
-  };
 }
 
 /** The transformer: checkpoint and config, or the built-in tiny one. */
@@ -138,13 +136,23 @@ function openDit(values: Record<string, unknown>): { weights: SessionWeights; co
 }
 
 const I2V_OPTIONS = {
-  out: { type: 'string' }, prompt: { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
+  out: { type: 'string' }, prompt: { type: 'string' }, 'negative-prompt': { type: 'string' }, 'prompt-embeds': { type: 'string' },
+  'text-encoder': { type: 'string' }, 'text-encoder-2': { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
   vae: { type: 'string' }, 'vae-config': { type: 'string' }, resolution: { type: 'string', default: '360p' },
   frames: { type: 'string' }, steps: { type: 'string' }, shift: { type: 'string' }, 'guidance-scale': { type: 'string' },
   'embedded-guidance': { type: 'string' }, 'no-stability': { type: 'boolean', default: false }, seed: { type: 'string' },
   fps: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, dtype: { type: 'string', default: 'f32' },
   quiet: { type: 'boolean', default: false },
 } as const;
+
+/** The encoders' widths must be the transformer's text widths. */
+function checkTextWidths(encoder: I2vPromptEncoder, dit: DitConfig): void {
+  const llava = encoder.parts.llava.config.text.hidden_size;
+  const clip = encoder.parts.clip.config.hidden_size;
+  if (llava !== dit.text_states_dim || clip !== dit.text_states_dim_2) {
+    throw new UsageError(`the text encoders give states ${llava} and ${clip} wide, but the transformer reads ${dit.text_states_dim} and ${dit.text_states_dim_2} (text_states_dim, text_states_dim_2)`);
+  }
+}
 
 function defaultOut(image: string, ffmpeg: boolean): string {
   return `${basename(image, extname(image))}.i2v.${ffmpeg ? 'mp4' : 'gif'}`;
@@ -182,11 +190,25 @@ export const i2vCommand: Command = {
     if (!(shift > 0)) throw new UsageError(`--shift ${shift}: expected a positive number`);
     const embedded = numberOption(values, 'embedded-guidance', 6);
 
-    if (values.dit && !values.prompt) throw new UsageError('a transformer checkpoint needs --prompt (Kiln has no text encoders yet: give the encoded prompt as a safetensors file; see --help)');
-    const prompt = values.prompt ? readPromptFile(values.prompt) : undefined;
-    if (prompt && guidanceScale > 1 && !prompt.negative) {
-      throw new UsageError(`--guidance-scale ${guidanceScale} runs the negative prompt too: --prompt ${values.prompt} needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2`);
+    const embedsPath = values['prompt-embeds'];
+    const [llavaDir, clipDir] = [values['text-encoder'], values['text-encoder-2']];
+    if (embedsPath && (values.prompt !== undefined || values['negative-prompt'] !== undefined || llavaDir || clipDir)) {
+      throw new UsageError('--prompt-embeds is the prompt already encoded: it replaces --prompt, --negative-prompt and the text encoders');
     }
+    if (Boolean(llavaDir) !== Boolean(clipDir)) throw new UsageError('--text-encoder (LLaVA) and --text-encoder-2 (CLIP) go together: the transformer reads both');
+    if (values.prompt?.endsWith('.safetensors') && existsSync(values.prompt)) {
+      throw new UsageError(`--prompt is the prompt's text; for an encoded prompt file use --prompt-embeds ${values.prompt}`);
+    }
+    if (values.dit && !embedsPath && !llavaDir) {
+      throw new UsageError('a transformer checkpoint needs its text encoders (--text-encoder DIR --text-encoder-2 DIR, with --prompt TEXT) or an encoded prompt (--prompt-embeds FILE); see --help');
+    }
+    if (llavaDir && values.prompt === undefined) throw new UsageError('--text-encoder needs --prompt TEXT: what the video should show');
+    const embeds = embedsPath ? readPromptFile(embedsPath) : undefined;
+    if (embeds && guidanceScale > 1 && !embeds.negative) {
+      throw new UsageError(`--guidance-scale ${guidanceScale} runs the negative prompt too: --prompt-embeds ${embedsPath} needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2`);
+    }
+    const promptText = values.prompt ?? '';
+    const negativeText = values['negative-prompt'] ?? NEGATIVE_PROMPT_I2V;
 
     const progress = createProgress({ enabled: !values.quiet });
     progress.stage('read image');
@@ -197,7 +219,6 @@ export const i2vCommand: Command = {
       progress.stage('load weights');
       const dit = openDit(values);
       closers.push(dit.close);
-      const encoded = prompt ?? { prompt: standInPrompt(dit.config, seed, 'prompt'), negative: guidanceScale > 1 ? standInPrompt(dit.config, seed, 'negative') : undefined };
       const vaeSource = openVaeSource({ weightsPath: values.vae, configPath: values['vae-config'] });
       closers.push(vaeSource.close);
       let device: KilnDevice | undefined;
@@ -207,6 +228,24 @@ export const i2vCommand: Command = {
         closers.push(releaseDevice);
       }
       const session = { backend, device, dtype } as const;
+      let encoded = embeds;
+      if (!encoded) {
+        progress.stage('encode prompt');
+        let encoder: I2vPromptEncoder;
+        if (llavaDir && clipDir) {
+          const opened = openPromptEncoder(llavaDir, clipDir, session, { interleave: dit.config.token_replace ? 4 : 2 });
+          closers.push(opened.close);
+          encoder = opened.encoder;
+          checkTextWidths(encoder, dit.config);
+        } else {
+          if (!dit.builtin) throw new UsageError('the built-in text encoders fit only the built-in transformer');
+          encoder = builtinPromptEncoder(dit.config, session, dit.config.token_replace ? 4 : 2);
+        }
+        encoded = {
+          prompt: await encoder.encode(promptText, image),
+          negative: guidanceScale > 1 ? await encoder.encodeNegative(negativeText, image) : undefined,
+        };
+      }
       const vae = createVae(vaeSource, session);
       if (vae.config.latent_channels !== dit.config.in_channels) {
         throw new UsageError(`the VAE's ${vae.config.latent_channels} latent channels do not match the transformer's ${dit.config.in_channels} input channels: pair the built-in models together, or give both --dit and --vae`);
@@ -226,7 +265,7 @@ export const i2vCommand: Command = {
         `kiln i2v: ${imagePath} (${image.width}x${image.height}) → ${out}: ${result.video.shape[2]} frames of ${result.bucket[1]}x${result.bucket[0]} (the ${resolution} bucket), ${steps} step${steps === 1 ? '' : 's'}`,
         `  transformer: ${dit.label}`,
         `  VAE: ${vaeSource.weightsLabel}`,
-        `  prompt: ${values.prompt ?? `stand-in states drawn from seed ${seed} (no --prompt)`}`,
+        `  prompt: ${embedsPath ? `encoded, from ${embedsPath}` : `${JSON.stringify(promptText)}${guidanceScale > 1 ? ` (negative: ${JSON.stringify(negativeText)})` : ''}, encoded by ${llavaDir ? `${llavaDir} and ${clipDir}` : 'the built-in tiny text encoders (random, untrained)'}`}`,
       ].join('\n'));
       return 0;
     } catch (err) {

@@ -1,7 +1,9 @@
 /**
- * `kiln i2v`: mistakes reported before any work (usage, prompt files, configs), and one whole
- * run on WebGPU — a PNG in, a video out — with a transformer checkpoint, its config file and an
- * encoded prompt file, all made here, so every file format the command reads is exercised.
+ * `kiln i2v`: mistakes reported before any work (usage, prompt files, configs), and two whole
+ * runs on WebGPU — a PNG in, a video out: one with a transformer checkpoint, its config file and
+ * an encoded prompt file, all made here, so every file format the command reads is exercised;
+ * one with a text prompt through the built-in text encoders. (Text encoder folders are read in
+ * test/models/i2v/prompt_encoder.test.ts.)
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,7 +52,10 @@ describe('kiln i2v: mistakes', () => {
       [[image, '--resolution', '480p'], /--resolution 480p: expected one of 360p, 540p, 720p/],
       [[image, '--frames', '8'], /--frames 8: the video length must be 4k \+ 1/],
       [[image, '--dit-config', join(dir, 'c.json')], /--dit-config needs --dit/],
-      [[image, '--dit', join(dir, 'w.safetensors')], /a transformer checkpoint needs --prompt/],
+      [[image, '--dit', join(dir, 'w.safetensors')], /a transformer checkpoint needs its text encoders .* or an encoded prompt \(--prompt-embeds FILE\)/],
+      [[image, '--text-encoder', dir], /--text-encoder \(LLaVA\) and --text-encoder-2 \(CLIP\) go together/],
+      [[image, '--text-encoder', dir, '--text-encoder-2', dir], /--text-encoder needs --prompt TEXT/],
+      [[image, '--prompt-embeds', join(dir, 'p.safetensors'), '--prompt', 'a cat'], /--prompt-embeds is the prompt already encoded: it replaces --prompt/],
       [[image, '--backend', 'cuda'], /--backend cuda: expected webgpu or interp/],
     ];
     for (const [args, message] of cases) {
@@ -67,8 +72,11 @@ describe('kiln i2v: mistakes', () => {
     writeSafetensors(partial, { prompt_embeds: { dtype: 'F32', shape: [1, 2, 32], data: new Float32Array(64) } });
     let r = await kiln('i2v', image, '--prompt', partial);
     expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--prompt is the prompt's text; for an encoded prompt file use --prompt-embeds/);
+    r = await kiln('i2v', image, '--prompt-embeds', partial);
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(/has prompt_embeds but not prompt_mask, prompt_embeds_2/);
-    r = await kiln('i2v', image, '--prompt', promptFile(dir, false), '--guidance-scale', '5');
+    r = await kiln('i2v', image, '--prompt-embeds', promptFile(dir, false), '--guidance-scale', '5');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2/);
   });
@@ -80,7 +88,7 @@ describe('kiln i2v: mistakes', () => {
     writeFileSync(config, JSON.stringify({ hidden_size: 64, heads_num: 2, rope_dim_list: [8, 12, 12], text_projection: 'linear' }));
     const weights = join(dir, 'dit.safetensors');
     writeSafetensors(weights, { x: { dtype: 'F32', shape: [1], data: new Float32Array(1) } });
-    const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt', promptFile(dir, false));
+    const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt-embeds', promptFile(dir, false));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--dit-config .*text_projection "linear" is not supported/);
   });
@@ -99,7 +107,7 @@ describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU —
       mm_double_blocks_depth: 1, mm_single_blocks_depth: 1, rope_dim_list: [8, 12, 12], guidance_embed: true,
     }));
     const out = join(dir, 'frames/');
-    const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt', promptFile(dir, true), '--guidance-scale', '3',
+    const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt-embeds', promptFile(dir, true), '--guidance-scale', '3',
       '--frames', '5', '--steps', '1', '--out', out, '--quiet');
     expect(r.code, r.err).toBe(0);
     // 60x40 is wider than tall: the 360p bucket nearest 2:3 is 384 high, 576 wide.
@@ -107,5 +115,16 @@ describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU —
     expect(existsSync(out)).toBe(true);
     const video = await readMedia(out);
     expect([video.count, video.width, video.height]).toEqual([5, 576, 384]);
+  }, 600_000);
+
+  it('encodes a text prompt with the built-in tiny text encoders, the negative prompt too under guidance', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir, 40, 60);
+    const out = join(dir, 'clip.gif');
+    const r = await kiln('i2v', image, '--prompt', 'a red kite over the sea', '--guidance-scale', '2', '--frames', '5', '--steps', '1', '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('prompt: "a red kite over the sea" (negative: "deformation, a poor composition and deformed video, bad teeth, bad eyes, bad limbs"), encoded by the built-in tiny text encoders');
+    const video = await readMedia(out);
+    expect([video.count, video.width, video.height]).toEqual([5, 384, 576]);
   }, 600_000);
 });
