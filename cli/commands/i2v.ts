@@ -241,10 +241,8 @@ export const i2vCommand: Command = {
           if (!dit.builtin) throw new UsageError('the built-in text encoders fit only the built-in transformer');
           encoder = builtinPromptEncoder(dit.config, session, dit.config.token_replace ? 4 : 2);
         }
-        encoded = {
-          prompt: await encoder.encode(promptText, image),
-          negative: guidanceScale > 1 ? await encoder.encodeNegative(negativeText, image) : undefined,
-        };
+        const [positive, negative] = await encoder.encodePair(promptText, guidanceScale > 1 ? negativeText : undefined, image);
+        encoded = { prompt: positive, negative };
       }
       const vae = createVae(vaeSource, session);
       if (vae.config.latent_channels !== dit.config.in_channels) {

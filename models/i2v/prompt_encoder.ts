@@ -127,22 +127,44 @@ export class I2vPromptEncoder {
 
   /** One prompt with its reference image. */
   async encode(prompt: string, image: Frames): Promise<EncodedPrompt> {
-    const { llava, llavaTokenizer, clip, clipTokenizer, template } = this.parts;
-    const textLen = this.opts.textLen ?? 256;
-    const tokens = llavaTokenizer.encode([applyTemplate(template, prompt)], textLen + template.cropStart);
-    const pixels = clipImagePixels(image, llava.config.vision.image_size);
-    const after = llava.config.text.num_hidden_layers - (this.opts.skipLayers ?? 2);
-    const encoded = await llava.hiddenState(tokens.inputIds, tokens.attentionMask, pixels, after);
-    const { states, mask } = cropPromptStates(encoded.hiddenState, tokens.inputIds, tokens.attentionMask, {
-      template, imagePosition: encoded.imagePosition, patches: imagePatches(llava.config), interleave: this.opts.interleave ?? 4,
-    });
-    const clipTokens = clipTokenizer.encode([prompt], this.opts.clipMaxLength ?? 77);
-    const { pooled } = await clip.encode(clipTokens.inputIds, clipTokens.attentionMask);
-    return { states, mask, pooled };
+    return (await this.encodeAll([{ text: prompt, image }]))[0];
   }
 
   /** The negative prompt, with a black image the size of the reference (upstream's uncond image). */
-  encodeNegative(negative: string, image: Frames): Promise<EncodedPrompt> {
-    return this.encode(negative, blackImage(image));
+  async encodeNegative(negative: string, image: Frames): Promise<EncodedPrompt> {
+    return (await this.encodeAll([{ text: negative, image: blackImage(image) }]))[0];
+  }
+
+  /**
+   * The prompt and, under guidance, the negative prompt with a black image. Each is encoded on
+   * its own, as upstream does; LLaVA reads both before CLIP does, so each model's weights go to
+   * the device once.
+   */
+  encodePair(prompt: string, negative: string | undefined, image: Frames): Promise<EncodedPrompt[]> {
+    const jobs = [{ text: prompt, image }];
+    if (negative !== undefined) jobs.push({ text: negative, image: blackImage(image) });
+    return this.encodeAll(jobs);
+  }
+
+  private async encodeAll(jobs: readonly { text: string; image: Frames }[]): Promise<EncodedPrompt[]> {
+    const { llava, llavaTokenizer, clip, clipTokenizer, template } = this.parts;
+    const textLen = this.opts.textLen ?? 256;
+    const after = llava.config.text.num_hidden_layers - (this.opts.skipLayers ?? 2);
+    const text: { states: HostTensor; mask: HostTensor }[] = [];
+    for (const job of jobs) {
+      const tokens = llavaTokenizer.encode([applyTemplate(template, job.text)], textLen + template.cropStart);
+      const pixels = clipImagePixels(job.image, llava.config.vision.image_size);
+      const encoded = await llava.hiddenState(tokens.inputIds, tokens.attentionMask, pixels, after);
+      text.push(cropPromptStates(encoded.hiddenState, tokens.inputIds, tokens.attentionMask, {
+        template, imagePosition: encoded.imagePosition, patches: imagePatches(llava.config), interleave: this.opts.interleave ?? 4,
+      }));
+    }
+    const out: EncodedPrompt[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const clipTokens = clipTokenizer.encode([job.text], this.opts.clipMaxLength ?? 77);
+      const { pooled } = await clip.encode(clipTokens.inputIds, clipTokens.attentionMask);
+      out.push({ ...text[i], pooled });
+    }
+    return out;
   }
 }

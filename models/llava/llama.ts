@@ -63,8 +63,9 @@ export function positionsFromMask(mask: HostTensor): Int32Array {
 
 /**
  * The rotary tables for positions [B, L]: cos and sin [B, L, headDim] of position · frequency,
- * the frequencies θ^(-2i/d) repeated over both halves, computed in float32 as
- * LlamaRotaryEmbedding does (its float32 frequencies, its float32 products). Made on the host:
+ * the frequencies θ^(-2i/d) repeated over both halves, rounded to float32 where
+ * LlamaRotaryEmbedding works in float32 (frequencies, products; its float32 pow may differ from
+ * this rounded one by an ulp). Made on the host:
  * WGSL promises sin and cos only to 2^-11 absolute, and angles here reach hundreds of radians.
  */
 export function llamaRotaryTables(positions: Int32Array, shape: readonly [number, number], headDim: number, theta: number): { cos: HostTensor; sin: HostTensor } {

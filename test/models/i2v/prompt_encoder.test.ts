@@ -33,10 +33,16 @@ describe('the built-in tiny prompt encoder', () => {
     expect(e.pooled.shape).toEqual([1, TINY_DIT_CONFIG.text_states_dim_2]);
     // The image states, the 5 bytes of "a cat", then the kept blank line; padding after.
     expect([...e.mask.data].slice(0, 11)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
-    expect([...e.mask.data].reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Array.from(e.mask.data, Number).reduce((a, b) => a + b, 0)).toBe(10);
     const neg = await enc.encodeNegative('blurry', image);
     expect(neg.states.shape).toEqual(e.states.shape);
     expect([...neg.states.data]).not.toEqual([...e.states.data]);
+    // Both at once (LLaVA for both, then CLIP for both): the same encodings.
+    const [p, n] = await enc.encodePair('a cat', 'blurry', image);
+    for (const [x, y] of [[p, e], [n, neg]] as const) {
+      expect([...x.states.data]).toEqual([...y.states.data]);
+      expect([...x.pooled.data]).toEqual([...y.pooled.data]);
+    }
   }, 60_000);
 });
 
