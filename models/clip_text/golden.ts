@@ -4,19 +4,13 @@
  * end-of-text state.
  */
 import type { HostTensor } from '../../runtime/tensor.ts';
-import { callInputs, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
+import { callInputs, configOrUnsupported, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
 import { ClipTextConfigError, clipTextConfigFromJson, ClipTextEncoder } from './text_encoder.ts';
 
 const clipTextAdapter: GoldenAdapter = {
   classNames: ['CLIPTextModel'],
   async run(c, ctx) {
-    let config;
-    try {
-      config = clipTextConfigFromJson(c.constructorConfig, `${c.path}: the constructor config`);
-    } catch (err) {
-      if (err instanceof ClipTextConfigError) throw new UnsupportedGoldenError(err.message);
-      throw err;
-    }
+    const config = configOrUnsupported(() => clipTextConfigFromJson(c.constructorConfig, `${c.path}: the constructor config`), ClipTextConfigError);
     const encoder = new ClipTextEncoder(config, c.weights(), ctx.session);
     const out = new Map<string, HostTensor>();
     for (const call of c.calls) {

@@ -27,6 +27,19 @@ export class UnsupportedGoldenError extends Error {
   override name = 'UnsupportedGoldenError';
 }
 
+/**
+ * A case's config read by `read`; the model's own config errors (`kind`) mean the case asks for
+ * something Kiln does not build, so they become UnsupportedGoldenError.
+ */
+export function configOrUnsupported<T>(read: () => T, kind: new (...args: never[]) => Error): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof kind) throw new UnsupportedGoldenError(err.message);
+    throw err;
+  }
+}
+
 /** Output names a call's `returns` text mentions: `output.name` tokens, and `output.prefix*` prefixes. */
 export function returnedOutputs(call: GoldenCall): { names: string[]; prefixes: string[] } {
   const names: string[] = [];

@@ -6,7 +6,7 @@
  * (the merged attention mask as the call's aux output).
  */
 import type { HostTensor } from '../../runtime/tensor.ts';
-import { UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
+import { configOrUnsupported, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
 import type { GoldenCase } from '../golden/case.ts';
 import { LlamaConfigError, llamaConfigFromJson, LlamaDecoder } from './llama.ts';
 import { LlavaConfigError, llavaConfigFromJson, LlavaEncoder } from './llava.ts';
@@ -21,13 +21,7 @@ function inputTensor(c: GoldenCase, kwargs: Readonly<Record<string, unknown>>, k
 const llamaAdapter: GoldenAdapter = {
   classNames: ['LlamaForCausalLM'],
   async run(c, ctx) {
-    let config;
-    try {
-      config = llamaConfigFromJson(c.constructorConfig, `${c.path}: the constructor config`);
-    } catch (err) {
-      if (err instanceof LlamaConfigError) throw new UnsupportedGoldenError(err.message);
-      throw err;
-    }
+    const config = configOrUnsupported(() => llamaConfigFromJson(c.constructorConfig, `${c.path}: the constructor config`), LlamaConfigError);
     const decoder = new LlamaDecoder(config, c.weights(), ctx.session);
     const out = new Map<string, HostTensor>();
     for (const call of c.calls) {
@@ -57,13 +51,7 @@ function returned(c: GoldenCase, call: { returns?: string }, method: string): st
 const llavaAdapter: GoldenAdapter = {
   classNames: ['LlavaForConditionalGeneration'],
   async run(c, ctx) {
-    let config;
-    try {
-      config = llavaConfigFromJson(c.constructorConfig, `${c.path}: the constructor config`);
-    } catch (err) {
-      if (err instanceof LlavaConfigError) throw new UnsupportedGoldenError(err.message);
-      throw err;
-    }
+    const config = configOrUnsupported(() => llavaConfigFromJson(c.constructorConfig, `${c.path}: the constructor config`), LlavaConfigError);
     const encoder = new LlavaEncoder(config, c.weights(), ctx.session);
     const out = new Map<string, HostTensor>();
     for (const call of c.calls) {

@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { expect, it } from 'vitest';
 import { runGoldenCase, type CaseReport } from '../../models/golden/run.ts';
+import { NO_ADAPTER } from '../runtime/gpu-available.ts';
 import type { KilnDevice } from '../../runtime/device.ts';
 
 export const GOLDEN_DIR = resolve(import.meta.dirname, '../golden');
@@ -35,4 +37,28 @@ export const upstreamPath = (f: string) => resolve(UPSTREAM_DIR, f);
 export function runCase(path: string, device?: KilnDevice): Promise<CaseReport> {
   const backend = device ? 'webgpu' as const : 'interp' as const;
   return runGoldenCase(path, { backend, device, session: { backend, device }, log: () => {} });
+}
+
+/**
+ * One test per backend for each case file: the interpreter, WebGPU (f32), and WebGPU with f16
+ * storage (the golden README's f16 tolerance); GPU tests skip, saying why, without a device or
+ * shader-f16.
+ */
+export function itRunsCases(paths: readonly string[], device: KilnDevice | undefined, timeoutMs = 60_000): void {
+  const f16 = device?.target.features.shaderF16 ?? false;
+  for (const path of paths) {
+    const name = path.split('/').pop()!;
+    it(`${name} on the interpreter`, async () => {
+      const r = await runCase(path);
+      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
+    }, timeoutMs);
+    it.skipIf(!device)(`${name} on WebGPU${device ? '' : ` (${NO_ADAPTER})`}`, async () => {
+      const r = await runCase(path, device);
+      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
+    }, timeoutMs);
+    it.skipIf(!f16)(`${name} with f16 storage${f16 ? '' : ' (skipped: no adapter with shader-f16)'}`, async () => {
+      const r = await runGoldenCase(path, { backend: 'webgpu', device, session: { backend: 'webgpu', device, dtype: 'f16' }, log: () => {} });
+      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
+    }, timeoutMs);
+  }
 }

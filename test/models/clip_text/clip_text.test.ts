@@ -9,35 +9,22 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bindModule } from '../../../compiler/bind.ts';
 import { weightsFromMap } from '../../../runtime/model.ts';
 import { CLIP_L_TEXT_CONFIG, ClipTextConfigError, clipTextConfigFromJson, ClipTextEncoder, clipTextProgram } from '../../../models/clip_text/text_encoder.ts';
-import { runGoldenCase } from '../../../models/golden/run.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
-import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
-import { runCase } from '../golden_cases.ts';
+import { deviceOrUndefined } from '../../runtime/gpu-available.ts';
+import { itRunsCases, runCase } from '../golden_cases.ts';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures');
 const CASES = readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors')).sort();
 const device = await deviceOrUndefined();
-const f16 = device?.target.features.shaderF16 ?? false;
 
 describe('CLIP text encoder reference cases', () => {
   afterAll(async () => { await releaseDevice(); });
   it('has its two cases', () => expect(CASES).toEqual(['clip_text_eos_id.safetensors', 'clip_text_legacy_eos.safetensors']));
 
-  for (const f of CASES) {
-    it(`${f} on the interpreter`, async () => {
-      const r = await runCase(resolve(FIXTURES, f));
-      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
-      for (const c of r.comparisons) expect(c.relL2, c.name).toBeLessThan(1e-12);
-    });
-    it.skipIf(!device)(`${f} on WebGPU${device ? '' : ` (${NO_ADAPTER})`}`, async () => {
-      const r = await runCase(resolve(FIXTURES, f), device);
-      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
-    });
-    it.skipIf(!f16)(`${f} with f16 storage${f16 ? '' : ' (skipped: no adapter with shader-f16)'}`, async () => {
-      const r = await runGoldenCase(resolve(FIXTURES, f), { backend: 'webgpu', device, session: { backend: 'webgpu', device, dtype: 'f16' }, log: () => {} });
-      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
-    });
-  }
+  itRunsCases(CASES.map((f) => resolve(FIXTURES, f)), device);
+  it('agrees with the float64 reference to rounding on the interpreter', async () => {
+    for (const f of CASES) for (const c of (await runCase(resolve(FIXTURES, f))).comparisons) expect(c.relL2, `${f} ${c.name}`).toBeLessThan(1e-12);
+  });
 });
 
 describe('the released CLIP-L text encoder', () => {

@@ -8,35 +8,20 @@ import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bindModule } from '../../../compiler/bind.ts';
 import { LLAVA_LLAMA3_8B_CONFIG, LlamaConfigError, llamaConfigFromJson, LlamaDecoder, llamaModuleConfig, llamaProgram, llamaRotaryTables, positionsFromMask } from '../../../models/llava/llama.ts';
-import { runGoldenCase } from '../../../models/golden/run.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { weightsFromMap } from '../../../runtime/model.ts';
-import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
-import { runCase } from '../golden_cases.ts';
+import { deviceOrUndefined } from '../../runtime/gpu-available.ts';
+import { itRunsCases } from '../golden_cases.ts';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures');
 const CASES = readdirSync(FIXTURES).filter((f) => /^llama.*\.safetensors$/.test(f)).sort();
 const device = await deviceOrUndefined();
-const f16 = device?.target.features.shaderF16 ?? false;
 
 describe('Llama decoder reference cases', () => {
   afterAll(async () => { await releaseDevice(); });
   it('has its two cases', () => expect(CASES).toEqual(['llama3_theta_one_kv_head.safetensors', 'llama_gqa_padded.safetensors']));
 
-  for (const f of CASES) {
-    it(`${f} on the interpreter`, async () => {
-      const r = await runCase(resolve(FIXTURES, f));
-      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
-    });
-    it.skipIf(!device)(`${f} on WebGPU${device ? '' : ` (${NO_ADAPTER})`}`, async () => {
-      const r = await runCase(resolve(FIXTURES, f), device);
-      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
-    });
-    it.skipIf(!f16)(`${f} with f16 storage${f16 ? '' : ' (skipped: no adapter with shader-f16)'}`, async () => {
-      const r = await runGoldenCase(resolve(FIXTURES, f), { backend: 'webgpu', device, session: { backend: 'webgpu', device, dtype: 'f16' }, log: () => {} });
-      expect(r.pass, JSON.stringify(r.comparisons)).toBe(true);
-    });
-  }
+  itRunsCases(CASES.map((f) => resolve(FIXTURES, f)), device);
 });
 
 describe('the released decoder (Llama-3-8B-Instruct in xtuner/llava-llama-3-8b-v1_1)', () => {
