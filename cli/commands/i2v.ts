@@ -14,7 +14,8 @@ import { loadWeights, unwrapStateDict } from '../../runtime/weights/checkpoint.t
 import { acquireDevice, releaseDevice, type KilnDevice } from '../../runtime/device.ts';
 import { weightsFromMap, type BackendName, type SessionWeights } from '../../runtime/model.ts';
 import { ffmpegAvailable, readImage, writeVideo } from '../../runtime/media/index.ts';
-import { openSafetensors } from '../../runtime/weights/safetensors.ts';
+import { openSafetensors, writeSafetensors } from '../../runtime/weights/safetensors.ts';
+import type { HostTensor } from '../../runtime/tensor.ts';
 import { FlowMatchDiscreteScheduler } from '../../models/flow_match/scheduler.ts';
 import { ditModelFromKwargs, DitConfigError } from '../../models/hunyuan_dit/config.ts';
 import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig } from '../../models/hunyuan_dit/transformer.ts';
@@ -48,6 +49,8 @@ Prompt:
                          prompt_embeds [1, L, 4096] (LLaVA states), prompt_mask [1, L] and
                          prompt_embeds_2 [1, 768] (CLIP pooled); with --guidance-scale above 1
                          also negative_prompt_embeds, negative_prompt_mask, negative_prompt_embeds_2.
+  --save-prompt-embeds FILE.safetensors  write the encoded prompt(s) in that format, to reuse
+                         with --prompt-embeds (the text encoders then need not load again).
 
 Model:
   --dit PATH             the transformer checkpoint: HunyuanVideo-I2V's mp_rank_00_model_states.pt
@@ -137,13 +140,20 @@ function openDit(values: Record<string, unknown>): { weights: SessionWeights; co
 
 const I2V_OPTIONS = {
   out: { type: 'string' }, prompt: { type: 'string' }, 'negative-prompt': { type: 'string' }, 'prompt-embeds': { type: 'string' },
-  'text-encoder': { type: 'string' }, 'text-encoder-2': { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
+  'text-encoder': { type: 'string' }, 'text-encoder-2': { type: 'string' }, 'save-prompt-embeds': { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
   vae: { type: 'string' }, 'vae-config': { type: 'string' }, resolution: { type: 'string', default: '360p' },
   frames: { type: 'string' }, steps: { type: 'string' }, shift: { type: 'string' }, 'guidance-scale': { type: 'string' },
   'embedded-guidance': { type: 'string' }, 'no-stability': { type: 'boolean', default: false }, seed: { type: 'string' },
   fps: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, dtype: { type: 'string', default: 'f32' },
   quiet: { type: 'boolean', default: false },
 } as const;
+
+/** The encoded prompt(s) in --prompt-embeds's format, with the texts in the metadata. */
+function savePromptFile(path: string, e: { prompt: EncodedPrompt; negative?: EncodedPrompt }, prompt: string, negative: string | undefined): void {
+  const tensors: Record<string, HostTensor> = { prompt_embeds: e.prompt.states, prompt_mask: e.prompt.mask, prompt_embeds_2: e.prompt.pooled };
+  if (e.negative) Object.assign(tensors, { negative_prompt_embeds: e.negative.states, negative_prompt_mask: e.negative.mask, negative_prompt_embeds_2: e.negative.pooled });
+  writeSafetensors(path, tensors, { prompt, ...(negative !== undefined ? { negative_prompt: negative } : {}), written_by: 'kiln i2v' });
+}
 
 /** The encoders' widths must be the transformer's text widths. */
 function checkTextWidths(encoder: I2vPromptEncoder, dit: DitConfig): void {
@@ -207,6 +217,9 @@ export const i2vCommand: Command = {
     if (embeds && guidanceScale > 1 && !embeds.negative) {
       throw new UsageError(`--guidance-scale ${guidanceScale} runs the negative prompt too: --prompt-embeds ${embedsPath} needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2`);
     }
+    const savePath = values['save-prompt-embeds'];
+    if (savePath && embedsPath) throw new UsageError('--save-prompt-embeds writes what the text encoders make; with --prompt-embeds there is nothing new to save');
+    if (savePath && !savePath.endsWith('.safetensors')) throw new UsageError(`--save-prompt-embeds ${savePath}: the file is written as safetensors; name it *.safetensors`);
     const promptText = values.prompt ?? '';
     const negativeText = values['negative-prompt'] ?? NEGATIVE_PROMPT_I2V;
 
@@ -243,6 +256,7 @@ export const i2vCommand: Command = {
         }
         const [positive, negative] = await encoder.encodePair(promptText, guidanceScale > 1 ? negativeText : undefined, image);
         encoded = { prompt: positive, negative };
+        if (savePath) savePromptFile(savePath, encoded, promptText, negative ? negativeText : undefined);
       }
       const vae = createVae(vaeSource, session);
       if (vae.config.latent_channels !== dit.config.in_channels) {

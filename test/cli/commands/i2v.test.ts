@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
 import { releaseDevice } from '../../../runtime/device.ts';
 import { readMedia } from '../../../runtime/media/index.ts';
-import { writeSafetensors } from '../../../runtime/weights/safetensors.ts';
+import { openSafetensors, writeSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
 import { kiln, tempFolders } from './vae_helpers.ts';
 
@@ -117,14 +117,27 @@ describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU —
     expect([video.count, video.width, video.height]).toEqual([5, 576, 384]);
   }, 600_000);
 
-  it('encodes a text prompt with the built-in tiny text encoders, the negative prompt too under guidance', async () => {
+  it('encodes a text prompt with the built-in tiny text encoders, the negative prompt too under guidance, and saves the encodings for reuse', async () => {
     const dir = dirs.make();
     const image = await pngImage(dir, 40, 60);
-    const out = join(dir, 'clip.gif');
-    const r = await kiln('i2v', image, '--prompt', 'a red kite over the sea', '--guidance-scale', '2', '--frames', '5', '--steps', '1', '--out', out, '--quiet');
+    const [out, again, saved] = [join(dir, 'clip.gif'), join(dir, 'again.gif'), join(dir, 'kite.safetensors')];
+    const common = ['--guidance-scale', '2', '--frames', '5', '--steps', '1', '--quiet'];
+    const r = await kiln('i2v', image, '--prompt', 'a red kite over the sea', '--save-prompt-embeds', saved, '--out', out, ...common);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('prompt: "a red kite over the sea" (negative: "deformation, a poor composition and deformed video, bad teeth, bad eyes, bad limbs"), encoded by the built-in tiny text encoders');
     const video = await readMedia(out);
     expect([video.count, video.width, video.height]).toEqual([5, 384, 576]);
+    const file = openSafetensors(saved);
+    try {
+      expect(file.metadata).toMatchObject({ prompt: 'a red kite over the sea', negative_prompt: expect.stringMatching(/^deformation/) });
+      expect(file.entry('prompt_embeds').shape).toEqual([1, 64, 32]);
+      expect(file.entry('negative_prompt_embeds_2').shape).toEqual([1, 24]);
+    } finally {
+      file.close();
+    }
+    // The saved encodings give the same video without the text encoders.
+    const r2 = await kiln('i2v', image, '--prompt-embeds', saved, '--out', again, ...common);
+    expect(r2.code, r2.err).toBe(0);
+    expect(Buffer.compare((await readMedia(again)).data, video.data)).toBe(0);
   }, 600_000);
 });
