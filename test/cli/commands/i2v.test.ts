@@ -56,6 +56,8 @@ describe('kiln i2v: mistakes', () => {
       [[image, '--text-encoder', dir], /--text-encoder \(LLaVA\) and --text-encoder-2 \(CLIP\) go together/],
       [[image, '--text-encoder', dir, '--text-encoder-2', dir], /--text-encoder needs --prompt TEXT/],
       [[image, '--prompt-embeds', join(dir, 'p.safetensors'), '--prompt', 'a cat'], /--prompt-embeds is the prompt already encoded: it replaces --prompt/],
+      [[image, '--save-prompt-embeds', join(dir, 'p.pt')], /--save-prompt-embeds .*p\.pt: the file is written as safetensors/],
+      [[image, '--prompt-embeds', join(dir, 'p.safetensors'), '--save-prompt-embeds', join(dir, 'q.safetensors')], /with --prompt-embeds there is nothing new to save/],
       [[image, '--backend', 'cuda'], /--backend cuda: expected webgpu or interp/],
     ];
     for (const [args, message] of cases) {
