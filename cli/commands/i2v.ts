@@ -213,13 +213,13 @@ export const i2vCommand: Command = {
       throw new UsageError('a transformer checkpoint needs its text encoders (--text-encoder DIR --text-encoder-2 DIR, with --prompt TEXT) or an encoded prompt (--prompt-embeds FILE); see --help');
     }
     if (llavaDir && values.prompt === undefined) throw new UsageError('--text-encoder needs --prompt TEXT: what the video should show');
+    const savePath = values['save-prompt-embeds'];
+    if (savePath && embedsPath) throw new UsageError('--save-prompt-embeds writes what the text encoders make; with --prompt-embeds there is nothing new to save');
+    if (savePath && !savePath.endsWith('.safetensors')) throw new UsageError(`--save-prompt-embeds ${savePath}: the file is written as safetensors; name it *.safetensors`);
     const embeds = embedsPath ? readPromptFile(embedsPath) : undefined;
     if (embeds && guidanceScale > 1 && !embeds.negative) {
       throw new UsageError(`--guidance-scale ${guidanceScale} runs the negative prompt too: --prompt-embeds ${embedsPath} needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2`);
     }
-    const savePath = values['save-prompt-embeds'];
-    if (savePath && embedsPath) throw new UsageError('--save-prompt-embeds writes what the text encoders make; with --prompt-embeds there is nothing new to save');
-    if (savePath && !savePath.endsWith('.safetensors')) throw new UsageError(`--save-prompt-embeds ${savePath}: the file is written as safetensors; name it *.safetensors`);
     const promptText = values.prompt ?? '';
     const negativeText = values['negative-prompt'] ?? NEGATIVE_PROMPT_I2V;
 
