@@ -167,12 +167,15 @@ export class LlavaEncoder {
     this.session = new ModelSession(llavaProgram(), 'LlavaForConditionalGeneration', llavaModuleConfig(config), weights, { allowUnexpected: true, ...session });
   }
 
-  private checkInputs(inputIds: HostTensor, pixelValues: HostTensor): void {
+  private checkPixels(pixelValues: HostTensor, batch = pixelValues.shape[0]): void {
     const s = this.config.vision.image_size;
-    const [b] = inputIds.shape;
-    if (pixelValues.shape.join() !== [b, 3, s, s].join()) {
-      throw new RangeError(`pixel values must be [${b}, 3, ${s}, ${s}] (one ${s}×${s} image per prompt, as the image processor makes them), got [${pixelValues.shape.join(', ')}]`);
+    if (pixelValues.shape.join() !== [batch, 3, s, s].join()) {
+      throw new RangeError(`pixel values must be [${batch}, 3, ${s}, ${s}] (one ${s}×${s} image per prompt, as the image processor makes them), got [${pixelValues.shape.join(', ')}]`);
     }
+  }
+
+  private checkInputs(inputIds: HostTensor, pixelValues: HostTensor): void {
+    this.checkPixels(pixelValues, inputIds.shape[0]);
     const v = this.config.text.vocab_size;
     for (let i = 0; i < inputIds.data.length; i++) {
       const id = Number(inputIds.data[i]);
@@ -182,6 +185,7 @@ export class LlavaEncoder {
 
   /** The projected patch features of images [B, 3, S, S]: [B, patches, hidden_size]. */
   async imageFeatures(pixelValues: HostTensor): Promise<HostTensor> {
+    this.checkPixels(pixelValues);
     const out = await this.session.call('image_features', [pixelValues, { value: visionAfter(this.config) }]);
     return Object.values(out.outputs)[0];
   }
