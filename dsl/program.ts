@@ -48,6 +48,12 @@ function displayPath(abs: string): string {
   return rel.startsWith('..') ? abs : rel;
 }
 
+/** A model's program, loaded the first time it is asked for and kept: sources are read and checked once per process. */
+export function lazyProgram(paths: readonly string[]): () => Program {
+  let program: Program | undefined;
+  return () => (program ??= loadProgram(paths));
+}
+
 export function loadProgram(paths: readonly string[], opts: LoadOptions = {}): Program {
   const read = opts.readFile ?? ((p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined));
   const files = new Map<string, LoadedFile>();

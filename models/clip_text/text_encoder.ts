@@ -7,7 +7,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tensorArg } from '../../compiler/bind.ts';
-import { loadProgram, type Program } from '../../dsl/program.ts';
+import { lazyProgram } from '../../dsl/program.ts';
 import type { CallArg } from '../../dsl/session.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor, StorageDType } from '../../runtime/tensor.ts';
@@ -16,11 +16,7 @@ const INTEGER_DTYPES: ReadonlySet<StorageDType> = new Set(['I64', 'I32', 'I16', 
 
 export const CLIP_TEXT_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'clip_text.kiln');
 
-let cachedProgram: Program | undefined;
-
-export function clipTextProgram(): Program {
-  return (cachedProgram ??= loadProgram([CLIP_TEXT_SOURCE]));
-}
+export const clipTextProgram = lazyProgram([CLIP_TEXT_SOURCE]);
 
 /** transformers' CLIPTextConfig fields the network depends on (its activation is quick_gelu). */
 export interface ClipTextConfig {

@@ -6,18 +6,14 @@
  */
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProgram, type Program } from '../../dsl/program.ts';
+import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, weightsFromMap, type CallInput, type SessionOptions } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 
 const FLOW_MATCH_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'flow_match.kiln');
 
-let cachedProgram: Program | undefined;
-
 /** The sampler arithmetic's Kiln program (parsed once per process). */
-export function flowMatchProgram(): Program {
-  return (cachedProgram ??= loadProgram([FLOW_MATCH_SOURCE]));
-}
+export const flowMatchProgram = lazyProgram([FLOW_MATCH_SOURCE]);
 
 const scalar = (v: number): HostTensor => ({ dtype: 'F32', shape: [], data: Float32Array.of(v) });
 

@@ -6,7 +6,7 @@
  */
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProgram, type Program } from '../../dsl/program.ts';
+import { lazyProgram } from '../../dsl/program.ts';
 import { tensorArg } from '../../compiler/bind.ts';
 import type { CallArg } from '../../dsl/session.ts';
 import { ModelSession, type CallInput, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
@@ -15,11 +15,7 @@ import { timestepSinusoid } from './timestep.ts';
 
 export const DIT_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'dit.kiln');
 
-let cachedProgram: Program | undefined;
-
-export function ditProgram(): Program {
-  return (cachedProgram ??= loadProgram([DIT_SOURCE]));
-}
+export const ditProgram = lazyProgram([DIT_SOURCE]);
 
 /** The HYVideoDiffusionTransformer config fields the network depends on. */
 export interface DitConfig {

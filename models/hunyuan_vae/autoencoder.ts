@@ -5,7 +5,7 @@
  */
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProgram, type Program } from '../../dsl/program.ts';
+import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights, type CallOptions, type CallResult } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { Tensor5 } from './tensor5.ts';
@@ -13,12 +13,8 @@ import { decodeSample, encodeMoments, tilingFromConfig, type TileRunner, type Ti
 
 export const VAE_SOURCES = ['blocks.kiln', 'vae.kiln'].map((f) => resolve(dirname(fileURLToPath(import.meta.url)), f));
 
-let cachedProgram: Program | undefined;
-
 /** The VAE's Kiln program (parsed once per process). */
-export function vaeProgram(): Program {
-  return (cachedProgram ??= loadProgram(VAE_SOURCES));
-}
+export const vaeProgram = lazyProgram(VAE_SOURCES);
 
 /** The AutoencoderKLCausal3D config fields Kiln uses (others in a config.json are ignored). */
 export interface VaeConfig {

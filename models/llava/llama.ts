@@ -4,17 +4,13 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProgram, type Program } from '../../dsl/program.ts';
+import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 
 export const LLAMA_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'llama.kiln');
 
-let cachedProgram: Program | undefined;
-
-export function llamaProgram(): Program {
-  return (cachedProgram ??= loadProgram([LLAMA_SOURCE]));
-}
+export const llamaProgram = lazyProgram([LLAMA_SOURCE]);
 
 const f32 = Math.fround;
 

@@ -6,18 +6,14 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProgram, type Program } from '../../dsl/program.ts';
+import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { LLAVA_LLAMA3_8B_CONFIG, llamaConfigFromJson, LlamaConfigError, llamaRotaryTables, positionsFromMask, type LlamaConfig } from './llama.ts';
 
 export const LLAVA_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'llava.kiln');
 
-let cachedProgram: Program | undefined;
-
-export function llavaProgram(): Program {
-  return (cachedProgram ??= loadProgram([LLAVA_SOURCE]));
-}
+export const llavaProgram = lazyProgram([LLAVA_SOURCE]);
 
 /** transformers' CLIPVisionConfig fields the vision tower depends on (its activation is quick_gelu). */
 export interface ClipVisionConfig {
