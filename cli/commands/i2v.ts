@@ -40,11 +40,12 @@ Prompt:
                          template with the image, CLIP reads it bare.
   --negative-prompt TEXT used with --guidance-scale above 1 (default: upstream's I2V negative
                          prompt), with a black image.
-  --text-encoder DIR     LLaVA (xtuner/llava-llama-3-8b-v1_1-transformers: HunyuanVideo-I2V's
-                         ckpts/text_encoder_i2v) and CLIP's text model (openai/clip-vit-large-
-  --text-encoder-2 DIR   patch14: ckpts/text_encoder_2), each a transformers folder (config.json,
-                         weights, tokenizer.json). Without them: the built-in tiny text encoders
-                         (with the built-in transformer only).
+  --text-encoder DIR     LLaVA, a transformers folder (config.json, weights, tokenizer.json):
+                         HunyuanVideo-I2V's ckpts/text_encoder_i2v
+                         (xtuner/llava-llama-3-8b-v1_1-transformers).
+  --text-encoder-2 DIR   CLIP's text model, likewise: ckpts/text_encoder_2
+                         (openai/clip-vit-large-patch14). Without these two: the built-in tiny
+                         text encoders (with the built-in transformer only).
   --prompt-embeds FILE.safetensors  the prompt already encoded, instead of the above:
                          prompt_embeds [1, L, 4096] (LLaVA states), prompt_mask [1, L] and
                          prompt_embeds_2 [1, 768] (CLIP pooled); with --guidance-scale above 1
