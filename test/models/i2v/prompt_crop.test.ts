@@ -35,6 +35,22 @@ describe("the crop of LLaVA's states", () => {
     expect([...r.states.data]).toEqual([2, 3, 4, 5, 11, 12, 13, 14, 15, 16, 17, 18]);
   });
 
+  it("gives the released layout's [1, 396, D] with 144 + P + 1 valid tokens (spec §7.3): 359 tokens, 576 patches at 5, every 4th kept", () => {
+    const P = 20;
+    const ids = new Array(359).fill(128_258);
+    for (let i = 0; i < 103 + P + 5; i++) ids[i] = 1000 + i;
+    ids[5] = 128_257;
+    for (const i of [4, 98, 102, 103 + P + 4]) ids[i] = 271; // after the system header, its eot, the user header, the assistant header
+    const mask = ids.map((_, i) => (i < 103 + P + 5 ? 1 : 0));
+    const merged = 359 - 1 + 576;
+    const h = { dtype: 'F32' as const, shape: [1, merged, 1], data: Float32Array.from({ length: merged }, (_, i) => i) };
+    const r = cropPromptStates(h, t(ids, [1, 359]), t(mask, [1, 359]), { template: VIDEO_I2V_TEMPLATE, imagePosition: 5, patches: 576, interleave: 4 });
+    expect(r.states.shape).toEqual([1, 144 + 252, 1]);
+    expect(Array.from(r.mask.data, Number)).toEqual([...new Array(144 + P + 1).fill(1), ...new Array(252 - P - 1).fill(0)]);
+    // The first text state is merged position 678 (upstream's text_crop_start), the image's 5, 9, ..., 577.
+    expect([r.states.data[0], r.states.data[143], r.states.data[144]]).toEqual([5, 577, 678]);
+  });
+
   it('refuses tokens without the layout', () => {
     expect(() => cropPromptStates(hidden, t(new Array(20).fill(3), [1, 20]), t(MASK, [1, 20]), layout)).toThrow(/do not have the template's layout/);
   });
