@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.ts';
 import { createProgress } from '../progress.ts';
 import { intOption, numberOption } from '../number_options.ts';
-import { loadWeights, unwrapStateDict } from '../../runtime/weights/checkpoint.ts';
+import { loadWeights, openCheckpoint, unwrapStateDict } from '../../runtime/weights/checkpoint.ts';
 import { acquireDevice, releaseDevice, type KilnDevice } from '../../runtime/device.ts';
 import { weightsFromMap, type BackendName, type SessionWeights } from '../../runtime/model.ts';
 import { ffmpegAvailable, readImage, writeVideo } from '../../runtime/media/index.ts';
@@ -20,6 +20,7 @@ import { FlowMatchDiscreteScheduler } from '../../models/flow_match/scheduler.ts
 import { ditModelFromKwargs, DitConfigError } from '../../models/hunyuan_dit/config.ts';
 import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig } from '../../models/hunyuan_dit/transformer.ts';
 import { randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
+import { LoraError, withLora } from '../../models/hunyuan_dit/lora.ts';
 import { createVae, openVaeSource } from '../../models/hunyuan_vae/run.ts';
 import { isI2vResolution, RESOLUTION_BASES } from '../../models/i2v/buckets.ts';
 import { imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
@@ -60,6 +61,10 @@ Model:
   --dit-config FILE      its HYVideoDiffusionTransformer config (JSON of the constructor's
                          arguments, text dims under "args"); default: the released I2V model
                          (HYVideo-T/2, 3072 wide, 20 + 40 blocks, token_replace, guidance embed).
+  --lora FILE.safetensors  a kohya-style LoRA for the transformer (upstream's --lora-path, names
+                         under "Hunyuan_video_I2V_lora_"): each up/down pair adds
+                         scale · (up @ down) to the weight it names.
+  --lora-scale S         that scale (default 1.0, upstream's --lora-scale).
   --vae PATH, --vae-config FILE   the VAE, as for \`kiln vae\`.
   Without --dit and --vae: the built-in tiny transformer and VAE (random, untrained: the video
   is not meant to look like anything). A --dit checkpoint needs --text-encoder and
@@ -111,7 +116,7 @@ function readPromptFile(path: string): { prompt: EncodedPrompt; negative?: Encod
 }
 
 /** The transformer: checkpoint and config, or the built-in tiny one. */
-function openDit(values: Record<string, unknown>): { weights: SessionWeights; config: DitConfig; ropeDims: readonly number[]; label: string; builtin: boolean; close: () => void } {
+function openDit(values: Record<string, unknown>): { weights: SessionWeights; config: DitConfig; ropeDims: readonly number[]; label: string; readonly builtin: boolean; close: () => void } {
   const configPath = values['dit-config'] as string | undefined;
   const weightsPath = values.dit as string | undefined;
   if (!weightsPath) {
@@ -141,7 +146,8 @@ function openDit(values: Record<string, unknown>): { weights: SessionWeights; co
 
 const I2V_OPTIONS = {
   out: { type: 'string' }, prompt: { type: 'string' }, 'negative-prompt': { type: 'string' }, 'prompt-embeds': { type: 'string' },
-  'text-encoder': { type: 'string' }, 'text-encoder-2': { type: 'string' }, 'save-prompt-embeds': { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
+  'text-encoder': { type: 'string' }, 'text-encoder-2': { type: 'string' }, 'save-prompt-embeds': { type: 'string' },
+  lora: { type: 'string' }, 'lora-scale': { type: 'string' }, dit: { type: 'string' }, 'dit-config': { type: 'string' },
   vae: { type: 'string' }, 'vae-config': { type: 'string' }, resolution: { type: 'string', default: '360p' },
   frames: { type: 'string' }, steps: { type: 'string' }, shift: { type: 'string' }, 'guidance-scale': { type: 'string' },
   'embedded-guidance': { type: 'string' }, 'no-stability': { type: 'boolean', default: false }, seed: { type: 'string' },
@@ -200,6 +206,8 @@ export const i2vCommand: Command = {
     const shift = numberOption(values, 'shift', 7);
     if (!(shift > 0)) throw new UsageError(`--shift ${shift}: expected a positive number`);
     const embedded = numberOption(values, 'embedded-guidance', 6);
+    const loraScale = numberOption(values, 'lora-scale', 1);
+    if (values['lora-scale'] !== undefined && !values.lora) throw new UsageError('--lora-scale needs --lora FILE');
 
     const embedsPath = values['prompt-embeds'];
     const [llavaDir, clipDir] = [values['text-encoder'], values['text-encoder-2']];
@@ -233,6 +241,18 @@ export const i2vCommand: Command = {
       progress.stage('load weights');
       const dit = openDit(values);
       closers.push(dit.close);
+      if (values.lora) {
+        const lora = openCheckpoint(values.lora);
+        closers.push(() => lora.close());
+        try {
+          const merged = withLora(dit.weights, lora, loraScale);
+          dit.weights = merged.weights;
+          dit.label = `${dit.label}, with LoRA ${values.lora} × ${loraScale} (${merged.merged.length} weights changed)`;
+        } catch (err) {
+          if (err instanceof LoraError) throw new UsageError(`--lora ${err.message}`);
+          throw err;
+        }
+      }
       const vaeSource = openVaeSource({ weightsPath: values.vae, configPath: values['vae-config'] });
       closers.push(vaeSource.close);
       let device: KilnDevice | undefined;

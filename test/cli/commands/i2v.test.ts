@@ -57,6 +57,7 @@ describe('kiln i2v: mistakes', () => {
       [[image, '--text-encoder', dir, '--text-encoder-2', dir], /--text-encoder needs --prompt TEXT/],
       [[image, '--prompt-embeds', join(dir, 'p.safetensors'), '--prompt', 'a cat'], /--prompt-embeds is the prompt already encoded: it replaces --prompt/],
       [[image, '--save-prompt-embeds', join(dir, 'p.pt')], /--save-prompt-embeds .*p\.pt: the file is written as safetensors/],
+      [[image, '--lora-scale', '0.5'], /--lora-scale needs --lora FILE/],
       [[image, '--prompt-embeds', join(dir, 'p.safetensors'), '--save-prompt-embeds', join(dir, 'q.safetensors')], /with --prompt-embeds there is nothing new to save/],
       [[image, '--backend', 'cuda'], /--backend cuda: expected webgpu or interp/],
     ];
@@ -83,6 +84,17 @@ describe('kiln i2v: mistakes', () => {
     expect(r.err).toMatch(/needs negative_prompt_embeds, negative_prompt_mask and negative_prompt_embeds_2/);
   });
 
+  it('names the LoRA weight that fits no module of the transformer', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir);
+    const lora = join(dir, 'lora.safetensors');
+    const one = { dtype: 'F32' as const, shape: [4, 2], data: new Float32Array(8) };
+    writeSafetensors(lora, { 'Hunyuan_video_I2V_lora_double_blocks_7_img_mlp_fc2.lora_up.weight': one, 'Hunyuan_video_I2V_lora_double_blocks_7_img_mlp_fc2.lora_down.weight': one });
+    const r = await kiln('i2v', image, '--lora', lora, '--quiet');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--lora .*lora\.safetensors: .*names double_blocks_7_img_mlp_fc2, which is no module with a weight in the transformer/);
+  });
+
   it('refuses a transformer config Kiln does not build, naming the setting', async () => {
     const dir = dirs.make();
     const image = await pngImage(dir);
@@ -97,7 +109,7 @@ describe('kiln i2v: mistakes', () => {
 });
 
 describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU — ${NO_ADAPTER}`, () => {
-  it('turns a PNG into a video with a transformer checkpoint, its config and an encoded prompt', async () => {
+  it('turns a PNG into a video with a transformer checkpoint, its config, a LoRA and an encoded prompt', async () => {
     const dir = dirs.make();
     const image = await pngImage(dir);
     const weights = join(dir, 'mp_rank_00_model_states.safetensors');
@@ -109,9 +121,17 @@ describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU —
       mm_double_blocks_depth: 1, mm_single_blocks_depth: 1, rope_dim_list: [8, 12, 12], guidance_embed: true,
     }));
     const out = join(dir, 'frames/');
+    // A LoRA on two of its projections (rank 2), as kohya's trainer names them.
+    const lora = join(dir, 'effect_kohaya_weights.safetensors');
+    const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, data: Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.sin(i) * 0.1) });
+    writeSafetensors(lora, {
+      'Hunyuan_video_I2V_lora_double_blocks_0_img_attn_qkv.lora_up.weight': t([192, 2]), 'Hunyuan_video_I2V_lora_double_blocks_0_img_attn_qkv.lora_down.weight': t([2, 64]),
+      'Hunyuan_video_I2V_lora_single_blocks_0_linear2.lora_up.weight': t([64, 2]), 'Hunyuan_video_I2V_lora_single_blocks_0_linear2.lora_down.weight': t([2, 320]),
+    });
     const r = await kiln('i2v', image, '--dit', weights, '--dit-config', config, '--prompt-embeds', promptFile(dir, true), '--guidance-scale', '3',
-      '--frames', '5', '--steps', '1', '--out', out, '--quiet');
+      '--lora', lora, '--lora-scale', '0.8', '--frames', '5', '--steps', '1', '--out', out, '--quiet');
     expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/with LoRA .*effect_kohaya_weights\.safetensors × 0\.8 \(2 weights changed\)/);
     // 60x40 is wider than tall: the 360p bucket nearest 2:3 is 384 high, 576 wide.
     expect(r.out).toContain('5 frames of 576x384 (the 360p bucket), 1 step');
     expect(existsSync(out)).toBe(true);
