@@ -48,8 +48,12 @@ function displayPath(abs: string): string {
   return rel.startsWith('..') ? abs : rel;
 }
 
-/** A model's program, loaded the first time it is asked for and kept: sources are read and checked once per process. */
-export function lazyProgram(paths: readonly string[]): () => Program {
+/**
+ * A model's program, loaded the first time it is asked for and kept: sources are read and
+ * checked once per process. `files` are relative to `moduleUrl` (the caller's import.meta.url).
+ */
+export function lazyProgram(moduleUrl: string, files: readonly string[]): () => Program {
+  const paths = files.map((f) => resolve(dirname(fileURLToPath(moduleUrl)), f));
   let program: Program | undefined;
   return () => (program ??= loadProgram(paths));
 }

@@ -4,8 +4,6 @@
  * (the pipeline's `text_states_2`). Checkpoints are transformers' (a CLIPTextModel's, or a
  * whole CLIPModel's, whose vision half is ignored); `config.json` gives the sizes.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tensorArg } from '../../compiler/bind.ts';
 import { lazyProgram } from '../../dsl/program.ts';
 import type { CallArg } from '../../dsl/session.ts';
@@ -14,9 +12,7 @@ import type { HostTensor, StorageDType } from '../../runtime/tensor.ts';
 
 const INTEGER_DTYPES: ReadonlySet<StorageDType> = new Set(['I64', 'I32', 'I16', 'I8', 'U8']);
 
-export const CLIP_TEXT_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'clip_text.kiln');
-
-export const clipTextProgram = lazyProgram([CLIP_TEXT_SOURCE]);
+export const clipTextProgram = lazyProgram(import.meta.url, ['clip_text.kiln']);
 
 /** transformers' CLIPTextConfig fields the network depends on (its activation is quick_gelu). */
 export interface ClipTextConfig {

@@ -4,16 +4,12 @@
  * share its compiled programs. It always runs in float32, whatever the caller's storage dtype:
  * upstream upcasts the sample and the velocity before stepping.
  */
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, weightsFromMap, type CallInput, type SessionOptions } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 
-const FLOW_MATCH_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'flow_match.kiln');
-
 /** The sampler arithmetic's Kiln program (parsed once per process). */
-export const flowMatchProgram = lazyProgram([FLOW_MATCH_SOURCE]);
+export const flowMatchProgram = lazyProgram(import.meta.url, ['flow_match.kiln']);
 
 const scalar = (v: number): HostTensor => ({ dtype: 'F32', shape: [], data: Float32Array.of(v) });
 

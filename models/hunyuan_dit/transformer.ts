@@ -4,8 +4,6 @@
  * float32: the timestep sinusoids (timestep.ts). The RoPE tables are the caller's
  * (ndRotaryPosEmbed), as they are upstream's pipeline's.
  */
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { lazyProgram } from '../../dsl/program.ts';
 import { tensorArg } from '../../compiler/bind.ts';
 import type { CallArg } from '../../dsl/session.ts';
@@ -13,9 +11,7 @@ import { ModelSession, type CallInput, type SessionOptions, type SessionWeights 
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { timestepSinusoid } from './timestep.ts';
 
-export const DIT_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'dit.kiln');
-
-export const ditProgram = lazyProgram([DIT_SOURCE]);
+export const ditProgram = lazyProgram(import.meta.url, ['dit.kiln']);
 
 /** The HYVideoDiffusionTransformer config fields the network depends on. */
 export interface DitConfig {

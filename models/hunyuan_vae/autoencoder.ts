@@ -3,18 +3,14 @@
  * (models/hunyuan_vae/vae.kiln) plus upstream's host-side behaviour: the tiling flags and
  * the tiled paths (tiling.ts), the posterior of the assembled moments, and the latent scale.
  */
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights, type CallOptions, type CallResult } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { Tensor5 } from './tensor5.ts';
 import { decodeSample, encodeMoments, tilingFromConfig, type TileRunner, type TilingConfig, type TilingFlags } from './tiling.ts';
 
-export const VAE_SOURCES = ['blocks.kiln', 'vae.kiln'].map((f) => resolve(dirname(fileURLToPath(import.meta.url)), f));
-
 /** The VAE's Kiln program (parsed once per process). */
-export const vaeProgram = lazyProgram(VAE_SOURCES);
+export const vaeProgram = lazyProgram(import.meta.url, ['blocks.kiln', 'vae.kiln']);
 
 /** The AutoencoderKLCausal3D config fields Kiln uses (others in a config.json are ignored). */
 export interface VaeConfig {

@@ -2,15 +2,11 @@
  * The language model of HunyuanVideo-I2V's first text encoder: Llama's decoder (llama.kiln) and
  * what transformers computes for it outside the network, the rotary tables from position ids.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 
-export const LLAMA_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'llama.kiln');
-
-export const llamaProgram = lazyProgram([LLAMA_SOURCE]);
+export const llamaProgram = lazyProgram(import.meta.url, ['llama.kiln']);
 
 const f32 = Math.fround;
 

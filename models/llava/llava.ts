@@ -4,16 +4,12 @@
  * model's hidden states over the merged sequence. The host part: where the image goes, the
  * merged mask and positions, and the rotary tables for them.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { LLAVA_LLAMA3_8B_CONFIG, llamaConfigFromJson, LlamaConfigError, llamaRotaryTables, positionsFromMask, type LlamaConfig } from './llama.ts';
 
-export const LLAVA_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'llava.kiln');
-
-export const llavaProgram = lazyProgram([LLAVA_SOURCE]);
+export const llavaProgram = lazyProgram(import.meta.url, ['llava.kiln']);
 
 /** transformers' CLIPVisionConfig fields the vision tower depends on (its activation is quick_gelu). */
 export interface ClipVisionConfig {
