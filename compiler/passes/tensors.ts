@@ -83,6 +83,15 @@ const U32 = 2 ** 32;
 /** What to do about an activation too large for one binding or for 32-bit indexing. */
 export const ACTIVATION_ADVICE = 'Use smaller inputs, or split the work into tiles where the model can (the VAE decodes in tiles: `kiln vae decode --tile`)';
 
+/**
+ * What to do about an activation too large for one binding: f16 storage first, when it would
+ * fit (intermediates only: inputs and outputs stay f32 whatever the storage).
+ */
+function activationAdvice(t: TensorInfo, limit: number, target: Target): string {
+  const halfFits = t.role === 'intermediate' && t.dtype === 'f32' && target.features.shaderF16 && t.bytes / 2 <= limit;
+  return halfFits ? `Stored as f16 (\`--dtype f16\`) it would take ${formatBytes(t.bytes / 2)}, which fits; or: ${ACTIVATION_ADVICE.replace(/^U/, 'u')}` : ACTIVATION_ADVICE;
+}
+
 /** What to do about a weight too large for one binding: it cannot be tiled, only stored smaller or bound on a larger device. */
 function weightAdvice(dtype: string, target: Target): string {
   const half = dtype === 'f32' && target.features.shaderF16 ? 'store the weights as f16 (`--dtype f16`, half the bytes), or ' : '';
@@ -149,6 +158,6 @@ export function checkLimits(s: Schedule, a: TensorAssignment, target: Target): v
       `${what} needs a tensor of shape [${t.shape.join(', ')}] (${t.dtype}), ${t.bytes.toLocaleString('en-US')} bytes (${formatBytes(t.bytes)}), ` +
       `but this device binds at most ${limit.toLocaleString('en-US')} bytes (${formatBytes(limit)}) per buffer ` +
       `(maxStorageBufferBindingSize ${target.limits.maxStorageBufferBindingSize}, maxBufferSize ${target.limits.maxBufferSize}). ` +
-      `${t.role === 'weight' ? weightAdvice(t.dtype, target) : ACTIVATION_ADVICE}.`);
+      `${t.role === 'weight' ? weightAdvice(t.dtype, target) : activationAdvice(t, limit, target)}.`);
   }
 }

@@ -42,6 +42,28 @@ describe('compile errors', () => {
     expect(msg).toContain('kiln vae decode --tile');
   });
 
+  it('suggests f16 storage for an intermediate too large in f32 when half would fit and the device has shader-f16', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [8192, 2048], 'f32');
+    const w = b.input('w', [2048, 4352], 'f32', 'weight');
+    const g = b.graph([{ name: 'y', node: b.reduce('sum', b.matmul(x, w), [1]) }]);
+    const message = (target: typeof DEFAULT_TARGET, graph = g): string => {
+      try {
+        compile(graph, target);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    };
+    const f16 = { ...DEFAULT_TARGET, features: { ...DEFAULT_TARGET.features, shaderF16: true } };
+    // [8192, 4352] is 142,606,336 bytes in f32 against 134,217,728; 68 MiB in f16 fits.
+    expect(message(f16)).toMatch(/^the result of .* \(intermediate .*\) needs a tensor of shape \[8192, 4352\] \(f32\), 142,606,336 bytes/);
+    expect(message(f16)).toContain('Stored as f16 (`--dtype f16`) it would take 68.0 MiB, which fits; or: use smaller inputs');
+    expect(message(DEFAULT_TARGET)).not.toContain('--dtype f16');
+    // An output stays f32 whatever the storage: no such advice.
+    expect(message(f16, bigConv())).not.toContain('--dtype f16');
+  });
+
   it('names a weight too large to bind by its key, and says how to fit it (f16 storage where the device has it)', () => {
     const b = new GraphBuilder();
     const x = b.input('x', [2, 4096], 'f32');
