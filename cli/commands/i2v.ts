@@ -266,14 +266,21 @@ export const i2vCommand: Command = {
       if (!encoded) {
         progress.stage('encode prompt');
         let encoder: I2vPromptEncoder;
+        const encoderOptions = {
+          interleave: dit.config.token_replace ? 4 : 2,
+          onTruncate: (which: string, text: string, dropped: number) => {
+            const line = `kiln i2v: the prompt ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)} is ${dropped} token${dropped === 1 ? '' : 's'} longer than ${which} reads; the end is dropped, as upstream drops it`;
+            if (values.quiet) console.error(line); else progress.log(line);
+          },
+        };
         if (llavaDir && clipDir) {
-          const opened = openPromptEncoder(llavaDir, clipDir, session, { interleave: dit.config.token_replace ? 4 : 2 });
+          const opened = openPromptEncoder(llavaDir, clipDir, session, encoderOptions);
           closers.push(opened.close);
           encoder = opened.encoder;
           checkTextWidths(encoder, dit.config);
         } else {
           if (!dit.builtin) throw new UsageError('the built-in text encoders fit only the built-in transformer');
-          encoder = builtinPromptEncoder(dit.config, session, dit.config.token_replace ? 4 : 2);
+          encoder = builtinPromptEncoder(dit.config, session, encoderOptions);
         }
         const [positive, negative] = await encoder.encodePair(promptText, guidanceScale > 1 ? negativeText : undefined, image);
         encoded = { prompt: positive, negative };

@@ -18,6 +18,8 @@ export interface TokenizedPrompts {
   readonly inputIds: HostTensor;
   /** [prompts, maxLength]: 1 for real tokens (special ones included), 0 for padding. */
   readonly attentionMask: HostTensor;
+  /** Per prompt, the text tokens truncation dropped (0 when it fit). */
+  readonly dropped: readonly number[];
 }
 
 function readJson(path: string): unknown {
@@ -75,8 +77,13 @@ export class PromptTokenizer {
    * tokens the template puts around them are kept.
    */
   ids(prompt: string, maxLength: number): number[] {
+    return this.truncated(prompt, maxLength).ids;
+  }
+
+  /** `ids`, with how many of the text's tokens were dropped. */
+  truncated(prompt: string, maxLength: number): { ids: number[]; dropped: number } {
     const full: number[] = this.tokenizer.encode(prompt).ids;
-    if (full.length <= maxLength) return full;
+    if (full.length <= maxLength) return { ids: full, dropped: 0 };
     const text: number[] = this.tokenizer.encode(prompt, { add_special_tokens: false }).ids;
     const start = full.findIndex((_, i) => text.every((t, j) => full[i + j] === t));
     if (start < 0) throw new Error(`tokenizer: the text's tokens of ${JSON.stringify(prompt.slice(0, 40))} do not appear in its encoding with special tokens`);
@@ -84,7 +91,7 @@ export class PromptTokenizer {
     const suffix = full.slice(start + text.length);
     const room = maxLength - prefix.length - suffix.length;
     if (room < 0) throw new RangeError(`max length ${maxLength} leaves no room for the ${prefix.length + suffix.length} special tokens`);
-    return [...prefix, ...text.slice(0, room), ...suffix];
+    return { ids: [...prefix, ...text.slice(0, room), ...suffix], dropped: text.length - room };
   }
 
   /** Prompts to [B, maxLength] ids and mask, padded on the right with the pad token. */
@@ -92,13 +99,15 @@ export class PromptTokenizer {
     if (!Number.isInteger(maxLength) || maxLength < 1) throw new RangeError(`max length must be a positive integer, got ${maxLength}`);
     const ids = new Int32Array(prompts.length * maxLength).fill(this.padId);
     const mask = new Int32Array(prompts.length * maxLength);
-    prompts.forEach((p, b) => {
-      this.ids(p, maxLength).forEach((id, i) => {
+    const dropped = prompts.map((p, b) => {
+      const t = this.truncated(p, maxLength);
+      t.ids.forEach((id, i) => {
         ids[b * maxLength + i] = id;
         mask[b * maxLength + i] = 1;
       });
+      return t.dropped;
     });
     const shape = [prompts.length, maxLength];
-    return { inputIds: { dtype: 'I32', shape, data: ids }, attentionMask: { dtype: 'I32', shape, data: mask } };
+    return { inputIds: { dtype: 'I32', shape, data: ids }, attentionMask: { dtype: 'I32', shape, data: mask }, dropped };
   }
 }

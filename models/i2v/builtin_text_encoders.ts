@@ -12,7 +12,7 @@ import { byteTokenizer } from '../common/byte_tokenizer.ts';
 import { randomTensor } from '../common/random_tensors.ts';
 import type { DitConfig } from '../hunyuan_dit/transformer.ts';
 import { LlavaEncoder, llavaModuleConfig, llavaProgram, type LlavaConfig } from '../llava/llava.ts';
-import { I2vPromptEncoder, templateFor, VIDEO_I2V_TEMPLATE } from './prompt_encoder.ts';
+import { I2vPromptEncoder, templateFor, VIDEO_I2V_TEMPLATE, type I2vPromptEncoderOptions } from './prompt_encoder.ts';
 
 export const BUILTIN_TEXT_ENCODER_SEED = 20250307;
 
@@ -27,7 +27,7 @@ function randomWeights(program: ReturnType<typeof llavaProgram>, module: string,
 }
 
 /** A prompt encoder whose states fit `dit` (the built-in transformer's text widths). */
-export function builtinPromptEncoder(dit: DitConfig, session: SessionOptions, interleave: number): I2vPromptEncoder {
+export function builtinPromptEncoder(dit: DitConfig, session: SessionOptions, opts: I2vPromptEncoderOptions = {}): I2vPromptEncoder {
   const llama = byteTokenizer({ specials: LLAMA_SPECIALS, bos: '<|begin_of_text|>', pad: '<pad>' });
   const id = (t: string) => 257 + LLAMA_SPECIALS.indexOf(t);
   const llavaConfig: LlavaConfig = {
@@ -51,5 +51,5 @@ export function builtinPromptEncoder(dit: DitConfig, session: SessionOptions, in
     clip: new ClipTextEncoder(clipConfig, randomWeights(clipTextProgram(), 'CLIPTextModel', { ...clipConfig }, seed), session),
     clipTokenizer: clip.tokenizer,
     template: templateFor(llama.tokenizer, VIDEO_I2V_TEMPLATE.text),
-  }, { interleave, textLen: 64 });
+  }, { textLen: 64, ...opts });
 }

@@ -120,6 +120,8 @@ export interface I2vPromptEncoderOptions {
   readonly interleave?: number;
   /** CLIP's token count (77). */
   readonly clipMaxLength?: number;
+  /** Told when a prompt is longer than an encoder reads (upstream truncates silently). */
+  readonly onTruncate?: (encoder: 'LLaVA' | 'CLIP', prompt: string, dropped: number) => void;
 }
 
 export class I2vPromptEncoder {
@@ -153,6 +155,7 @@ export class I2vPromptEncoder {
     const text: { states: HostTensor; mask: HostTensor }[] = [];
     for (const job of jobs) {
       const tokens = llavaTokenizer.encode([applyTemplate(template, job.text)], textLen + template.cropStart);
+      if (tokens.dropped[0] > 0) this.opts.onTruncate?.('LLaVA', job.text, tokens.dropped[0]);
       const pixels = clipImagePixels(job.image, llava.config.vision.image_size);
       const encoded = await llava.hiddenState(tokens.inputIds, tokens.attentionMask, pixels, after);
       text.push(cropPromptStates(encoded.hiddenState, tokens.inputIds, tokens.attentionMask, {
@@ -162,6 +165,7 @@ export class I2vPromptEncoder {
     const out: EncodedPrompt[] = [];
     for (const [i, job] of jobs.entries()) {
       const clipTokens = clipTokenizer.encode([job.text], this.opts.clipMaxLength ?? 77);
+      if (clipTokens.dropped[0] > 0) this.opts.onTruncate?.('CLIP', job.text, clipTokens.dropped[0]);
       const { pooled } = await clip.encode(clipTokens.inputIds, clipTokens.attentionMask);
       out.push({ ...text[i], pooled });
     }

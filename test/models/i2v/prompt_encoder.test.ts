@@ -27,7 +27,7 @@ const interp = { backend: 'interp' as const };
 
 describe('the built-in tiny prompt encoder', () => {
   it("gives the tiny transformer's text inputs: 4 image states (16 patches, every 4th), 60 prompt tokens (64 less the assistant header), CLIP's pooled state", async () => {
-    const enc = builtinPromptEncoder(TINY_DIT_CONFIG, interp, 4);
+    const enc = builtinPromptEncoder(TINY_DIT_CONFIG, interp, { interleave: 4 });
     const e = await enc.encode('a cat', image);
     expect(e.states.shape).toEqual([1, 4 + 60, TINY_DIT_CONFIG.text_states_dim]);
     expect(e.pooled.shape).toEqual([1, TINY_DIT_CONFIG.text_states_dim_2]);
@@ -37,6 +37,13 @@ describe('the built-in tiny prompt encoder', () => {
     const neg = await enc.encodeNegative('blurry', image);
     expect(neg.states.shape).toEqual(e.states.shape);
     expect([...neg.states.data]).not.toEqual([...e.states.data]);
+    // A prompt longer than the encoders read is cut, and the caller told by how much.
+    const told: string[] = [];
+    const long = 'x'.repeat(100);
+    await builtinPromptEncoder(TINY_DIT_CONFIG, interp, { interleave: 4, onTruncate: (w, _t, n) => told.push(`${w} ${n}`) }).encode(long, image);
+    // LLaVA reads the template's opening and 64 tokens more: of the prompt's 100 bytes and the 5 closing
+    // tokens, the last 41 go. CLIP reads 77 with its start and end tokens: 75 bytes stay.
+    expect(told).toEqual(['LLaVA 41', 'CLIP 25']);
     // Both at once (LLaVA for both, then CLIP for both): the same encodings.
     const [p, n] = await enc.encodePair('a cat', 'blurry', image);
     for (const [x, y] of [[p, e], [n, neg]] as const) {
