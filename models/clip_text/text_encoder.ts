@@ -9,6 +9,7 @@ import { lazyProgram } from '../../dsl/program.ts';
 import type { CallArg } from '../../dsl/session.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor, StorageDType } from '../../runtime/tensor.ts';
+import { jsonObject, numericFields } from '../common/config_json.ts';
 
 const INTEGER_DTYPES: ReadonlySet<StorageDType> = new Set(['I64', 'I32', 'I16', 'I8', 'U8']);
 
@@ -48,24 +49,14 @@ export class ClipTextConfigError extends Error {
  * `text_config` it is. `where` names the file in errors.
  */
 export function clipTextConfigFromJson(json: unknown, where: string): ClipTextConfig {
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
-  const root = obj(json);
+  const root = jsonObject(json);
   if (!root) throw new ClipTextConfigError(`${where}: expected a JSON object (a transformers CLIPTextConfig or CLIPConfig)`);
-  const text = obj(root.text_config) ?? root;
+  const text = jsonObject(root.text_config) ?? root;
   const act = text.hidden_act ?? 'quick_gelu';
   if (act !== 'quick_gelu') {
     throw new ClipTextConfigError(`${where}: hidden_act "${String(act)}" is not supported; CLIP's text encoders use "quick_gelu"`);
   }
-  const out: Record<string, number> = {};
-  for (const [k, fallback] of Object.entries(CLIP_TEXT_DEFAULTS)) {
-    const v = text[k] ?? fallback;
-    const integer = k !== 'layer_norm_eps';
-    if (typeof v !== 'number' || !Number.isFinite(v) || (integer && (!Number.isInteger(v) || v < 0)) || (!integer && v <= 0)) {
-      throw new ClipTextConfigError(`${where}: ${k} must be ${integer ? 'a non-negative integer' : 'a positive number'}, got ${JSON.stringify(v)}`);
-    }
-    out[k] = v;
-  }
-  const c = out as unknown as ClipTextConfig;
+  const c = numericFields(text, CLIP_TEXT_DEFAULTS, { where, floats: ['layer_norm_eps'], fail: (m) => new ClipTextConfigError(m) });
   if (c.hidden_size % c.num_attention_heads !== 0) {
     throw new ClipTextConfigError(`${where}: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
   }

@@ -5,6 +5,7 @@
 import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
+import { jsonObject, numericFields } from '../common/config_json.ts';
 
 export const llamaProgram = lazyProgram(import.meta.url, ['llama.kiln']);
 
@@ -123,24 +124,17 @@ const LLAMA_DEFAULTS: LlamaConfig = {
  * scaling, biases) is refused, naming the field. `where` names the file in errors.
  */
 export function llamaConfigFromJson(json: unknown, where: string): LlamaConfig {
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
-  const root = obj(json);
+  const root = jsonObject(json);
   if (!root) throw new LlamaConfigError(`${where}: expected a JSON object (a transformers LlamaConfig or LlavaConfig)`);
-  const text = obj(root.text_config) ?? root;
+  const text = jsonObject(root.text_config) ?? root;
   const refuse = (field: string, why: string) => { throw new LlamaConfigError(`${where}: ${field} ${why}; Kiln's Llama decoder computes silu, no rope scaling, no biases`); };
   if ((text.hidden_act ?? 'silu') !== 'silu') refuse('hidden_act', `"${String(text.hidden_act)}" is not supported`);
   if (text.rope_scaling !== undefined && text.rope_scaling !== null) refuse('rope_scaling', `${JSON.stringify(text.rope_scaling)} is not supported`);
   for (const b of ['attention_bias', 'mlp_bias']) if (text[b] === true) refuse(b, 'is not supported');
-  const out: Record<string, number> = {};
-  for (const [k, fallback] of Object.entries(LLAMA_DEFAULTS)) {
-    const v = text[k] ?? (k === 'num_key_value_heads' ? text.num_attention_heads ?? fallback : fallback);
-    const integer = k !== 'rms_norm_eps' && k !== 'rope_theta';
-    if (typeof v !== 'number' || !Number.isFinite(v) || (integer && (!Number.isInteger(v) || v < 0)) || (!integer && v <= 0)) {
-      throw new LlamaConfigError(`${where}: ${k} must be ${integer ? 'a non-negative integer' : 'a positive number'}, got ${JSON.stringify(v)}`);
-    }
-    out[k] = v;
-  }
-  const c = out as unknown as LlamaConfig;
+  const c = numericFields(text, LLAMA_DEFAULTS, {
+    where, floats: ['rms_norm_eps', 'rope_theta'], fail: (m) => new LlamaConfigError(m),
+    fallback: (k) => (k === 'num_key_value_heads' ? text.num_attention_heads : undefined),
+  });
   if (c.hidden_size % c.num_attention_heads !== 0 || c.num_attention_heads % c.num_key_value_heads !== 0) {
     throw new LlamaConfigError(`${where}: ${c.num_attention_heads} heads must divide hidden_size ${c.hidden_size}, and ${c.num_key_value_heads} key/value heads must divide the heads`);
   }

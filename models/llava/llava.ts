@@ -7,6 +7,7 @@
 import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
+import { jsonObject, numericFields } from '../common/config_json.ts';
 import { LLAVA_LLAMA3_8B_CONFIG, llamaConfigFromJson, LlamaConfigError, llamaRotaryTables, positionsFromMask, type LlamaConfig } from './llama.ts';
 
 export const llavaProgram = lazyProgram(import.meta.url, ['llava.kiln']);
@@ -63,23 +64,14 @@ const CLIP_VISION_DEFAULTS: ClipVisionConfig = {
 
 /** A LlavaConfig `config.json` (transformers 4.39 defaults for what it leaves out); `where` names it in errors. */
 export function llavaConfigFromJson(json: unknown, where: string): LlavaConfig {
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined);
-  const root = obj(json);
+  const root = jsonObject(json);
   if (!root) throw new LlavaConfigError(`${where}: expected a JSON object (a transformers LlavaConfig)`);
   const refuse = (what: string) => { throw new LlavaConfigError(`${where}: ${what} is not supported (Kiln's LLaVA follows xtuner/llava-llama-3-8b-v1_1)`); };
   if ((root.projector_hidden_act ?? 'gelu') !== 'gelu') refuse(`projector_hidden_act ${JSON.stringify(root.projector_hidden_act)}`);
   if ((root.vision_feature_select_strategy ?? 'default') !== 'default') refuse(`vision_feature_select_strategy ${JSON.stringify(root.vision_feature_select_strategy)}`);
-  const vj = obj(root.vision_config) ?? {};
+  const vj = jsonObject(root.vision_config) ?? {};
   if ((vj.hidden_act ?? 'quick_gelu') !== 'quick_gelu') refuse(`vision_config.hidden_act ${JSON.stringify(vj.hidden_act)}`);
-  const vision: Record<string, number> = {};
-  for (const [k, fallback] of Object.entries(CLIP_VISION_DEFAULTS)) {
-    const v = vj[k] ?? fallback;
-    const integer = k !== 'layer_norm_eps';
-    if (typeof v !== 'number' || !Number.isFinite(v) || (integer && (!Number.isInteger(v) || v <= 0)) || (!integer && v <= 0)) {
-      throw new LlavaConfigError(`${where}: vision_config.${k} must be ${integer ? 'a positive integer' : 'a positive number'}, got ${JSON.stringify(v)}`);
-    }
-    vision[k] = v;
-  }
+  const vision = numericFields(vj, CLIP_VISION_DEFAULTS, { where: `${where}: vision_config`, floats: ['layer_norm_eps'], minInteger: 1, fail: (m) => new LlavaConfigError(m) });
   let text: LlamaConfig;
   try {
     text = llamaConfigFromJson(root.text_config ?? {}, `${where} (text_config)`);
@@ -93,7 +85,7 @@ export function llavaConfigFromJson(json: unknown, where: string): LlavaConfig {
     return v;
   };
   const c: LlavaConfig = {
-    vision: vision as unknown as ClipVisionConfig, text,
+    vision, text,
     image_token_index: int('image_token_index', 32_000), pad_token_id: int('pad_token_id', -1), vision_feature_layer: int('vision_feature_layer', -2),
   };
   const layers = c.vision.num_hidden_layers;

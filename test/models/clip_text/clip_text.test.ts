@@ -50,6 +50,8 @@ describe('the released CLIP-L text encoder', () => {
     expect(() => clipTextConfigFromJson({ ...json.text_config, hidden_act: 'gelu' }, 'config.json')).toThrow(/config\.json: hidden_act "gelu" is not supported/);
     expect(() => clipTextConfigFromJson({ ...json.text_config, num_attention_heads: 7 }, 'config.json')).toThrow(ClipTextConfigError);
     expect(() => clipTextConfigFromJson([], 'config.json')).toThrow(/expected a JSON object/);
+    expect(() => clipTextConfigFromJson({ hidden_size: 7.5 }, 'config.json')).toThrow(/config\.json: hidden_size must be a non-negative integer, got 7\.5/);
+    expect(() => clipTextConfigFromJson({ layer_norm_eps: 0 }, 'config.json')).toThrow(/layer_norm_eps must be a positive number, got 0/);
   });
 
   it('refuses token ids outside the vocabulary and prompts longer than its positions, saying which', async () => {

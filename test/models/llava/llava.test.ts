@@ -85,6 +85,7 @@ describe("the merge's host half", () => {
     expect(llavaConfigFromJson(json, 'config.json')).toEqual(C);
     expect(() => llavaConfigFromJson({ ...json, vision_feature_select_strategy: 'full' }, 'config.json')).toThrow(LlavaConfigError);
     expect(() => llavaConfigFromJson({ ...json, vision_feature_layer: -30 }, 'config.json')).toThrow(/names no hidden state of a 24-layer vision tower/);
+    expect(() => llavaConfigFromJson({ ...json, vision_config: { ...json.vision_config, patch_size: 0 } }, 'config.json')).toThrow(/vision_config: patch_size must be a positive integer, got 0/);
     expect(() => llavaConfigFromJson({ ...json, text_config: { ...json.text_config, rope_scaling: { factor: 2 } } }, 'config.json')).toThrow(/text_config.*rope_scaling/);
   });
 });
