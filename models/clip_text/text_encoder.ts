@@ -10,6 +10,7 @@ import type { CallArg } from '../../dsl/session.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor, StorageDType } from '../../runtime/tensor.ts';
 import { jsonObject, numericFields } from '../common/config_json.ts';
+import { checkTokenIds } from '../common/token_ids.ts';
 
 const INTEGER_DTYPES: ReadonlySet<StorageDType> = new Set(['I64', 'I32', 'I16', 'I8', 'U8']);
 
@@ -91,10 +92,7 @@ export class ClipTextEncoder {
       throw new RangeError(`the attention mask must be integers [${b}, ${l}] like the ids, got ${attentionMask.dtype}[${attentionMask.shape.join(', ')}]`);
     }
     if (l > this.config.max_position_embeddings) throw new RangeError(`${l} tokens exceed the encoder's ${this.config.max_position_embeddings} positions; truncate the prompt`);
-    for (let i = 0; i < inputIds.data.length; i++) {
-      const id = Number(inputIds.data[i]);
-      if (id < 0 || id >= this.config.vocab_size) throw new RangeError(`token id ${id} (prompt ${Math.floor(i / l)}, position ${i % l}) is outside the vocabulary of ${this.config.vocab_size}`);
-    }
+    checkTokenIds(inputIds, this.config.vocab_size);
     const out = (await this.session.call('forward', [inputIds, attentionMask])).outputs;
     return { lastHiddenState: out.last_hidden_state, pooled: out.pooler_output };
   }

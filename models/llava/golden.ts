@@ -6,8 +6,8 @@
  * (the merged attention mask as the call's aux output).
  */
 import type { HostTensor } from '../../runtime/tensor.ts';
-import { configOrUnsupported, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
-import type { GoldenCase } from '../golden/case.ts';
+import { configOrUnsupported, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
+import type { GoldenCall, GoldenCase } from '../golden/case.ts';
 import { LlamaConfigError, llamaConfigFromJson, LlamaDecoder } from './llama.ts';
 import { LlavaConfigError, llavaConfigFromJson, LlavaEncoder } from './llava.ts';
 
@@ -31,8 +31,7 @@ const llamaAdapter: GoldenAdapter = {
       const mask = inputTensor(c, kw, 'attention_mask');
       const positions = inputTensor(c, kw, 'position_ids');
       if (!ids || !mask || typeof kw.after !== 'number') throw new UnsupportedGoldenError(`${c.path}: hidden_state needs input_ids, attention_mask and a number 'after'`);
-      const name = /output\.([A-Za-z0-9_]+)/.exec(call.returns ?? '')?.[1];
-      if (!name) throw new UnsupportedGoldenError(`${c.path}: cannot tell which output hidden_state returns from "${call.returns}"`);
+      const name = returned(c, call, 'hidden_state');
       const y = await decoder.hiddenState(ids, mask, kw.after, positions && Int32Array.from(positions.data as ArrayLike<number | bigint>, Number));
       out.set(name, y);
       ctx.log(`hidden_state(after ${kw.after}) → ${name} [${y.shape.join(', ')}]`);
@@ -41,9 +40,9 @@ const llamaAdapter: GoldenAdapter = {
   },
 };
 
-/** The one output a call returns, by its `returns` text. */
-function returned(c: GoldenCase, call: { returns?: string }, method: string): string {
-  const name = /output\.([A-Za-z0-9_]+)/.exec(call.returns ?? '')?.[1];
+/** The one output a call returns (its `returns` text; returnedOutputs reads it). */
+function returned(c: GoldenCase, call: GoldenCall, method: string): string {
+  const [name] = returnedOutputs({ returns: call.returns }).names;
   if (!name) throw new UnsupportedGoldenError(`${c.path}: cannot tell which output ${method} returns from "${call.returns}"`);
   return name;
 }
@@ -69,7 +68,7 @@ const llavaAdapter: GoldenAdapter = {
       if (!ids || !mask || typeof kw.after !== 'number') throw new UnsupportedGoldenError(`${c.path}: hidden_state needs input_ids, attention_mask, pixel_values and a number 'after'`);
       const r = await encoder.hiddenState(ids, mask, pixels, kw.after);
       out.set(returned(c, call, 'hidden_state'), r.hiddenState);
-      const aux = /output\.([A-Za-z0-9_]+)/.exec(typeof call.aux === 'string' ? call.aux : '')?.[1];
+      const [aux] = returnedOutputs({ returns: typeof call.aux === 'string' ? call.aux : undefined }).names;
       if (aux) out.set(aux, r.attentionMask);
       ctx.log(`hidden_state(after ${kw.after}) → [${r.hiddenState.shape.join(', ')}], image at ${r.imagePosition}`);
     }

@@ -6,6 +6,7 @@ import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { jsonObject, numericFields } from '../common/config_json.ts';
+import { checkTokenIds } from '../common/token_ids.ts';
 
 export const llamaProgram = lazyProgram(import.meta.url, ['llama.kiln']);
 
@@ -97,10 +98,7 @@ export class LlamaDecoder {
     if (!Number.isInteger(after) || after < 0 || after > this.config.num_hidden_layers) {
       throw new RangeError(`hidden state ${after} does not exist: the decoder has ${this.config.num_hidden_layers} layers (0 = the embeddings, ${this.config.num_hidden_layers} = the normed output)`);
     }
-    for (let i = 0; i < inputIds.data.length; i++) {
-      const id = Number(inputIds.data[i]);
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocab_size) throw new RangeError(`token id ${id} (prompt ${Math.floor(i / l)}, position ${i % l}) is outside the vocabulary of ${this.config.vocab_size}`);
-    }
+    checkTokenIds(inputIds, this.config.vocab_size);
     const head = this.config.hidden_size / this.config.num_attention_heads;
     const { cos, sin } = llamaRotaryTables(positions ?? positionsFromMask(attentionMask), [b, l], head, this.config.rope_theta);
     const out = await this.session.call('hidden_state', [inputIds, attentionMask, cos, sin, { value: after }]);

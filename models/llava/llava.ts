@@ -8,6 +8,7 @@ import { lazyProgram } from '../../dsl/program.ts';
 import { ModelSession, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { jsonObject, numericFields } from '../common/config_json.ts';
+import { checkTokenIds } from '../common/token_ids.ts';
 import { LLAVA_LLAMA3_8B_CONFIG, llamaConfigFromJson, LlamaConfigError, llamaRotaryTables, positionsFromMask, type LlamaConfig } from './llama.ts';
 
 export const llavaProgram = lazyProgram(import.meta.url, ['llava.kiln']);
@@ -160,11 +161,7 @@ export class LlavaEncoder {
 
   private checkInputs(inputIds: HostTensor, pixelValues: HostTensor): void {
     this.checkPixels(pixelValues, inputIds.shape[0]);
-    const v = this.config.text.vocab_size;
-    for (let i = 0; i < inputIds.data.length; i++) {
-      const id = Number(inputIds.data[i]);
-      if (!Number.isInteger(id) || id < 0 || id >= v) throw new RangeError(`token id ${id} (prompt ${Math.floor(i / inputIds.shape[1])}, position ${i % inputIds.shape[1]}) is outside the vocabulary of ${v}`);
-    }
+    checkTokenIds(inputIds, this.config.text.vocab_size);
   }
 
   /** The projected patch features of images [B, 3, S, S]: [B, patches, hidden_size]. */
