@@ -245,7 +245,10 @@ export const i2vCommand: Command = {
         const lora = openCheckpoint(values.lora);
         closers.push(() => lora.close());
         try {
-          const merged = withLora(dit.weights, lora, loraScale);
+          // Weights merge as the transformer's session first reads them: say how far that has got.
+          const merged = withLora(dit.weights, lora, loraScale, {
+            onMerge: (done, total) => { if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) progress.log(`LoRA: ${done}/${total} weights merged`); },
+          });
           dit.weights = merged.weights;
           dit.label = `${dit.label}, with LoRA ${values.lora} × ${loraScale} (${merged.merged.length} weights changed)`;
         } catch (err) {

@@ -32,7 +32,8 @@ describe('LoRA on the transformer', () => {
       [name('double_blocks_0_img_attn_qkv', 'lora_up'), up], [name('double_blocks_0_img_attn_qkv', 'lora_down'), down],
       [name('double_blocks_0_img_attn_qkv', 'alpha'), f32([], () => 8)],
     ]), 'lora.safetensors');
-    const { weights, merged } = withLora(base, lora, 0.75);
+    const told: string[] = [];
+    const { weights, merged } = withLora(base, lora, 0.75, { onMerge: (d, n) => told.push(`${d}/${n}`) });
     expect(merged).toEqual(['double_blocks.0.img_attn_qkv.weight']);
     const w = toFloat64(base.read('double_blocks.0.img_attn_qkv.weight'));
     const got = toFloat64(weights.read('double_blocks.0.img_attn_qkv.weight'));
@@ -42,6 +43,7 @@ describe('LoRA on the transformer', () => {
       expect(got[row * i + col]).toBe(Math.fround(w[row * i + col] + 0.75 * delta));
     }
     expect(weights.read('double_blocks.0.img_attn_proj.weight')).toBe(base.read('double_blocks.0.img_attn_proj.weight'));
+    expect(told).toEqual(['1/1']);
   });
 
   it('names what is wrong: an unknown module, a missing partner, shapes that do not fit, a text encoder LoRA', () => {
