@@ -91,8 +91,8 @@ export function loraTargets(base: SessionWeights, lora: SessionWeights, prefix =
 
 /**
  * `base` with each targeted weight read as W + scale · (up @ down), computed in float64 on the
- * host when the weight is read (a 3072 × 3072 weight at rank 32 takes about 0.8 s on a 2-core
- * CPU), stored float32. `onMerge` is told after each merge, so long loads can show progress.
+ * host when the weight is read (a 3072 × 3072 weight at rank 32: 0.6-0.8 s on this 2-core CPU,
+ * `npx tsx bench/experiments/lora_merge_speed.ts`), stored float32. `onMerge` is told after each merge, so long loads can show progress.
  */
 export function withLora(base: SessionWeights, lora: SessionWeights, scale: number, opts: { prefix?: string; onMerge?: (done: number, total: number) => void } = {}): { weights: SessionWeights; merged: readonly string[] } {
   const targets = loraTargets(base, lora, opts.prefix ?? HUNYUAN_I2V_LORA_PREFIX);
