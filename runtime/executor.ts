@@ -12,11 +12,17 @@
  * (validation, out-of-memory, internal); what they catch becomes a KernelError naming the
  * kernel and its source ops.
  *
+ * Weight sources may run programs: a run loads its weights before it touches the device, and a
+ * program run while it waits for them (a LoRA merged on the GPU as the transformer's weights are
+ * read, models/hunyuan_dit/lora.ts) goes ahead of it instead of queueing behind the run that
+ * waits for its result. Those runs are serialised among themselves.
+ *
  * Ownership: input buffers and intermediate-only arenas go back to the pool when the run ends
  * (later queue work is ordered after this run, so reuse is safe without waiting). Arenas that
  * hold outputs belong to the RunResult until its release(); GpuTensors taken from it keep their
  * arena until they are released. GpuTensors passed as inputs stay the caller's.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CompiledProgram, MemoryPlan, TensorInfo } from '../compiler/kernel.ts';
 import { elementCount, type HostTensor } from './tensor.ts';
 import type { GpuContext } from './gpu/context.ts';
@@ -84,6 +90,9 @@ export class Executor {
   private readonly compiled = new WeakMap<CheckedProgram, Promise<CompiledPipeline[]>>();
   private readonly lastGroups = new WeakMap<CheckedProgram, { bound: Binding[]; groups: GPUBindGroup[] }>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set in the async context of a run waiting for its weights (see the file comment). */
+  private readonly loadingWeights = new AsyncLocalStorage<true>();
+  private weightSourceRuns: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly ctx: GpuContext) {}
 
@@ -105,8 +114,11 @@ export class Executor {
 
   /** Runs `program` once; see RunOptions and RunResult for what comes back and who owns it. */
   run(program: CompiledProgram, inputs: Readonly<Record<string, RunInput>>, opts: RunOptions = {}): Promise<RunResult> {
-    const next = this.queue.then(() => this.runNow(program, inputs, opts));
-    this.queue = next.catch(() => undefined);
+    const fromWeightSource = this.loadingWeights.getStore() === true;
+    const queue = fromWeightSource ? this.weightSourceRuns : this.queue;
+    const next = queue.then(() => this.runNow(program, inputs, opts));
+    if (fromWeightSource) this.weightSourceRuns = next.catch(() => undefined);
+    else this.queue = next.catch(() => undefined);
     return next.catch((err: unknown) => { throw this.explain(err); });
   }
 
@@ -176,7 +188,7 @@ export class Executor {
 
     const pipelines = await this.pipelines(checked);
     const weightInfos = program.weights.map((id) => checked.tensors.get(id)!);
-    const weightBuffers = await ctx.weights.buffers(weightInfos);
+    const weightBuffers = await this.loadingWeights.run(true, () => ctx.weights.buffers(weightInfos));
     ctx.assertAlive();
 
     const buffers = new RunBuffers(ctx);

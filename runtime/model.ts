@@ -30,6 +30,12 @@ export interface SessionWeights {
   keys(): Iterable<string> | readonly string[];
   info(key: string): { readonly shape: readonly number[]; readonly dtype: string };
   read(key: string): HostTensor;
+  /**
+   * The weight for a GPU session, where the GPU makes it faster than `read` (a LoRA merged by a
+   * program on the device, models/hunyuan_dit/lora.ts); the same values as `read`, which the
+   * interpreter keeps using. It may run programs on the session's device (see Executor).
+   */
+  readForDevice?(key: string): Promise<HostTensor>;
   readonly path?: string;
 }
 
@@ -122,7 +128,7 @@ function deviceSource(weights: SessionWeights): WeightSource {
   let source = deviceSources.get(weights);
   if (!source) {
     source = {
-      read: (k: string) => weights.read(k),
+      read: (k: string) => (weights.readForDevice ? weights.readForDevice(k) : weights.read(k)),
       has: (k: string) => {
         try {
           weights.info(k);

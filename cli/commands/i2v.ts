@@ -241,21 +241,6 @@ export const i2vCommand: Command = {
       progress.stage('load weights');
       const dit = openDit(values);
       closers.push(dit.close);
-      if (values.lora) {
-        const lora = openCheckpoint(values.lora);
-        closers.push(() => lora.close());
-        try {
-          // Weights merge as the transformer's session first reads them: say how far that has got.
-          const merged = withLora(dit.weights, lora, loraScale, {
-            onMerge: (done, total) => { if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) progress.log(`LoRA: ${done}/${total} weights merged`); },
-          });
-          dit.weights = merged.weights;
-          dit.label = `${dit.label}, with LoRA ${values.lora} × ${loraScale} (${merged.merged.length} weights changed)`;
-        } catch (err) {
-          if (err instanceof LoraError) throw new UsageError(`--lora ${err.message}`);
-          throw err;
-        }
-      }
       const vaeSource = openVaeSource({ weightsPath: values.vae, configPath: values['vae-config'] });
       closers.push(vaeSource.close);
       let device: KilnDevice | undefined;
@@ -265,6 +250,23 @@ export const i2vCommand: Command = {
         closers.push(releaseDevice);
       }
       const session = { backend, device, dtype } as const;
+      if (values.lora) {
+        const lora = openCheckpoint(values.lora);
+        closers.push(() => lora.close());
+        try {
+          // Weights merge as the transformer's session first reads them (on its device when it
+          // has one): say how far that has got.
+          const merged = withLora(dit.weights, lora, loraScale, {
+            session,
+            onMerge: (done, total) => { if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) progress.log(`LoRA: ${done}/${total} weights merged`); },
+          });
+          dit.weights = merged.weights;
+          dit.label = `${dit.label}, with LoRA ${values.lora} × ${loraScale} (${merged.merged.length} weights changed)`;
+        } catch (err) {
+          if (err instanceof LoraError) throw new UsageError(`--lora ${err.message}`);
+          throw err;
+        }
+      }
       let encoded = embeds;
       if (!encoded) {
         progress.stage('encode prompt');

@@ -7,9 +7,10 @@
  *
  * Module names are resolved as upstream walks attributes: at each level the shortest run of
  * "_"-separated words that names a child. The merge happens as weights are read, so the
- * checkpoint is never rewritten.
+ * checkpoint is never rewritten: on the GPU when the transformer runs there, else on the host.
  */
-import type { SessionWeights } from '../../runtime/model.ts';
+import { lazyProgram } from '../../dsl/program.ts';
+import { ModelSession, weightsFromMap, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 
 export const HUNYUAN_I2V_LORA_PREFIX = 'Hunyuan_video_I2V_lora';
@@ -89,45 +90,97 @@ export function loraTargets(base: SessionWeights, lora: SessionWeights, prefix =
   return targets;
 }
 
+/** W + scale · (up @ down) in float64 on the host, stored float32; w is [out, inner], up [out, rank], down [rank, inner]. */
+function mergeOnHost(w: HostTensor, up: HostTensor, down: HostTensor, scale: number): HostTensor {
+  const [u, d, original] = [toFloat64(up), toFloat64(down), toFloat64(w)];
+  const out = w.shape[0];
+  const inner = original.length / out;
+  const rank = u.length / out;
+  const merged = new Float32Array(original.length);
+  // Row by row, down's rows streamed contiguously (a full-size LoRA is ~10^11 multiply-adds).
+  const row = new Float64Array(inner);
+  for (let o = 0; o < out; o++) {
+    row.fill(0);
+    for (let r = 0; r < rank; r++) {
+      const uo = u[o * rank + r];
+      const dr = r * inner;
+      for (let i = 0; i < inner; i++) row[i] += uo * d[dr + i];
+    }
+    for (let i = 0; i < inner; i++) merged[o * inner + i] = original[o * inner + i] + scale * row[i];
+  }
+  return { dtype: 'F32', shape: w.shape, data: merged };
+}
+
+export const loraMergeProgram = lazyProgram(import.meta.url, ['lora_merge.kiln']);
+
+/** The same merge as a Kiln program on the session's device (float32, as upstream merges). */
+class DeviceLoraMerge {
+  private readonly session: ModelSession;
+
+  constructor(session: SessionOptions) {
+    this.session = new ModelSession(loraMergeProgram(), 'LoraMerge', {}, weightsFromMap(new Map(), '<no weights>'), { ...session, dtype: 'f32' });
+  }
+
+  async merge(w: HostTensor, up: HostTensor, down: HostTensor, scale: number): Promise<HostTensor> {
+    const s: HostTensor = { dtype: 'F32', shape: [], data: Float32Array.of(scale) };
+    const merged = (await this.session.call('merge', [w, up, down, s])).outputs.out;
+    return { ...merged, shape: w.shape };
+  }
+}
+
+export interface LoraOptions {
+  /** The kohya name prefix (default upstream's, HUNYUAN_I2V_LORA_PREFIX). */
+  readonly prefix?: string;
+  /** Told after each merge, so long loads can show progress. */
+  readonly onMerge?: (done: number, total: number) => void;
+  /**
+   * The transformer's session: with a GPU one, weights a GPU session reads are merged by a
+   * program on its device (lora_merge.kiln), hundreds of times faster than on the host.
+   */
+  readonly session?: SessionOptions;
+}
+
 /**
- * `base` with each targeted weight read as W + scale · (up @ down), computed in float64 on the
- * host when the weight is read (a 3072 × 3072 weight at rank 32: 0.6-0.8 s on this 2-core CPU,
- * `npx tsx bench/experiments/lora_merge_speed.ts`), stored float32. `onMerge` is told after each merge, so long loads can show progress.
+ * `base` with each targeted weight read as W + scale · (up @ down), merged when the weight is read.
+ * On the host (`read`, the interpreter's path) in float64, stored float32: a 3072 × 3072 weight at
+ * rank 32 takes 0.54 s on this 2-core CPU, so a LoRA on every linear of the released transformer
+ * (~8·10^11 flops at rank 32) would take over ten minutes. With a GPU session (`readForDevice`) a
+ * program on the device merges in float32: 0.12 s for the same weight even on lavapipe, upload
+ * and readback included (`npx tsx bench/experiments/lora_merge_speed.ts` times both).
  */
-export function withLora(base: SessionWeights, lora: SessionWeights, scale: number, opts: { prefix?: string; onMerge?: (done: number, total: number) => void } = {}): { weights: SessionWeights; merged: readonly string[] } {
+export function withLora(base: SessionWeights, lora: SessionWeights, scale: number, opts: LoraOptions = {}): { weights: SessionWeights; merged: readonly string[] } {
   const targets = loraTargets(base, lora, opts.prefix ?? HUNYUAN_I2V_LORA_PREFIX);
+  const device = opts.session?.backend === 'webgpu' ? new DeviceLoraMerge(opts.session) : undefined;
   let done = 0;
-  const read = (key: string): HostTensor => {
-    const pair = targets.get(key);
+  // The pair as matrices: w [out, inner], up [out, rank], down [rank, inner] (conv weights flattened).
+  const operands = (key: string, pair: LoraPair): [HostTensor, HostTensor, HostTensor] => {
     const w = base.read(key);
-    if (!pair) return w;
-    const up = toFloat64(lora.read(pair.up));
-    const down = toFloat64(lora.read(pair.down));
     const out = w.shape[0];
     const inner = w.shape.slice(1).reduce((a, b) => a * b, 1);
-    const rank = up.length / out;
-    const original = toFloat64(w);
-    const merged = new Float32Array(original.length);
-    // Row by row, down's rows streamed contiguously (a full-size LoRA is ~10^11 multiply-adds).
-    const row = new Float64Array(inner);
-    for (let o = 0; o < out; o++) {
-      row.fill(0);
-      for (let r = 0; r < rank; r++) {
-        const u = up[o * rank + r];
-        const d = r * inner;
-        for (let i = 0; i < inner; i++) row[i] += u * down[d + i];
-      }
-      for (let i = 0; i < inner; i++) merged[o * inner + i] = original[o * inner + i] + scale * row[i];
-    }
+    const up = lora.read(pair.up);
+    const down = lora.read(pair.down);
+    const rank = up.shape[1];
+    return [{ ...w, shape: [out, inner] }, { ...up, shape: [out, rank] }, { ...down, shape: [rank, inner] }];
+  };
+  const merged = (key: string, result: HostTensor): HostTensor => {
     opts.onMerge?.(++done, targets.size);
-    return { dtype: 'F32', shape: w.shape, data: merged };
+    return { ...result, shape: base.info(key).shape };
   };
   return {
     weights: {
       path: `${base.path ?? 'weights'} + LoRA ${lora.path ?? ''} × ${scale}`.trim(),
       keys: () => base.keys(),
       info: (k) => (targets.has(k) ? { shape: base.info(k).shape, dtype: 'F32' } : base.info(k)),
-      read,
+      read: (key) => {
+        const pair = targets.get(key);
+        return pair ? merged(key, mergeOnHost(...operands(key, pair), scale)) : base.read(key);
+      },
+      ...(device && {
+        readForDevice: async (key: string) => {
+          const pair = targets.get(key);
+          return pair ? merged(key, await device.merge(...operands(key, pair), scale)) : base.read(key);
+        },
+      }),
     },
     merged: [...targets.keys()],
   };

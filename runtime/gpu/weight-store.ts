@@ -82,10 +82,14 @@ export class WeightStore {
     return { uploads: this.uploads, hits: this.hits, resident: this.sizes.size, residentBytes: bytes };
   }
 
-  /** The buffers of `weights` (TensorInfos with role 'weight'), uploading those not yet on the GPU. */
+  /**
+   * The buffers of `weights` (TensorInfos with role 'weight'), uploading those not yet on the GPU.
+   * One at a time: each upload's error scopes must close before the next opens (scopes are a
+   * per-device stack), and a source may run a program of its own to make a weight.
+   */
   async buffers(weights: readonly TensorInfo[]): Promise<Map<number, GPUBuffer>> {
     const out = new Map<number, GPUBuffer>();
-    await Promise.all(weights.map(async (info) => { out.set(info.id, await this.buffer(info)); }));
+    for (const info of weights) out.set(info.id, await this.buffer(info));
     return out;
   }
 

@@ -110,6 +110,23 @@ describe.skipIf(!dev)(dev ? 'executor on a real WebGPU device' : `executor: ${NO
     r.release();
     d.setWeights(new Map([['layer.weight', f32(ws)]]));
   });
+  it('lets a weight source run programs while a run waits for its weights (they go first)', async () => {
+    const v = f32(Float32Array.from([0.25, 2, -1]));
+    d.setWeights({
+      read: async (key) => {
+        // The weight is made by another program on the same device: 1 - v.
+        const made = await d.run(programC(3), { v }, { readback: ['out'] });
+        const out = made.outputs.out;
+        made.release();
+        return key === 'layer.weight' ? out : undefined;
+      },
+    });
+    const r = await d.run(programB(3), { x: f32(Float32Array.from([4, 5, 6])) }, { readback: ['o'] });
+    expect(Array.from(r.outputs.o.data as Float32Array)).toEqual([3, -5, 12]);
+    r.release();
+    d.setWeights(new Map([['layer.weight', f32(ws)]]));
+  });
+
 
   it('chains runs through GpuTensors without reading back', async () => {
     const r1 = await d.run(programA(N), { x: f32(xs) });
