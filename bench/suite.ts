@@ -4,13 +4,15 @@
  * this time, and of other adapters, are kept, each with the command that produced it) and
  * rewrites bench/RESULTS.md from all entries. Every file is written atomically.
  *
- * Suites (default: all but `released-decode`, which takes several minutes on a CPU adapter):
+ * Suites (default: all but the released-size ones, which take minutes on a CPU adapter):
  *   contractions     conv3d and matmul vs hand-written WGSL and PyTorch CPU (figure a)
  *   bandwidth        copy bandwidth vs GroupNorm+SiLU and residual add (figure b)
  *   vae              tiny and medium VAE decoder forward vs PyTorch CPU (figure c)
  *   tfjs             TensorFlow.js WebGPU backend on the same device (figure d)
  *   tiled-memory     planned and measured peaks of tiled vs untiled decode
  *   released-decode  the released VAE config, [1, 16, 2, 16, 16] with 64-pixel tiles
+ *   released-dit     the released transformer's widths, one block of each kind: block times
+ *                    and the step extrapolated to 20 + 40 blocks (720p, 129 frames on a GPU)
  */
 import { writeTextFileAtomically } from '../runtime/weights/atomic_file.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { BENCH_CACHE_DIR, BENCH_DIR, type BenchContext } from './context.ts';
 import { runBandwidth } from './figures/bandwidth.ts';
 import { runContractions } from './figures/contractions.ts';
 import { runReleasedDecode } from './figures/released_decode.ts';
+import { runReleasedDit } from './figures/released_dit.ts';
 import { runTfjs } from './figures/tfjs.ts';
 import { runTiledMemory } from './figures/tiled_memory.ts';
 import { runVae } from './figures/vae.ts';
@@ -42,6 +45,7 @@ export const SUITES: readonly Suite[] = [
   { name: 'tfjs', title: 'TensorFlow.js WebGPU on the same device', byDefault: true, run: runTfjs },
   { name: 'tiled-memory', title: 'Tiled decode: memory at growing sizes', byDefault: true, run: runTiledMemory },
   { name: 'released-decode', title: 'Released VAE config, tiled decode', byDefault: false, run: runReleasedDecode },
+  { name: 'released-dit', title: 'Released transformer widths: block times and the step', byDefault: false, run: runReleasedDit },
 ];
 
 

@@ -6,54 +6,32 @@
  * program's planned peak against the adapter's limits, and the measured peak (buffer-pool
  * high-water mark + resident weights).
  *
- * The weights (~146 M decoder parameters, ~0.6 GB f32) are drawn in memory when the weight
- * store first asks for each tensor (uniform draws with the init rule's variance, from a fast
- * counter-free generator seeded per key), never written to disk; the encoder's are never drawn.
+ * The weights (~146 M decoder parameters, ~0.6 GB f32) are drawn when the weight store first
+ * asks for each tensor (bench/lazy_weights.ts); the encoder's are never drawn.
  */
 import { bindModule } from '../../compiler/bind.ts';
 import { HunyuanVae, RELEASED_VAE_CONFIG, kilnVaeConfig, vaeProgram, type VaeConfig } from '../../models/hunyuan_vae/autoencoder.ts';
-import { initRule, keyHash } from '../../models/common/random_tensors.ts';
 import { decodeTileShapes } from '../../models/hunyuan_vae/tiling.ts';
 import type { SessionWeights } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import type { BenchContext } from '../context.ts';
 import { fmt, uniform } from '../harness.ts';
+import { lazyRandomWeights } from '../lazy_weights.ts';
 
 export const RELEASED_TILED_CONFIG: VaeConfig = { ...RELEASED_VAE_CONFIG, sample_size: 64 };
 export const RELEASED_LATENT = [1, 16, 2, 16, 16];
 
-/** Lazily drawn weights for `config`: uniform with unit variance, shaped by the init rule. */
-export function lazyRandomWeights(config: VaeConfig, seed = 7): SessionWeights & { drawn: () => number } {
+/** Lazily drawn weights for `config` (bench/lazy_weights.ts). */
+export function lazyRandomVaeWeights(config: VaeConfig, seed = 7): SessionWeights & { drawn: () => number } {
   const bound = bindModule(vaeProgram(), 'AutoencoderKLCausal3D', kilnVaeConfig(config));
-  const shapes = new Map(bound.weights.map((w) => [w.key, w.shape]));
-  let drawn = 0;
-  return {
-    path: `random released-config weights (seed ${seed})`,
-    keys: () => shapes.keys(),
-    info: (k) => {
-      const shape = shapes.get(k);
-      if (!shape) throw new Error(`no weight ${k}`);
-      return { shape, dtype: 'F32' };
-    },
-    read: (k): HostTensor => {
-      const shape = shapes.get(k);
-      if (!shape) throw new Error(`no weight ${k}`);
-      const n = shape.reduce((a, b) => a * b, 1);
-      const rule = initRule(k, shape);
-      const u = uniform(n, (seed * 0x9e3779b1 + keyHash(k)) >>> 0, -Math.sqrt(3), Math.sqrt(3));
-      for (let i = 0; i < n; i++) u[i] = rule(u[i]);
-      drawn += n;
-      return { dtype: 'F32', shape: [...shape], data: u };
-    },
-    drawn: () => drawn,
-  };
+  return lazyRandomWeights(new Map(bound.weights.map((w) => [w.key, w.shape])), seed, `random released-config weights (seed ${seed})`);
 }
 
 const mb = (b: number): number => b / 2 ** 20;
 
 export async function runReleasedDecode(ctx: BenchContext): Promise<void> {
   const { dev, rec, log } = ctx;
-  const weights = lazyRandomWeights(RELEASED_TILED_CONFIG);
+  const weights = lazyRandomVaeWeights(RELEASED_TILED_CONFIG);
   const vae = new HunyuanVae(RELEASED_TILED_CONFIG, weights, { backend: 'webgpu', device: dev, tuning: 'cache' });
   vae.enableTiling();
   const tiles = decodeTileShapes(RELEASED_LATENT, vae.flags, vae.tiling);

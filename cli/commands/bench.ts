@@ -12,7 +12,7 @@ Runs Kiln's benchmarks on this machine's GPU (or CPU adapter) and writes bench/r
 (entries { name, value, unit, vs, ratio, adapter, command }) and bench/RESULTS.md. Every ratio
 compares figures measured in the same run. Entries of suites not run keep their last values.
 
-Suites (default: all but released-decode):
+Suites (default: all but released-decode and released-dit):
   contractions     Kiln conv3d [1,128,5,64,64]->128 k3 and matmul 1024^3 against hand-written
                    WGSL baselines (bench/baselines/) and PyTorch on the CPU; tunes both kernels
                    (into bench/.cache/, not your tuning cache)
@@ -22,6 +22,10 @@ Suites (default: all but released-decode):
   tiled-memory     planned and measured peak memory of tiled vs untiled decode as sizes grow
   released-decode  the released VAE config (random weights) decoding [1,16,2,16,16] with
                    64-pixel tiles: time and peaks (several minutes on a CPU adapter)
+  released-dit     the released transformer's widths with one double and one single block
+                   (random weights): block times, the step extrapolated to 20 + 40 blocks,
+                   TFLOP/s per kernel kind; 720p at 129 frames on a GPU, a small grid on a
+                   CPU adapter
 
 PyTorch comparisons need a python3 that can import torch (Debian: apt-get install python3-torch;
 also install libopenblas0-pthread, or PyTorch's matmul runs on the reference BLAS).
@@ -35,7 +39,8 @@ Options:
 Examples:
   npm run bench
   node bin/kiln.js bench contractions
-  node bin/kiln.js bench released-decode`;
+  node bin/kiln.js bench released-decode
+  node bin/kiln.js bench released-dit`;
 
 export const benchCommand: Command = {
   name: 'bench',

@@ -7,7 +7,7 @@
 import { lazyProgram } from '../../dsl/program.ts';
 import { tensorArg } from '../../compiler/bind.ts';
 import type { CallArg } from '../../dsl/session.ts';
-import { ModelSession, type CallInput, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
+import { ModelSession, type CallInput, type CallOptions, type CallResult, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { timestepSinusoid } from './timestep.ts';
 
@@ -85,6 +85,11 @@ export class HunyuanDit {
 
   /** The predicted velocity, [B, out_channels, T', H', W']. */
   async forward(inputs: DitInputs): Promise<HostTensor> {
+    return (await this.call(inputs)).outputs.out;
+  }
+
+  /** The forward as a session call: its output `out`, and the profile or plan `opts` asks for. */
+  call(inputs: DitInputs, opts: CallOptions = {}): Promise<CallResult> {
     const t = toFloat64(inputs.t);
     if (this.config.guidance_embed && !inputs.guidance) throw new Error('this transformer embeds guidance (guidance_embed): pass the guidance strength (scale · 1000) per sample');
     const none = { value: null };
@@ -93,6 +98,6 @@ export class HunyuanDit {
       this.config.guidance_embed ? timestepSinusoid(toFloat64(inputs.guidance!)) : none,
       this.config.token_replace ? timestepSinusoid(new Float64Array(t.length)) : none,
     ];
-    return (await this.session.call('forward', args)).outputs.out;
+    return this.session.call('forward', args, opts);
   }
 }
