@@ -21,6 +21,7 @@ import { ditModelFromKwargs, DitConfigError } from '../../models/hunyuan_dit/con
 import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig } from '../../models/hunyuan_dit/transformer.ts';
 import { randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
 import { LoraError, withLora } from '../../models/hunyuan_dit/lora.ts';
+import { reportWeightUploads } from '../weight_uploads.ts';
 import { createVae, openVaeSource } from '../../models/hunyuan_vae/run.ts';
 import { isI2vResolution, RESOLUTION_BASES } from '../../models/i2v/buckets.ts';
 import { imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
@@ -247,7 +248,7 @@ export const i2vCommand: Command = {
       if (backend === 'webgpu') {
         progress.stage('open device');
         device = await acquireDevice();
-        closers.push(releaseDevice);
+        closers.push(releaseDevice, reportWeightUploads(device, progress));
       }
       const session = { backend, device, dtype } as const;
       if (values.lora) {

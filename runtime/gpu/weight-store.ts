@@ -46,7 +46,21 @@ const asSource = (set: WeightSet): WeightSource =>
     ? { read: (k) => set.get(k), has: (k) => set.has(k), keys: () => set.keys() }
     : (set as WeightSource);
 
+/** How far one run's weight uploads have got (WeightStore.onUpload), told after each weight. */
+export interface UploadProgress {
+  /** The weight just uploaded, and its bytes on the GPU. */
+  readonly key: string;
+  readonly bytes: number;
+  /** Weights (and bytes) uploaded so far of those the run found missing, and all of them. */
+  readonly done: number;
+  readonly total: number;
+  readonly doneBytes: number;
+  readonly totalBytes: number;
+}
+
 export class WeightStore {
+  /** Told after each upload, so a long load (a released checkpoint: tens of GiB) can show progress. */
+  onUpload: ((progress: UploadProgress) => void) | undefined;
   private source: WeightSource | undefined;
   private readonly resident = new Map<string, Promise<GPUBuffer>>();
   private readonly sizes = new Map<string, number>();
@@ -88,13 +102,21 @@ export class WeightStore {
    * per-device stack), and a source may run a program of its own to make a weight.
    */
   async buffers(weights: readonly TensorInfo[]): Promise<Map<number, GPUBuffer>> {
+    const missing = new Set(weights.filter((w) => !this.resident.has(cacheKeyOf(w))));
+    const totalBytes = [...missing].reduce((s, w) => s + w.bytes, 0);
+    let [done, doneBytes] = [0, 0];
     const out = new Map<number, GPUBuffer>();
-    for (const info of weights) out.set(info.id, await this.buffer(info));
+    for (const info of weights) {
+      out.set(info.id, await this.buffer(info));
+      if (!missing.has(info)) continue;
+      doneBytes += info.bytes;
+      this.onUpload?.({ key: info.name, bytes: info.bytes, done: ++done, total: missing.size, doneBytes, totalBytes });
+    }
     return out;
   }
 
   private buffer(info: TensorInfo): Promise<GPUBuffer> {
-    const cacheKey = `${info.name}\u0000${info.dtype}`;
+    const cacheKey = cacheKeyOf(info);
     const cached = this.resident.get(cacheKey);
     if (cached) {
       this.hits++;
@@ -152,6 +174,8 @@ export class WeightStore {
     return buffer!;
   }
 }
+
+const cacheKeyOf = (info: TensorInfo): string => `${info.name}\u0000${info.dtype}`;
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 

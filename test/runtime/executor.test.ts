@@ -110,6 +110,19 @@ describe.skipIf(!dev)(dev ? 'executor on a real WebGPU device' : `executor: ${NO
     r.release();
     d.setWeights(new Map([['layer.weight', f32(ws)]]));
   });
+  it('tells onUpload about each weight a run uploads, and nothing for weights already resident', async () => {
+    const told: string[] = [];
+    d.setWeights(new Map([['layer.weight', f32(ws)]]));
+    d.weights.onUpload = (p) => told.push(`${p.key} ${p.done}/${p.total} ${p.doneBytes}/${p.totalBytes}`);
+    try {
+      (await d.run(programA(N), { x: f32(xs) })).release();
+      (await d.run(programB(N), { x: f32(xs) })).release(); // the same key: already on the GPU
+    } finally {
+      d.weights.onUpload = undefined;
+    }
+    expect(told).toEqual([`layer.weight 1/1 ${4 * N}/${4 * N}`]);
+  });
+
   it('lets a weight source run programs while a run waits for its weights (they go first)', async () => {
     const v = f32(Float32Array.from([0.25, 2, -1]));
     d.setWeights({

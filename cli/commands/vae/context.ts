@@ -8,6 +8,7 @@
  * progress display and are silenced by --quiet; `warn` lines (auto-tiling switches, config
  * mismatches) go to stderr always; results go to stdout.
  */
+import { reportWeightUploads } from '../../weight_uploads.ts';
 import { acquireDevice, releaseDevice, type KilnDevice } from '../../../runtime/device.ts';
 import { formatProfile, type ProfileEntry } from '../../../runtime/executor.ts';
 import { createProgress, type Progress } from '../../progress.ts';
@@ -62,6 +63,7 @@ export class VaeContext {
       if (args.backend === 'webgpu') {
         progress.stage('open device');
         device = await acquireDevice();
+        reportWeightUploads(device, progress); // until the device is released with the context
       }
       const vae = createVae(source, { backend: args.backend, device, dumpWgsl: args.dumpWgsl, dtype: args.dtype });
       if (tiling) vae.tiling = tiling;
