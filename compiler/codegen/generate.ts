@@ -19,7 +19,9 @@ import { generateConv } from './conv.ts';
 import { generateElementwise } from './elementwise.ts';
 import { generateMatmul } from './matmul.ts';
 import { generateSubgroupMatrixMatmul, type SubgroupMatrixSupport } from './subgroup_matrix.ts';
+import { generateSubgroupMatrixAttention } from './subgroup_matrix_attention.ts';
 import { generateSubgroupMatrixConv } from './subgroup_matrix_conv.ts';
+import { generateStagedSubgroupMatrixMatmul } from './subgroup_matrix_staged.ts';
 import { generateReduction } from './reduction.ts';
 import { IndexRangeError } from './writer.ts';
 import { ACTIVATION_ADVICE } from '../passes/tensors.ts';
@@ -51,13 +53,21 @@ function generateGroup(name: string, g: KernelGroup, ctx: GenContext, outputTens
     case 'reduction': return generateReduction(name, g.chain, ctx);
     case 'matmul': {
       const sm = ctx.tiles?.subgroupMatrix;
-      return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixMatmul(name, g.epi, ctx, ctx.subgroupMatrix, sm?.fragments)) || generateMatmul(name, g.epi, ctx);
+      // Subgroup matrices straight from storage where the operands allow, else staged, else register tiles.
+      const support = sm !== 'off' ? ctx.subgroupMatrix : undefined;
+      const fragments = sm !== 'off' ? sm?.fragments : undefined;
+      return (support && (generateSubgroupMatrixMatmul(name, g.epi, ctx, support, fragments) || generateStagedSubgroupMatrixMatmul(name, g.epi, ctx, support, fragments)))
+        || generateMatmul(name, g.epi, ctx);
     }
     case 'conv': {
       const sm = ctx.tiles?.subgroupMatrix;
       return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixConv(name, g.epi, ctx, ctx.subgroupMatrix, sm?.fragments)) || generateConv(name, g.epi, ctx);
     }
-    case 'attention': return generateAttention(name, g.att, g.epi, ctx);
+    case 'attention': {
+      // `tiles.attention` configures the scalar kernel, used where subgroup matrices are off or do not fit.
+      const sm = ctx.tiles?.subgroupMatrix;
+      return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixAttention(name, g.att, g.epi, ctx, ctx.subgroupMatrix)) || generateAttention(name, g.att, g.epi, ctx);
+    }
   }
 }
 
@@ -75,7 +85,7 @@ export interface KernelSetting {
   /** The assignment's tensors, possibly with other storage dtypes (compile's `storage`). */
   readonly tensors: readonly TensorInfo[];
   readonly target: Target;
-  /** Matmuls use subgroup matrices where these configurations fit (else register tiles). */
+  /** Matmuls, convolutions and attention use subgroup matrices where these configurations fit. */
   readonly subgroupMatrix?: SubgroupMatrixSupport;
 }
 

@@ -47,7 +47,7 @@ const fragmentsFor = (extent: number, frag: number): number => Math.max(1, Math.
  * True if `n` only reads tensors stored as `T`, through views (a channels-last weight copy,
  * padding, upsampling, slices) and a pad's constant zeros: every value of `n` is one of T.
  */
-function readsStoredAs(T: 'f32' | 'f16', n: Node, ctx: GenContext): boolean {
+export function readsStoredAs(T: 'f32' | 'f16', n: Node, ctx: GenContext): boolean {
   const t = ctx.storage.tensorOf(n);
   if (t !== undefined) return (ctx.storageOf?.(t) ?? n.dtype) === T;
   if (n.op === 'const') return n.value === 0;

@@ -88,7 +88,8 @@ const SUBGROUP_MATRIX_FRAGMENTS: readonly (readonly [number, number])[] = [[1, 1
 /**
  * Every candidate for a kernel group, as tile overrides; empty for untunable (elementwise)
  * kernels. With `subgroupMatrix` (the adapter has configurations), a matmul's and a
- * convolution's candidates include subgroup-matrix fragment counts (withSubgroupMatrices).
+ * convolution's candidates include subgroup-matrix fragment counts (withSubgroupMatrices), and
+ * attention's the subgroup-matrix kernel beside the scalar one's configurations.
  */
 export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: SubgroupMatrixSupport): KernelTiles[] {
   switch (g.kind) {
@@ -110,7 +111,10 @@ export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: S
     }
     case 'attention': {
       const r = g.att.qk.shape.length;
-      return attentionCandidates(target, g.att.qk.shape[r - 2]).map((attention) => ({ attention }));
+      const scalar = attentionCandidates(target, g.att.qk.shape[r - 2]);
+      // With subgroup matrices: the heuristic first (subgroup matrices where they fit), then the scalar kernel's configurations.
+      if (!subgroupMatrix) return scalar.map((attention) => ({ attention }));
+      return [{ attention: scalar[0] }, ...scalar.map((attention) => ({ attention, subgroupMatrix: 'off' as const }))];
     }
   }
 }

@@ -66,9 +66,9 @@ describe('subgroup-matrix matmul', () => {
     expect(w).toMatch(/^enable f16;$/m);
     expect(w).toContain('subgroup_matrix_left<f16, 16, 16>');
     expect(w).toContain('subgroup_matrix_result<f32, 16, 16>');
-    // An f32 input times an f16 weight: no configuration fits both; register tiles.
+    // An f32 input times an f16 weight: not directly; staged, the input as hi and lo parts.
     const u = matmul(64, 32, 64);
-    expect(wgslOf(u.graph(), { subgroupMatrix: SUPPORT, storage: 'f16' })[0]).not.toContain('subgroup_matrix');
+    expect(wgslOf(u.graph(), { subgroupMatrix: SUPPORT, storage: 'f16' })[0]).toContain('16x16x16 f16->f32, 2x2 fragments per subgroup, operands staged by 32 steps (A as hi and lo parts)');
   });
 
   it('refuses configurations that accumulate in f16', () => {
@@ -88,12 +88,12 @@ describe('subgroup-matrix matmul', () => {
     expect(w).not.toMatch(/if \(/);
   });
 
-  it('falls back to the register-tiled kernel for a prologue or sizes off the fragment grid', () => {
+  it('stages the operands for a prologue or sizes off the fragment grid; register tiles without configurations', () => {
+    const staged = (w: string) => expect(w).toMatch(/on subgroup matrices .*operands staged by/);
     const u = matmul(64, 32, 48);
-    const withPrologue = u.graph(u.b.matmul(u.b.unary('neg', u.a), u.w));
-    expect(compile(withPrologue, F16_TARGET, { subgroupMatrix: SUPPORT }).kernels[0].wgsl).not.toContain('subgroup_matrix');
+    staged(compile(u.graph(u.b.matmul(u.b.unary('neg', u.a), u.w)), F16_TARGET, { subgroupMatrix: SUPPORT }).kernels[0].wgsl);
     const odd = matmul(60, 32, 48);
-    expect(compile(odd.graph(), F16_TARGET, { subgroupMatrix: SUPPORT }).kernels[0].wgsl).not.toContain('subgroup_matrix');
+    staged(compile(odd.graph(), F16_TARGET, { subgroupMatrix: SUPPORT }).kernels[0].wgsl);
     const none = matmul(64, 32, 48);
     expect(compile(none.graph(), F16_TARGET, {}).kernels[0].wgsl).not.toContain('subgroup_matrix');
   });

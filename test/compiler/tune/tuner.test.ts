@@ -17,7 +17,7 @@ import { kernelSignature, sizeBucket } from '../../../compiler/tune/signature.ts
 import { tableOf } from '../../../compiler/tune/table.ts';
 import { tunableKernels, tuneGraph } from '../../../compiler/tune/tuner.ts';
 import { defaultContractionTile, defaultReductionConfig, elementwiseVectorsPerThread } from '../../../compiler/codegen/tile.ts';
-import { causalConv3d } from '../support/graphs.ts';
+import { attention, causalConv3d } from '../support/graphs.ts';
 
 const dirs: string[] = [];
 const freshCache = (): TuneCache => {
@@ -255,6 +255,35 @@ describe('tuning with subgroup matrices (a model of time; the kernels are compil
     expect(fragmentsOf(compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) }).kernels[0])).toBe('4x2');
     expect(fragmentsOf(compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT }).kernels[0])).toBe('2x2');
   });
+});
+
+describe('tuning attention with subgroup matrices (a model of time; the kernels are compiled, not run)', () => {
+  const SUPPORT = { subgroupMaxSize: 32, configs: [{ M: 8, N: 8, K: 8, componentType: 'f32' as const, resultComponentType: 'f32' as const }] };
+  function attentionGraph(): Graph {
+    const b = new GraphBuilder();
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => b.input(n, [2, 40, 16], 'f32'));
+    return b.graph([{ name: 'o', node: attention(b, q, k, v) }]);
+  }
+  const onTensorCores = (k: Kernel): boolean => k.wgsl.includes('on subgroup matrices');
+
+  it('tries the subgroup-matrix kernel first, then the scalar configurations with subgroup matrices off', () => {
+    const cands = candidatesFor(tunableKernels(attentionGraph(), LAVAPIPE).kernels[0].group, LAVAPIPE, SUPPORT);
+    expect(cands[0].subgroupMatrix).toBeUndefined();
+    expect(cands.slice(1).every((c) => c.subgroupMatrix === 'off' && c.attention !== undefined)).toBe(true);
+    expect(cands.length).toBeGreaterThan(2);
+    for (const c of cands) expect(tilesProblem(c, LAVAPIPE)).toBeUndefined();
+    expect(candidatesFor(tunableKernels(attentionGraph(), LAVAPIPE).kernels[0].group, LAVAPIPE).every((c) => c.subgroupMatrix === undefined)).toBe(true);
+  });
+
+  for (const fasterOnTensorCores of [true, false]) {
+    it(`keeps ${fasterOnTensorCores ? 'the subgroup-matrix kernel' : 'a scalar configuration'} when it is faster, and compile then uses it`, async () => {
+      const g = attentionGraph();
+      const cache = freshCache();
+      await tuneGraph(g, LAVAPIPE, async (k) => (onTensorCores(k) === fasterOnTensorCores ? 1 : 3), cache, { subgroupMatrix: SUPPORT });
+      const tuned = compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) });
+      expect(onTensorCores(tuned.kernels[0])).toBe(fasterOnTensorCores);
+    });
+  }
 });
 
 describe('compile with a tuning table', () => {
