@@ -6,6 +6,7 @@
  *
  * Suites (default: all but the released-size ones, which take minutes on a CPU adapter):
  *   contractions     conv3d and matmul vs hand-written WGSL and PyTorch CPU (figure a)
+ *   attention        flash attention vs PyTorch; on tensor cores vs the scalar kernel
  *   bandwidth        copy bandwidth vs GroupNorm+SiLU and residual add (figure b)
  *   vae              tiny and medium VAE decoder forward vs PyTorch CPU (figure c)
  *   tfjs             TensorFlow.js WebGPU backend on the same device (figure d)
@@ -20,6 +21,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { acquireDevice, releaseDevice, type KilnDevice } from '../runtime/device.ts';
 import { BENCH_CACHE_DIR, BENCH_DIR, type BenchContext } from './context.ts';
+import { runAttention } from './figures/attention.ts';
 import { runBandwidth } from './figures/bandwidth.ts';
 import { runContractions } from './figures/contractions.ts';
 import { runReleasedDecode } from './figures/released_decode.ts';
@@ -40,6 +42,7 @@ export interface Suite {
 
 export const SUITES: readonly Suite[] = [
   { name: 'contractions', title: 'Contractions: conv3d and matmul', byDefault: true, run: runContractions },
+  { name: 'attention', title: 'Attention: flash-style kernels against PyTorch, tensor cores against scalar', byDefault: true, run: runAttention },
   { name: 'bandwidth', title: 'Memory-bound kernels against copy bandwidth', byDefault: true, run: runBandwidth },
   { name: 'vae', title: 'VAE decoder forward', byDefault: true, run: runVae },
   { name: 'tfjs', title: 'TensorFlow.js WebGPU on the same device', byDefault: true, run: runTfjs },

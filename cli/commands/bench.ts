@@ -16,6 +16,9 @@ Suites (default: all but released-decode and released-dit):
   contractions     Kiln conv3d [1,128,5,64,64]->128 k3 and matmul 1024^3 against hand-written
                    WGSL baselines (bench/baselines/) and PyTorch on the CPU; tunes both kernels
                    (into bench/.cache/, not your tuning cache)
+  attention        softmax attention, d 128 (24 heads x 4096 tokens on a GPU, 2 x 512 on a
+                   CPU adapter): Kiln's flash kernel vs PyTorch (CPU; CUDA f32 and f16 SDPA
+                   where PyTorch has a GPU), and on tensor cores vs the scalar kernel
   bandwidth        copy bandwidth; GroupNorm+SiLU and a residual add as a share of it
   vae              tiny and medium VAE decoder forward: time, kernels, planned peak, vs PyTorch
   tfjs             TensorFlow.js's WebGPU backend on the same Dawn device (matmul, conv2d)

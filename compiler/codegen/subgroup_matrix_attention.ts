@@ -34,9 +34,10 @@
  *   the prologue (RoPE, RMSNorm); scores, sums and the output are f32. Staging Q and K as hi and
  *   lo parts, as the convolution stages its inputs (subgroup_matrix_conv.ts), would cost three
  *   products for S instead of one, and bought nothing measurable: on the transformer goldens
- *   with `--dtype f16` (bench/experiments/emulated_tensor_core_goldens.ts) relative L2 errors of
- *   7.2e-4, 7.1e-4 and 1.37e-3 rounded, 6.9e-4, 7.0e-4 and 1.35e-3 split, against 6.8e-4,
- *   7.0e-4 and 1.39e-3 for the scalar kernel (upstream rounds Q, K and P to bf16).
+ *   with `--dtype f16` (bench/experiments/emulated_tensor_core_goldens.ts; dit_tiny_token_replace,
+ *   dit_token_replace_wide, dit_no_qk_norm_t2v) relative L2 errors of 7.2e-4, 7.1e-4 and
+ *   1.37e-3 rounded, 6.9e-4, 7.0e-4 and 1.35e-3 split, against 6.8e-4, 7.2e-4 and 1.39e-3 for
+ *   the scalar kernel (upstream rounds Q, K and P to bf16).
  *
  * It takes attention whose V is stored in the config's component type (f16 configurations are
  * for f16 storage), on a configuration accumulating in f32, when the tiles fit the workgroup

@@ -33,12 +33,8 @@ export interface SubgroupMatrixOps {
 const shapeOf = (cfg: SubgroupMatrixConfig, kind: FragmentKind | 'result'): [number, number] =>
   kind === 'left' ? [cfg.M, cfg.K] : kind === 'right' ? [cfg.K, cfg.N] : [cfg.M, cfg.N];
 
-/**
- * The operations for subgroups of `lanes` invocations, native or emulated; `lane` is the WGSL
- * expression for an invocation's index within its subgroup (lidx where the workgroup is one
- * subgroup).
- */
-export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, component: 'f32' | 'f16', emulate: boolean, lanes: number, lane = 'lidx'): SubgroupMatrixOps {
+/** The operations for a workgroup of `lanes` invocations (one subgroup), native or emulated. */
+export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, component: 'f32' | 'f16', emulate: boolean, lanes: number): SubgroupMatrixOps {
   const T = component;
   if (!emulate) {
     w.enable('chromium_experimental_subgroup_matrix');
@@ -69,11 +65,11 @@ export function subgroupMatrixOps(w: KernelWriter, cfg: SubgroupMatrixConfig, co
       w.stmt(`var ${name}: array<${T}, ${rows * cols}>;`);
       w.stmt(`for (var e = 0u; e < ${n(rows * cols)}; e++) { ${name}[e] = ${array}[${offset} + ${at}]; }`);
     },
-    // This invocation's share of the result: elements lane, lane + lanes, ...
+    // This invocation's share of the result: elements lidx, lidx + lanes, ...
     multiplyAccumulate: (acc, left, right) => {
-      w.stmt(`for (var e = ${lane}; e < ${n(M * N)}; e += ${lanes}u) { let i = e / ${N}u; let j = e % ${N}u; var s = ${acc}[e]; ` +
+      w.stmt(`for (var e = lidx; e < ${n(M * N)}; e += ${lanes}u) { let i = e / ${N}u; let j = e % ${N}u; var s = ${acc}[e]; ` +
         `for (var q = 0u; q < ${n(K)}; q++) { s = fma(f32(${left}[i * ${K}u + q]), f32(${right}[q * ${N}u + j]), s); } ${acc}[e] = s; }`);
     },
-    store: (array, offset, acc, stride) => w.stmt(`for (var e = ${lane}; e < ${n(M * N)}; e += ${lanes}u) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
+    store: (array, offset, acc, stride) => w.stmt(`for (var e = lidx; e < ${n(M * N)}; e += ${lanes}u) { ${array}[${offset} + (e / ${N}u) * ${stride}u + e % ${N}u] = ${acc}[e]; }`),
   };
 }
