@@ -11,22 +11,11 @@ import json
 import math
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def best_ms(fn, repeats, sync=lambda: None):
-    fn()
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, (time.perf_counter() - t0) * 1000.0)
-    return best
+from timing import best_ms
 
 
 def attention(q, k, v):

@@ -10,22 +10,11 @@ has CUDA and sees a GPU, the same ops are timed there too ("conv3d_cuda_ms", "ma
 import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def best_ms(fn, repeats, sync=lambda: None):
-    fn()
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, (time.perf_counter() - t0) * 1000.0)
-    return best
+from timing import best_ms
 
 
 def time_ops(job, device, repeats, sync, suffix, out):

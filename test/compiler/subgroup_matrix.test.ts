@@ -14,7 +14,7 @@ import type { Graph, Node } from '../../compiler/ir.ts';
 import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
 import { shaderChecker } from '../../runtime/gpu/shader-check.ts';
 import { roundToF16 } from '../../compiler/f16.ts';
-import { checkGraph, gpu, randomInputs, rng } from './support/gpu.ts';
+import { checkGraph, gpu, randomInputs, rng, nativeSubgroupMatrixConfigs } from './support/gpu.ts';
 
 const F16_TARGET: Target = { ...DEFAULT_TARGET, features: { ...DEFAULT_TARGET.features, shaderF16: true, subgroups: true } };
 const F16_F32: SubgroupMatrixConfig = { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' };
@@ -197,12 +197,7 @@ describe.skipIf(!emulating)(emulating ? 'subgroup-matrix matmul emulated in plai
   });
 });
 
-const device = await gpu();
-const support = device?.subgroupMatrix;
-const accumulatesInF32 = support?.configs.filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || c.componentType === 'f16')) ?? [];
-const why = !device ? 'skipped: no WebGPU adapter'
-  : !support ? 'skipped: this adapter reports no subgroup-matrix configurations (lavapipe has none)'
-  : 'skipped: none of this adapter\'s configurations takes f32 or f16 operands into f32';
+const { support, configs: accumulatesInF32, why } = await nativeSubgroupMatrixConfigs();
 
 describe.skipIf(!accumulatesInF32.length)(accumulatesInF32.length ? 'subgroup-matrix matmul on WebGPU against the interpreter' : `subgroup-matrix matmul on WebGPU — ${why}`, () => {
   for (const cfg of accumulatesInF32) {

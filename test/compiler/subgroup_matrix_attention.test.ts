@@ -14,7 +14,7 @@ import type { Graph, Node } from '../../compiler/ir.ts';
 import { DEFAULT_TARGET, type Target } from '../../compiler/target.ts';
 import { shaderChecker } from '../../runtime/gpu/shader-check.ts';
 import { seed } from './support/arbitraries.ts';
-import { checkGraph, gpu } from './support/gpu.ts';
+import { checkGraph, gpu, nativeSubgroupMatrixConfigs } from './support/gpu.ts';
 import { attention, blockCausalMask } from './support/graphs.ts';
 
 const TARGET: Target = { ...DEFAULT_TARGET, limits: { ...DEFAULT_TARGET.limits, maxComputeWorkgroupStorageSize: 49_152 }, features: { ...DEFAULT_TARGET.features, shaderF16: true, subgroups: true } };
@@ -144,12 +144,7 @@ describe.skipIf(!emulating)(emulating ? 'subgroup-matrix attention emulated in p
   });
 });
 
-const device = await gpu();
-const support = device?.subgroupMatrix;
-const accumulatesInF32 = support?.configs.filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || c.componentType === 'f16')) ?? [];
-const why = !device ? 'skipped: no WebGPU adapter'
-  : !support ? 'skipped: this adapter reports no subgroup-matrix configurations (lavapipe has none)'
-  : 'skipped: none of this adapter\'s configurations takes f32 or f16 operands into f32';
+const { support, configs: accumulatesInF32, why } = await nativeSubgroupMatrixConfigs();
 
 describe.skipIf(!accumulatesInF32.length)(accumulatesInF32.length ? 'subgroup-matrix attention on WebGPU against the interpreter' : `subgroup-matrix attention on WebGPU — ${why}`, () => {
   for (const cfg of accumulatesInF32) {

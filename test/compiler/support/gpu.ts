@@ -14,6 +14,7 @@ import type { DType, Graph } from '../../../compiler/ir.ts';
 import { numel } from '../../../compiler/ir.ts';
 import type { CompiledProgram } from '../../../compiler/kernel.ts';
 import type { Target, TargetAdapter, TargetFeatures, TargetLimits } from '../../../compiler/target.ts';
+import type { SubgroupMatrixConfig, SubgroupMatrixSupport } from '../../../compiler/codegen/subgroup_matrix.ts';
 import { type CompileOptions, compile } from '../../../compiler/compile.ts';
 import { interpret } from '../../../compiler/reference/interpret.ts';
 import { roundToF16 } from '../../../compiler/f16.ts';
@@ -176,4 +177,18 @@ export async function checkGraph(graph: Graph, opts: CheckOptions = {}): Promise
     if (again) expectClose(again.get(o.name)!, e, `${o.name} (zero poison)`, tol);
   }
   return program;
+}
+
+/**
+ * The test device's subgroup-matrix configurations that take f32 or f16 operands into f32 (what
+ * Kiln's tensor-core kernels use), with the device's support, or why a native test must skip.
+ */
+export async function nativeSubgroupMatrixConfigs(): Promise<{ support?: SubgroupMatrixSupport; configs: SubgroupMatrixConfig[]; why: string }> {
+  const device = await gpu();
+  const support = device?.subgroupMatrix;
+  const configs = support?.configs.filter((c) => c.resultComponentType === 'f32' && (c.componentType === 'f32' || c.componentType === 'f16')) ?? [];
+  const why = !device ? 'skipped: no WebGPU adapter'
+    : !support ? 'skipped: this adapter reports no subgroup-matrix configurations (lavapipe has none)'
+    : 'skipped: none of this adapter\'s configurations takes f32 or f16 operands into f32';
+  return { support, configs, why };
 }
