@@ -43,9 +43,9 @@ describe('kiln tune usage', () => {
 describe('kiln bench usage', () => {
   it('lists its suites, and refuses an unknown one', async () => {
     expect(await main(['bench', '--list'])).toBe(0);
-    expect(out.join('\n')).toMatch(/contractions[\s\S]*released-decode .*not in the default run/);
+    expect(out.join('\n')).toMatch(/contractions[\s\S]*attention[\s\S]*released-decode .*not in the default run[\s\S]*released-dit .*not in the default run/);
     expect(await main(['bench', 'nonsense'])).toBe(2);
-    expect(err.at(-1)).toMatch(/unknown suite 'nonsense'; the suites are contractions, bandwidth/);
+    expect(err.at(-1)).toMatch(/unknown suite 'nonsense'; the suites are contractions, attention, bandwidth/);
   });
 });
 
