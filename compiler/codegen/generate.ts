@@ -66,7 +66,7 @@ function generateGroup(name: string, g: KernelGroup, ctx: GenContext, outputTens
     case 'attention': {
       // `tiles.attention` configures the scalar kernel, used where subgroup matrices are off or do not fit.
       const sm = ctx.tiles?.subgroupMatrix;
-      return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixAttention(name, g.att, g.epi, ctx, ctx.subgroupMatrix)) || generateAttention(name, g.att, g.epi, ctx);
+      return (ctx.subgroupMatrix && sm !== 'off' && generateSubgroupMatrixAttention(name, g.att, g.epi, ctx, ctx.subgroupMatrix, sm?.fragments)) || generateAttention(name, g.att, g.epi, ctx);
     }
   }
 }

@@ -64,7 +64,8 @@ const MAX_FRAGMENTS = 2;
 
 /**
  * A tuned choice: result fragments per subgroup along M and N (a size they do not divide falls
- * back to the heuristic's), or `off`: the register-tiled kernel even where a configuration fits.
+ * back to the heuristic's; for attention, query-row and key fragments of its scores), or `off`:
+ * the register-tiled (or scalar) kernel even where a configuration fits.
  */
 export type SubgroupMatrixTiles = { readonly fragments: readonly [number, number] } | 'off';
 

@@ -89,8 +89,12 @@ function planBytes(p: Plan): number {
   return t * (p.bq * p.dqP + p.bk * kvRows + p.bq * p.bk) + 4 * (p.bq * p.bk + p.bq * p.cfg.N + 2 * p.bq);
 }
 
-/** Why `att` cannot run on `cfg`, or the plan it runs with there. */
-function fit(att: AttentionMatch, ctx: GenContext, cfg: SubgroupMatrixConfig, bytesLeft: number, lanes: number): Plan | string {
+/**
+ * Why `att` cannot run on `cfg`, or the plan it runs with there: `fragments` (a tuned choice:
+ * query-row and key fragments, BQ = f0·M, BK = f1·N rounded up to K) where it fits, else the
+ * heuristic's.
+ */
+function fit(att: AttentionMatch, ctx: GenContext, cfg: SubgroupMatrixConfig, bytesLeft: number, lanes: number, fragments?: readonly [number, number]): Plan | string {
   if (cfg.resultComponentType !== 'f32') return `the config accumulates in ${cfg.resultComponentType}, not f32`;
   const T = cfg.componentType;
   if (T !== 'f32' && T !== 'f16') return `${T} operands`;
@@ -99,6 +103,10 @@ function fit(att: AttentionMatch, ctx: GenContext, cfg: SubgroupMatrixConfig, by
   const [dq, dv] = [att.q.shape[r - 1], att.v.shape[r - 1]];
   const unit = (cfg.N * cfg.K) / gcd(cfg.N, cfg.K);
   const base = { cfg, T, dqP: roundUp(dq, cfg.K), dvP: roundUp(dv, cfg.N) };
+  if (fragments) {
+    const tuned: Plan = { ...base, bq: fragments[0] * cfg.M, bk: roundUp(fragments[1] * cfg.N, unit) };
+    if (planBytes(tuned) <= bytesLeft) return tuned;
+  }
   const plans = TILE_PREFERENCE.map(([q, k]): Plan => ({ ...base, bq: roundUp(q, cfg.M), bk: roundUp(k, unit) }));
   const fitting = plans.filter((p) => planBytes(p) <= bytesLeft);
   const plan = fitting.find((p) => (p.bq * p.dvP) / lanes <= MAX_ACCUMULATORS) ?? fitting[fitting.length - 1];
@@ -120,10 +128,10 @@ function forTileElements(w: KernelWriter, n: number, rows: number, cols: number,
 }
 
 /** The kernel on the first configuration that fits, or undefined (use the scalar kernel). */
-export function generateSubgroupMatrixAttention(name: string, att: AttentionMatch, epi: Epilogue, ctx: GenContext, support: SubgroupMatrixSupport): GeneratedKernel | undefined {
+export function generateSubgroupMatrixAttention(name: string, att: AttentionMatch, epi: Epilogue, ctx: GenContext, support: SubgroupMatrixSupport, fragments?: readonly [number, number]): GeneratedKernel | undefined {
   const w = newWriter(ctx);
   const S = support.subgroupMaxSize;
-  const plan = support.configs.map((c) => fit(att, ctx, c, w.workgroupBytesLeft(), S)).find((f): f is Plan => typeof f !== 'string');
+  const plan = support.configs.map((c) => fit(att, ctx, c, w.workgroupBytesLeft(), S, fragments)).find((f): f is Plan => typeof f !== 'string');
   if (!plan) return undefined;
   const { cfg, T, bq, bk, dqP, dvP } = plan;
   const r = att.pv.shape.length;

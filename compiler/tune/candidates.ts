@@ -81,7 +81,8 @@ export function attentionCandidates(target: Target, lq: number): AttentionConfig
  * Result fragments per subgroup tried on subgroup matrices. A matmul takes each only where it
  * divides the output (elsewhere the kernel takes the heuristic's count, and the tuner sees the
  * same code again and times it once); a convolution where its tiles fit in workgroup memory
- * (elsewhere it is the register-tiled kernel, as with 'off').
+ * (elsewhere it is the register-tiled kernel, as with 'off'); attention reads them as query-row
+ * and key fragments of its scores, where the tiles fit (elsewhere the heuristic's).
  */
 const SUBGROUP_MATRIX_FRAGMENTS: readonly (readonly [number, number])[] = [[1, 1], [2, 1], [1, 2], [2, 2], [4, 2], [2, 4], [4, 4]];
 
@@ -112,9 +113,14 @@ export function candidatesFor(g: KernelGroup, target: Target, subgroupMatrix?: S
     case 'attention': {
       const r = g.att.qk.shape.length;
       const scalar = attentionCandidates(target, g.att.qk.shape[r - 2]);
-      // With subgroup matrices: the heuristic first (subgroup matrices where they fit), then the scalar kernel's configurations.
+      // With subgroup matrices: the heuristic first (subgroup matrices where they fit), then
+      // query-row and key fragment counts, then the scalar kernel's configurations.
       if (!subgroupMatrix) return scalar.map((attention) => ({ attention }));
-      return [{ attention: scalar[0] }, ...scalar.map((attention) => ({ attention, subgroupMatrix: 'off' as const }))];
+      return [
+        { attention: scalar[0] },
+        ...SUBGROUP_MATRIX_FRAGMENTS.map((fragments) => ({ attention: scalar[0], subgroupMatrix: { fragments } })),
+        ...scalar.map((attention) => ({ attention, subgroupMatrix: 'off' as const })),
+      ];
     }
   }
 }

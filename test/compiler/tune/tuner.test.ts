@@ -266,13 +266,25 @@ describe('tuning attention with subgroup matrices (a model of time; the kernels 
   }
   const onTensorCores = (k: Kernel): boolean => k.wgsl.includes('on subgroup matrices');
 
-  it('tries the subgroup-matrix kernel first, then the scalar configurations with subgroup matrices off', () => {
+  it('tries the subgroup-matrix kernel first, then its fragment counts, then the scalar configurations with subgroup matrices off', () => {
     const cands = candidatesFor(tunableKernels(attentionGraph(), LAVAPIPE).kernels[0].group, LAVAPIPE, SUPPORT);
     expect(cands[0].subgroupMatrix).toBeUndefined();
-    expect(cands.slice(1).every((c) => c.subgroupMatrix === 'off' && c.attention !== undefined)).toBe(true);
-    expect(cands.length).toBeGreaterThan(2);
+    expect(cands.slice(1, 8).map((c) => (c.subgroupMatrix as { readonly fragments: readonly number[] }).fragments.join('x')))
+      .toEqual(['1x1', '2x1', '1x2', '2x2', '4x2', '2x4', '4x4']);
+    expect(cands.slice(8).every((c) => c.subgroupMatrix === 'off' && c.attention !== undefined)).toBe(true);
+    expect(cands.length).toBeGreaterThan(9);
     for (const c of cands) expect(tilesProblem(c, LAVAPIPE)).toBeUndefined();
     expect(candidatesFor(tunableKernels(attentionGraph(), LAVAPIPE).kernels[0].group, LAVAPIPE).every((c) => c.subgroupMatrix === undefined)).toBe(true);
+  });
+
+  it('caches the fastest fragment counts (query rows, keys), and compile then uses them', async () => {
+    const g = attentionGraph();
+    const cache = freshCache();
+    const tilesOf = (k: Kernel): string | undefined => /(\d+ queries by \d+-key) tiles/.exec(k.wgsl)?.[1];
+    await tuneGraph(g, LAVAPIPE, async (k) => (tilesOf(k) === '16 queries by 8-key' ? 1 : 3), cache, { subgroupMatrix: SUPPORT });
+    const tuned = compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT, tuning: cache.table(LAVAPIPE) });
+    expect(tilesOf(tuned.kernels[0])).toBe('16 queries by 8-key');
+    expect(tilesOf(compile(g, LAVAPIPE, { subgroupMatrix: SUPPORT }).kernels[0])).not.toBe('16 queries by 8-key');
   });
 
   for (const fasterOnTensorCores of [true, false]) {
