@@ -13,10 +13,12 @@
  * from iota — the matched S, with Q·Kᵀ bound to that sum); then every lane updates its
  * queries' running max, running sum and output accumulators (online softmax, f32). Keys past
  * the end score -inf; queries past the end are computed clamped and not stored.
+ * Configurations with one lane take whole query rows per thread instead (attention_rows.ts).
  */
 import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { AttentionMatch, Epilogue } from '../passes/schedule.ts';
+import { generateRowAttention } from './attention_rows.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
 import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixLinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { allOf, inBounds } from './register_tile.ts';
@@ -33,6 +35,7 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   const dq = att.q.shape[r - 1];
   const dv = att.v.shape[r - 1];
   const cfg = cfgOverride ?? ctx.tiles?.attention ?? defaultAttentionConfig(ctx.target, lq);
+  if (cfg.lanes === 1) return generateRowAttention(name, att, epi, ctx, cfg);
   const { rows, lanes, perThread: nq } = cfg;
   const du = Math.ceil(dq / lanes);
   const vu = Math.ceil(dv / lanes);

@@ -132,11 +132,12 @@ export function defaultReductionConfig(target: Target, rows: number, rowLength: 
 }
 
 export function defaultAttentionConfig(target: Target, lq: number): AttentionConfig {
-  // Lavapipe is load-bound: more queries per thread; GPUs: more lanes for coalesced loads.
-  const cpu = target.adapter.isFallbackAdapter;
-  // Measured on lavapipe (L 1024, D 512): 4 lanes x 8 queries per thread 3.3 GFLOP/s, 8 x 4
-  // 2.6, one query per thread 1.3.
-  return fitAttentionConfig(target, { rows: 4, lanes: cpu ? 4 : 16, perThread: cpu ? 8 : 2 }, lq);
+  // Lavapipe: whole query rows per thread (attention_rows.ts), 4 per thread, 16 threads.
+  // Measured on lavapipe (GFLOP/s; 2 heads x 512 tokens d 128 / 4 x 2600 d 32 / 1 x 1024 d 512):
+  // 16 x 4 rows 2.4 / 4.3 / 4.4, 8 x 8 rows 2.8 / 3.1 / 3.1, the lane-split kernel's best
+  // (4 lanes x 8 queries) 2.2 / 1.4 / 2.7. GPUs: the lane-split kernel, more lanes for coalesced loads.
+  if (target.adapter.isFallbackAdapter) return fitAttentionConfig(target, { rows: 16, lanes: 1, perThread: 4 }, lq);
+  return fitAttentionConfig(target, { rows: 4, lanes: 16, perThread: 2 }, lq);
 }
 
 /** `c` with queries per thread, then rows, halved until it suits `lq` queries and the target's limits. */

@@ -25,7 +25,8 @@ const CPU_TILES: readonly Shape4[] = [[8, 8, 8, 4], [16, 4, 8, 8], [8, 4, 8, 8],
 const GPU_TILES: readonly Shape4[] = [[16, 16, 4, 4], [16, 16, 2, 4], [16, 16, 4, 2], [8, 16, 4, 4], [16, 8, 4, 4], [8, 8, 4, 4], [32, 8, 4, 4], [16, 16, 8, 4]];
 
 const CPU_ATTENTION: readonly AttentionConfig[] = [
-  { rows: 4, lanes: 4, perThread: 8 }, { rows: 4, lanes: 8, perThread: 4 }, { rows: 8, lanes: 4, perThread: 4 }, { rows: 2, lanes: 4, perThread: 8 }, { rows: 4, lanes: 4, perThread: 4 },
+  { rows: 16, lanes: 1, perThread: 4 }, { rows: 8, lanes: 1, perThread: 8 }, { rows: 32, lanes: 1, perThread: 2 },
+  { rows: 4, lanes: 4, perThread: 8 }, { rows: 4, lanes: 8, perThread: 4 }, { rows: 8, lanes: 4, perThread: 4 },
 ];
 const GPU_ATTENTION: readonly AttentionConfig[] = [
   { rows: 4, lanes: 16, perThread: 2 }, { rows: 4, lanes: 16, perThread: 4 }, { rows: 8, lanes: 8, perThread: 2 }, { rows: 2, lanes: 32, perThread: 2 }, { rows: 8, lanes: 16, perThread: 1 },

@@ -55,6 +55,17 @@ describe('flash attention on the GPU', () => {
     }), { numRuns: 6 });
   });
 
+  it('takes whole query rows per thread on a CPU adapter and splits rows over lanes on a GPU', async () => {
+    const b = new GraphBuilder();
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => b.input(n, [2, 40, 24], 'f32'));
+    const g = b.graph([{ name: 'o', node: attention(b, q, k, v, blockCausalMask(b, 40, 8), true) }]);
+    const p = await checkGraph(g, { rtol: 2e-5, adapter: { isFallbackAdapter: true } });
+    expect(p.kernels[0].wgsl).toMatch(/whole rows: 16 threads x 4 queries, 8-key blocks/);
+    expect(p.kernels[0].wgsl).not.toContain('var<workgroup>');
+    const gpu = await checkGraph(g, { rtol: 2e-5, adapter: { isFallbackAdapter: false } });
+    expect(gpu.kernels[0].wgsl).toMatch(/rows x 16 lanes/);
+  });
+
   it('runs the VAE mid-block attention layer as norm + projections + one attention kernel', async () => {
     const b = new GraphBuilder();
     const [batch, ch, t, h, w] = [1, 8, 2, 3, 5];
