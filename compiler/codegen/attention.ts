@@ -15,15 +15,15 @@
  * the end score -inf; queries past the end are computed clamped and not stored.
  * Configurations with one lane take whole query rows per thread instead (attention_rows.ts).
  */
-import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { AttentionMatch, Epilogue } from '../passes/schedule.ts';
 import { generateRowAttention } from './attention_rows.ts';
+import { storeAttentionOutput } from './attention_store.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
-import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixLinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
+import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
 import { allOf, inBounds } from './register_tile.ts';
 import { type AttentionConfig, defaultAttentionConfig } from './tile.ts';
-import { ValueEmitter, storeExpr } from './values.ts';
+import { ValueEmitter } from './values.ts';
 import { f32Literal } from './wgsl.ts';
 
 export function generateAttention(name: string, att: AttentionMatch, epi: Epilogue, ctx: GenContext, cfgOverride?: AttentionConfig): GeneratedKernel {
@@ -147,19 +147,11 @@ export function generateAttention(name: string, att: AttentionMatch, epi: Epilog
   w.close();
 
   // 4. Normalise, epilogue, store.
-  const end: Node = epi.end;
-  const out = ctx.tensorOf(end);
   for (const q of queries) {
     w.stmt(`let l_inv${q} = 1.0f / l_run${q};`);
     w.openLoop('u', vu);
     const f = feature(ixVar('u', 0, vu - 1, w.level));
-    const coords = [...bc, qiC(q), ixMin(f, dv - 1)];
-    const o = w.let(`acc[${q * vu}u + u] * l_inv${q}`, w.level);
-    ve.bind(att.pv, coords, o);
-    const v = end === att.pv ? o : ve.compute(end, coords).code;
-    const guard = allOf([inBounds(w, qi(q), lq), inBounds(w, f, dv)]);
-    const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, w.storageDType(out, end.dtype))};`;
-    w.stmt(guard === true ? store : `if ${guard} { ${store} }`);
+    storeAttentionOutput(w, ve, ctx, att, epi, [...bc, qiC(q), ixMin(f, dv - 1)], `acc[${q * vu}u + u] * l_inv${q}`, allOf([inBounds(w, qi(q), lq), inBounds(w, f, dv)]));
     w.close();
   }
 

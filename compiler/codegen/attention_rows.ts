@@ -12,14 +12,14 @@
  * lane-split kernel (attention.ts) instead sums partial dot products through workgroup memory
  * with a barrier per key tile, which a CPU pays in full. GPUs keep the lane-split kernel.
  */
-import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { AttentionMatch, Epilogue } from '../passes/schedule.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, dispatchGrid, kernelHeader, newWriter, workgroupIndex } from './common.ts';
-import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixLinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
-import { allOf, inBounds } from './register_tile.ts';
+import { storeAttentionOutput } from './attention_store.ts';
+import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixMin, ixScale, ixVar } from './index_expr.ts';
+import { inBounds } from './register_tile.ts';
 import type { AttentionConfig } from './tile.ts';
-import { ValueEmitter, storeExpr } from './values.ts';
+import { ValueEmitter } from './values.ts';
 import { f32Literal } from './wgsl.ts';
 
 /** Keys scored per block: the accumulators are rescaled once per block. */
@@ -103,19 +103,11 @@ export function generateRowAttention(name: string, att: AttentionMatch, epi: Epi
   w.close();
 
   // Normalise, epilogue, store.
-  const end: Node = epi.end;
-  const out = ctx.tensorOf(end);
   for (const q of queries) {
     w.stmt(`let l_inv${q} = 1.0f / l_run${q};`);
     w.openLoop('e', dv);
     const e = ixVar('e', 0, dv - 1, w.level);
-    const coords = [...bc, qiC(q), e];
-    const o = w.let(`acc[${q * dv}u + e] * l_inv${q}`, w.level);
-    ve.bind(att.pv, coords, o);
-    const v = end === att.pv ? o : ve.compute(end, coords).code;
-    const guard = allOf([inBounds(w, qi(q), lq)]);
-    const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, w.storageDType(out, end.dtype))};`;
-    w.stmt(guard === true ? store : `if ${guard} { ${store} }`);
+    storeAttentionOutput(w, ve, ctx, att, epi, [...bc, qiC(q), e], `acc[${q * dv}u + e] * l_inv${q}`, inBounds(w, qi(q), lq));
     w.close();
   }
 

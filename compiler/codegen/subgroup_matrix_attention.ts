@@ -44,16 +44,16 @@
  * memory. Everything else uses the scalar kernel, which is also the fallback when this returns
  * undefined.
  */
-import type { Node } from '../ir.ts';
 import { numel } from '../ir.ts';
 import type { AttentionMatch, Epilogue } from '../passes/schedule.ts';
+import { storeAttentionOutput } from './attention_store.ts';
 import { type GenContext, type GeneratedKernel, BUILTINS, kernelHeader, newWriter, workgroupCell } from './common.ts';
-import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixLinearize, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
+import { type Ix, ixAdd, ixAddConst, ixDelinearize, ixDiv, ixMin, ixMod, ixScale, ixVar } from './index_expr.ts';
 import { allOf, inBounds } from './register_tile.ts';
 import { type SubgroupMatrixConfig, type SubgroupMatrixSupport } from './subgroup_matrix.ts';
 import { readsStoredAs } from './subgroup_matrix_conv.ts';
 import { subgroupMatrixOps } from './subgroup_matrix_ops.ts';
-import { ValueEmitter, storeExpr } from './values.ts';
+import { ValueEmitter } from './values.ts';
 import { f32Literal } from './wgsl.ts';
 import type { KernelWriter } from './writer.ts';
 
@@ -265,18 +265,11 @@ export function generateSubgroupMatrixAttention(name: string, att: AttentionMatc
   // Normalise, epilogue, store.
   w.stmt(`for (var rr = 0u; rr < ${w.bound(rowSlots)}; rr += 1u) { let row = lidx + rr * ${S}u; if (row < ${bq}u) { att_l[row] = l_run[rr]; } }`);
   w.barrier();
-  const end: Node = epi.end;
-  const out = ctx.tensorOf(end);
   for (let jv = 0; jv < blocks; jv++) {
     forTileElements(w, S, bq, cfg.N, (row, col) => {
       const f = ixAddConst(col, jv * cfg.N);
-      const coords = [...bc, queryC(row), ixMin(f, dv - 1)];
-      const o = w.let(`o_acc[${jv * blockSlots}u + e] / att_l[${w.ix(row)}]`, w.level);
-      ve.bind(att.pv, coords, o);
-      const v = end === att.pv ? o : ve.compute(end, coords).code;
-      const guard = allOf([inBounds(w, query(row), lq), inBounds(w, f, dv)]);
-      const store = `${w.element(out, end.dtype, 'read_write', w.ix(ixLinearize(coords, end.shape)))} = ${storeExpr(v, w.storageDType(out, end.dtype))};`;
-      w.stmt(guard === true ? store : `if ${guard} { ${store} }`);
+      storeAttentionOutput(w, ve, ctx, att, epi, [...bc, queryC(row), ixMin(f, dv - 1)], `o_acc[${jv * blockSlots}u + e] / att_l[${w.ix(row)}]`,
+        allOf([inBounds(w, query(row), lq), inBounds(w, f, dv)]));
     });
   }
 
