@@ -8,14 +8,16 @@ stubs/ stands in for the packages they import but the forward never uses (einops
 diffusers' base classes, deepspeed, tensorboard). Attention shims as the golden generator's:
 flash-attn varlen -> upstream's vanilla attention with the block-diagonal mask of cu_seqlens; the
 refiner's SDPA (absent from torch 1.13) -> vanilla with its boolean mask."""
-import json, math, os, struct, sys, types
-sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "stubs"), os.environ["UPSTREAM"]]
+import json, math, os, sys, types
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(here, "stubs"), os.path.join(here, "..", "reference"), os.environ["UPSTREAM"]]
 import torch
 tb = types.ModuleType("torch.utils.tensorboard"); tb.SummaryWriter = object; sys.modules["torch.utils.tensorboard"] = tb
 import hyvideo.modules.attenion as A
 import hyvideo.modules.models as M
 import hyvideo.modules.token_refiner as R
 from hyvideo.modules.posemb_layers import get_nd_rotary_pos_embed
+from golden_writer import write_case  # the golden format
 
 def cu_seqlens(text_mask, img_len):
     b = text_mask.shape[0]; n = text_mask.sum(dim=1); L = text_mask.shape[1] + img_len
@@ -49,21 +51,6 @@ def init_weights(model, g):
                 p.copy_((1 + 0.1 * torch.randn(p.shape, generator=g, dtype=torch.float64)).float().double())
             else:
                 p.copy_((0.1 * torch.randn(p.shape, generator=g, dtype=torch.float64)).float().double())
-
-def write_case(path, tensors, metadata):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        a = t.contiguous()
-        dt = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}[a.dtype]
-        data = a.numpy().tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data); off += len(data)
-    header["__metadata__"] = metadata
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h))); f.write(h)
-        for b in blobs: f.write(b)
 
 def case(name, seed, ctor, grid, masks, t, guidance, out_dir):
     g = torch.Generator().manual_seed(seed)

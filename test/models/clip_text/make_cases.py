@@ -9,10 +9,13 @@ so `kiln golden test/models/clip_text/fixtures` runs them.
     /usr/bin/python3 test/models/clip_text/make_cases.py test/models/clip_text/fixtures
 
 Needs PyTorch (Debian's python3-torch 1.13)."""
-import json, math, struct, sys
+import json, math, os, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reference"))
+from golden_writer import write_case  # the golden format
 
 def quick_gelu(x):
     return x * torch.sigmoid(1.702 * x)
@@ -64,21 +67,6 @@ def forward(cfg, w, ids, mask):
     h = F.layer_norm(x, (cfg["hidden_size"],), w["text_model.final_layer_norm.weight"], w["text_model.final_layer_norm.bias"], cfg["layer_norm_eps"])
     pos = ids.argmax(dim=-1) if cfg["eos_token_id"] == 2 else (ids == cfg["eos_token_id"]).int().argmax(dim=-1)
     return h, h[torch.arange(h.shape[0]), pos]
-
-def write_case(path, tensors, metadata):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        a = t.detach().contiguous()
-        dt = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}[a.dtype]
-        data = a.numpy().tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data); off += len(data)
-    header["__metadata__"] = metadata
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h))); f.write(h)
-        for b in blobs: f.write(b)
 
 def case(out_dir, name, seed, cfg, ids, mask, about):
     g = torch.Generator().manual_seed(seed)

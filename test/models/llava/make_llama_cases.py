@@ -10,11 +10,11 @@ generator and stored in the golden file format (../../../../shared/golden/README
     /usr/bin/python3 test/models/llava/make_llama_cases.py test/models/llava/fixtures
 
 Needs PyTorch (Debian's python3-torch 1.13)."""
-import json, math, os, struct, sys
+import json, math, os, sys
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clip_text"))
-from make_cases import write_case  # the golden format writer
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reference"))
+from golden_writer import write_case  # the golden format
 
 def draw_weights(cfg, g):
     D, I, V, N = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"], cfg["num_hidden_layers"]

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "clip_text"), HERE]
-from make_cases import encoder_layer, write_case
+sys.path[:0] = [os.path.join(HERE, "..", "clip_text"), os.path.join(HERE, "..", "..", "reference"), HERE]
+from golden_writer import write_case  # the golden format
+from make_cases import encoder_layer
 import make_llama_cases as llama
 
 def draw_vision(cfg, g):
