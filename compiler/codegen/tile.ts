@@ -133,9 +133,10 @@ export function defaultReductionConfig(target: Target, rows: number, rowLength: 
 
 export function defaultAttentionConfig(target: Target, lq: number): AttentionConfig {
   // Lavapipe: whole query rows per thread (attention_rows.ts), 4 per thread, 16 threads.
-  // Measured on lavapipe (GFLOP/s; 2 heads x 512 tokens d 128 / 4 x 2600 d 32 / 1 x 1024 d 512):
-  // 16 x 4 rows 2.4 / 4.3 / 4.4, 8 x 8 rows 2.8 / 3.1 / 3.1, the lane-split kernel's best
-  // (4 lanes x 8 queries) 2.2 / 1.4 / 2.7. GPUs: the lane-split kernel, more lanes for coalesced loads.
+  // `npx tsx bench/experiments/attention_configs.ts` on lavapipe (GFLOP/s; 2 heads x 512 tokens
+  // d 128 / 4 x 2600 d 32 / 1 x 1024 d 512): 16 threads x 4 rows 3.4 / 3.9 / 4.3, 8 x 8 rows
+  // 2.9 / 2.8 / 3.0, the lane-split kernel's best 2.4 / 1.5 / 2.9.
+  // GPUs: the lane-split kernel, more lanes for coalesced loads.
   if (target.adapter.isFallbackAdapter) return fitAttentionConfig(target, { rows: 16, lanes: 1, perThread: 4 }, lq);
   return fitAttentionConfig(target, { rows: 4, lanes: 16, perThread: 2 }, lq);
 }
