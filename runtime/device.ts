@@ -21,7 +21,7 @@ import { describeAdapter, subgroupMatrixSupport, targetOf, type SubgroupMatrixSu
 import { probeAllBackends, type BackendReport } from './gpu/adapter-probe.ts';
 import { BufferPool } from './gpu/buffer-pool.ts';
 import type { GpuContext } from './gpu/context.ts';
-import { adapterNames, adapterOptions, dawnInstance, type Backend } from './gpu/dawn.ts';
+import { adapterNames, adapterOptions, dawnInstance, selectPciDevice, type Backend } from './gpu/dawn.ts';
 import { DeviceLostError, NoAdapterError } from './gpu/errors.ts';
 import { PipelineCache } from './gpu/pipeline-cache.ts';
 import { requestKilnDevice } from './gpu/request-device.ts';
@@ -39,6 +39,12 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Pick the n-th adapter (in Dawn's order, see `kiln devices`) instead of the default one. */
   adapterIndex?: number;
+  /**
+   * The GPU at this PCI address (`0000:17:00.0`; device_group.ts): Dawn names adapters only, so
+   * identical GPUs are told apart by Mesa's device-select Vulkan layer, which then shows Dawn
+   * that GPU alone.
+   */
+  pciAddress?: string;
 }
 
 export class KilnDevice implements GpuContext {
@@ -162,7 +168,11 @@ export async function releaseDevice(): Promise<void> {
   dev.destroy();
 }
 
-async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
+/**
+ * A device of its own (not the process's shared one, see acquireDevice): several of them run
+ * one model across GPUs (device_group.ts). The caller destroys it.
+ */
+export async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
   const backends: Backend[] = !opts.backend || opts.backend === 'auto' ? ['vulkan', 'opengles'] : [opts.backend];
   const attempts: string[] = [];
   for (const backend of backends) {
@@ -177,8 +187,7 @@ async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
         }
         name = names[opts.adapterIndex];
       }
-      const instance = dawnInstance(backend, name);
-      const adapter = await instance.requestAdapter(adapterOptions(backend, opts.powerPreference));
+      const adapter = await requestAdapterOn(backend, name, opts);
       if (!adapter) {
         attempts.push(`${backend}: requestAdapter() returned no adapter`);
         continue;
@@ -189,6 +198,27 @@ async function openDevice(opts: AcquireOptions): Promise<KilnDevice> {
     }
   }
   throw noAdapterError(attempts, await probeAllBackends(backends));
+}
+
+/** Adapter selections by PCI address run one at a time: the layer reads the process's environment. */
+let selecting: Promise<unknown> = Promise.resolve();
+
+async function requestAdapterOn(backend: Backend, name: string | undefined, opts: AcquireOptions): Promise<GPUAdapter | null> {
+  const options = adapterOptions(backend, opts.powerPreference);
+  const pci = opts.pciAddress;
+  if (pci === undefined) return dawnInstance(backend, name).requestAdapter(options);
+  const turn = selecting.then(async () => {
+    // Dawn enumerates the physical devices within requestAdapter's synchronous part, on a Dawn
+    // instance of this address's own, so the environment is only needed around that call.
+    const restore = selectPciDevice(pci);
+    try {
+      return await dawnInstance(backend, name, pci).requestAdapter(options);
+    } finally {
+      restore();
+    }
+  });
+  selecting = turn.catch(() => undefined);
+  return turn;
 }
 
 function noAdapterError(attempts: readonly string[], reports: readonly BackendReport[]): NoAdapterError {

@@ -209,8 +209,11 @@ export class ModelSession {
     const entry = this.prepare(fn, args, opts);
     await this.flushDumps();
     const hosts = new Map<string, HostTensor>();
-    args.forEach((a, i) => { if (isHost(a)) hosts.set(`arg${i}`, toGraphStorage(a)); });
-    if (this.opts.backend === 'interp') return { outputs: this.interpret(entry.graph, hosts) };
+    // The interpreter takes any dtype as float64, so its own float64 outputs fed back in (the phases
+    // of sequence_parallel.ts) keep their precision.
+    const interp = this.opts.backend === 'interp';
+    args.forEach((a, i) => { if (isHost(a)) hosts.set(`arg${i}`, interp ? a : toGraphStorage(a)); });
+    if (interp) return { outputs: this.interpret(entry.graph, hosts) };
     const device = this.opts.device!;
     const program = entry.program!;
     // The device holds one weight set; a program that reads no weights (sampler arithmetic between

@@ -76,7 +76,14 @@ export function ditForwardShapes(config: DitConfig, latents: readonly [number, n
   ];
 }
 
-export class HunyuanDit {
+/** What the sampler needs of a transformer: one device's (HunyuanDit) or several (SequenceParallelDit). */
+export interface DitModel {
+  readonly config: DitConfig;
+  /** The predicted velocity, [B, out_channels, T', H', W']. */
+  forward(inputs: DitInputs): Promise<HostTensor>;
+}
+
+export class HunyuanDit implements DitModel {
   readonly session: ModelSession;
 
   constructor(readonly config: DitConfig, weights: SessionWeights, session: SessionOptions) {

@@ -14,7 +14,7 @@
  * encoding of the prepared image (reference_image.ts) times the VAE's scaling factor.
  */
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat, toFloat64, type HostTensor } from '../../runtime/tensor.ts';
-import type { HunyuanDit } from '../hunyuan_dit/transformer.ts';
+import type { DitModel } from '../hunyuan_dit/transformer.ts';
 import type { HunyuanVae } from '../hunyuan_vae/autoencoder.ts';
 import type { FlowMatchDiscreteScheduler } from '../flow_match/scheduler.ts';
 import { unscaleTensor } from '../hunyuan_vae/run.ts';
@@ -124,7 +124,7 @@ const LATENT_CONCAT_DROPPED_FRAMES = 4;
 export class HunyuanI2vPipeline {
   readonly condition: I2vCondition;
 
-  constructor(readonly dit: HunyuanDit, readonly vae: HunyuanVae, readonly scheduler: FlowMatchDiscreteScheduler) {
+  constructor(readonly dit: DitModel, readonly vae: HunyuanVae, readonly scheduler: FlowMatchDiscreteScheduler) {
     const c = vae.config.latent_channels;
     if (dit.config.token_replace) this.condition = 'token_replace';
     else if (dit.config.in_channels === 2 * c + 1) this.condition = 'latent_concat';

@@ -66,11 +66,15 @@ export function adapterOptions(backend: DawnBackend, powerPreference?: GPUPowerP
 
 const instances = new Map<string, GPU>();
 
-/** The process's Dawn instance for one backend; `adapterName` selects an adapter by (part of) its name. */
-export function dawnInstance(backend: DawnBackend, adapterName?: string): GPU {
+/**
+ * The process's Dawn instance for one backend; `adapterName` selects an adapter by (part of) its
+ * name. A `pciAddress` gets an instance of its own, whose adapters are those Vulkan showed it
+ * while selectPciDevice's environment was set (pci.ts).
+ */
+export function dawnInstance(backend: DawnBackend, adapterName?: string, pciAddress?: string): GPU {
   const flags = [`backend=${backend}`, TOGGLES];
   if (adapterName !== undefined) flags.push(`adapter=${adapterName}`);
-  const key = flags.join('\n');
+  const key = [...flags, pciAddress ?? ''].join('\n');
   let gpu = instances.get(key);
   if (!gpu) {
     prepareEnvironment(backend);
@@ -110,3 +114,5 @@ export function parseAvailableAdapters(message: string, backend: Backend): strin
 }
 
 const adapterDisplayName = (info: GPUAdapterInfo): string => info.description || info.device || info.vendor || 'adapter';
+
+export { selectPciDevice } from './pci.ts';

@@ -1,0 +1,107 @@
+/**
+ * The transformer across devices (sequence_parallel.ts) computes what the one-device forward
+ * does: on the interpreter to float64 rounding (so every token, head and RoPE row lands where it
+ * belongs), with shares of unequal size, token_replace, guidance and padded text; and on two
+ * WebGPU devices of this machine's adapter against the interpreter.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { ndRotaryPosEmbed } from '../../../models/hunyuan_dit/rope.ts';
+import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
+import { patchRowShares, SequenceParallelDit } from '../../../models/hunyuan_dit/sequence_parallel.ts';
+import { HunyuanDit, type DitConfig, type DitInputs } from '../../../models/hunyuan_dit/transformer.ts';
+import { openDeviceGroup, type DeviceGroup } from '../../../runtime/device_group.ts';
+import { weightsFromMap } from '../../../runtime/model.ts';
+import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
+import { deviceOrUndefined, NO_ADAPTER } from '../../runtime/gpu-available.ts';
+
+const hasAdapter = (await deviceOrUndefined()) !== undefined;
+let group: DeviceGroup | undefined;
+afterAll(() => group?.release());
+const interp = { backend: 'interp' as const };
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+}
+const tensor = (shape: number[], next: () => number): HostTensor => ({
+  dtype: 'F32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next()),
+});
+
+const TINY: DitConfig = {
+  in_channels: 4, out_channels: 4, hidden_size: 48, heads_num: 6, mm_double_blocks_depth: 2, mm_single_blocks_depth: 2,
+  text_states_dim: 12, text_states_dim_2: 8, patch_size: [1, 2, 2], mlp_hidden: 64, guidance_embed: true, token_replace: true, qkv_bias: true, qk_norm: true,
+};
+
+/** Latents [batch, C, T, H, W] (H may leave a row that no patch covers) with text of which `mask` marks the real tokens. */
+function inputs(config: DitConfig, [batch, T, H, W]: number[], mask: number[], next: () => number): DitInputs {
+  const head = config.hidden_size / config.heads_num;
+  const third = 2 * Math.floor(head / 6);
+  const { cos, sin } = ndRotaryPosEmbed({ ropeDimList: [head - 2 * third, third, third], grid: [T, Math.floor(H / 2), Math.floor(W / 2)], theta: 256 });
+  return {
+    x: tensor([batch, config.in_channels, T, H, W], next),
+    t: { dtype: 'F32', shape: [batch], data: Float32Array.from({ length: batch }, (_, i) => 900 - 100 * i) },
+    textStates: tensor([batch, mask.length, config.text_states_dim], next),
+    textMask: { dtype: 'I32', shape: [batch, mask.length], data: Int32Array.from({ length: batch * mask.length }, (_, i) => (i < mask.length ? mask[i] : 1)) },
+    textStates2: tensor([batch, config.text_states_dim_2], next),
+    freqsCos: cos, freqsSin: sin,
+    guidance: { dtype: 'F32', shape: [batch], data: Float32Array.from({ length: batch }, () => 6000) },
+  };
+}
+
+function relativeL2(got: Float64Array, want: Float64Array): number {
+  let num = 0;
+  let den = 0;
+  want.forEach((v, i) => { num += (got[i] - v) ** 2; den += v * v; });
+  return Math.sqrt(num / den);
+}
+
+describe('patchRowShares', () => {
+  it('splits the patch rows into near-equal runs, the first ones longer', () => {
+    expect(patchRowShares(7, 3)).toEqual([{ start: 0, rows: 3 }, { start: 3, rows: 2 }, { start: 5, rows: 2 }]);
+    expect(patchRowShares(4, 4).map((s) => s.rows)).toEqual([1, 1, 1, 1]);
+    expect(() => patchRowShares(2, 3)).toThrow(/fewer than the 3 devices/);
+  });
+});
+
+describe('SequenceParallelDit on the interpreter', () => {
+  const weights = weightsFromMap(randomDitWeights(TINY, 11));
+  const one = new HunyuanDit(TINY, weights, interp);
+  for (const [name, devices, grid, mask] of [
+    ['2 devices, equal shares', 2, [1, 2, 4, 6], [1, 1, 1, 0]],
+    ['3 devices, 5 patch rows (2 + 2 + 1), an odd latent height', 3, [1, 2, 11, 4], [1, 1, 0, 0, 0]],
+    ['6 devices (one head each), batch 2', 6, [2, 1, 12, 4], [1, 1, 1]],
+  ] as const) {
+    it(name, async () => {
+      const a = inputs(TINY, [...grid], [...mask], seeded(devices));
+      const sp = new SequenceParallelDit(TINY, weights, Array.from({ length: devices }, () => interp));
+      const want = toFloat64(await one.forward(a));
+      const got = await sp.forward(a);
+      expect(got.shape).toEqual([grid[0], TINY.out_channels, grid[1], Math.floor(grid[2] / 2) * 2, grid[3]]);
+      expect(relativeL2(toFloat64(got), want)).toBeLessThan(1e-12);
+    });
+  }
+
+  it('without token_replace or guidance', async () => {
+    const config = { ...TINY, token_replace: false, guidance_embed: false };
+    const weights = weightsFromMap(randomDitWeights(config, 12));
+    const a = inputs(config, [1, 2, 6, 4], [1, 1, 1], seeded(5));
+    const want = toFloat64(await new HunyuanDit(config, weights, interp).forward(a));
+    const got = toFloat64(await new SequenceParallelDit(config, weights, [interp, interp, interp]).forward(a));
+    expect(relativeL2(got, want)).toBeLessThan(1e-12);
+  });
+
+  it('says how many devices can share the heads', () => {
+    expect(() => new SequenceParallelDit(TINY, weights, [interp, interp, interp, interp])).toThrow(/4 devices cannot share 6 attention heads evenly; use 1, 2, 3, 6 devices/);
+  });
+});
+
+describe.skipIf(!hasAdapter)(hasAdapter ? 'SequenceParallelDit on two WebGPU devices' : `SequenceParallelDit on two WebGPU devices — ${NO_ADAPTER}`, () => {
+  it('matches the interpreter', async () => {
+    group = await openDeviceGroup(2);
+    const weights = weightsFromMap(randomDitWeights(TINY, 13));
+    const a = inputs(TINY, [1, 2, 6, 4], [1, 1, 1, 1, 0], seeded(9));
+    const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
+    const sp = new SequenceParallelDit(TINY, weights, group.devices.map((device) => ({ backend: 'webgpu' as const, device })));
+    expect(relativeL2(toFloat64(await sp.forward(a)), want)).toBeLessThan(2e-6);
+  }, 300_000);
+});
