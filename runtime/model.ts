@@ -20,6 +20,7 @@ import type { BackendDType } from '../dsl/backend.ts';
 import type { Program } from '../dsl/program.ts';
 import type { CallArg } from '../dsl/session.ts';
 import type { KilnDevice, WeightSource } from './device.ts';
+import { GpuTensor } from './gpu/gpu-tensor.ts';
 import type { ProfileEntry } from './executor.ts';
 import { fromFloat64, toFloat64, type HostTensor, type StorageDType } from './tensor.ts';
 
@@ -86,6 +87,17 @@ export interface SessionOptions {
 
 export type CallInput = HostTensor | { readonly value: unknown };
 
+/**
+ * A tensor a session call takes or gives without going through the host: a GpuTensor on the
+ * session's device (webgpu), a HostTensor for the interpreter (its "device" is the host).
+ */
+export type SessionTensor = HostTensor | GpuTensor;
+
+/** Gives back the GPU storage of session tensors (host tensors need nothing). */
+export function releaseTensors(tensors: Iterable<SessionTensor | undefined>): void {
+  for (const t of tensors) if (t instanceof GpuTensor) t.release();
+}
+
 export interface CallOptions {
   readonly profile?: boolean;
   /** Called with the memory plan before a GPU run. */
@@ -100,7 +112,9 @@ export interface CallResult {
   readonly plan?: MemoryPlan;
 }
 
-const isHost = (a: CallInput): a is HostTensor => (a as HostTensor).data !== undefined;
+const isHost = (a: CallInput | GpuTensor): a is HostTensor => (a as HostTensor).data !== undefined;
+/** A GPU tensor's dtype in the graph: program interfaces are f32, i32 or bool whatever the storage mode. */
+const gpuGraphDType = (t: GpuTensor): BackendDType => (t.dtype === 'f16' ? 'f32' : t.dtype as BackendDType);
 
 const F32_DTYPES: ReadonlySet<StorageDType> = new Set(['F32', 'F64', 'F16', 'BF16']);
 
@@ -171,8 +185,11 @@ export class ModelSession {
   }
 
   /** Trace (and compile, for webgpu) `fn` for these argument shapes, reusing earlier work. */
-  prepare(fn: string, args: readonly CallInput[], opts: CallOptions = {}): Entry {
-    const callArgs: CallArg[] = args.map((a, i) => (isHost(a) ? { kind: 'tensor', name: `arg${i}`, shape: a.shape, dtype: graphDType(a) } : { kind: 'value', value: a.value }));
+  prepare(fn: string, args: readonly (CallInput | GpuTensor)[], opts: CallOptions = {}): Entry {
+    const callArgs: CallArg[] = args.map((a, i): CallArg => {
+      if (a instanceof GpuTensor) return { kind: 'tensor', name: `arg${i}`, shape: a.shape, dtype: gpuGraphDType(a) };
+      return isHost(a) ? { kind: 'tensor', name: `arg${i}`, shape: a.shape, dtype: graphDType(a) } : { kind: 'value', value: a.value };
+    });
     const key = `${fn}|${JSON.stringify(callArgs)}`;
     let entry = this.cache.get(key);
     if (!entry) {
@@ -232,6 +249,47 @@ export class ModelSession {
     const outputs = { ...result.outputs };
     result.release();
     return { outputs, profile: result.profile, plan: result.plan };
+  }
+
+  /**
+   * Calls a function keeping tensors where they are: arguments may be GpuTensors on this
+   * session's device, and outputs stay on the device (GpuTensors the caller owns and releases)
+   * except those named in `read`, which come back as host tensors. On the interpreter everything
+   * is a host tensor. For chains of calls whose intermediate tensors need not visit the host
+   * (the phases of sequence_parallel.ts).
+   */
+  async callOnDevice(fn: string, args: readonly (CallInput | GpuTensor)[], read: readonly string[] = []): Promise<Record<string, SessionTensor>> {
+    if (this.opts.backend === 'interp') {
+      if (args.some((a) => a instanceof GpuTensor)) throw new Error('internal: a GpuTensor passed to an interpreter session');
+      return { ...(await this.call(fn, args as CallInput[])).outputs };
+    }
+    const entry = this.prepare(fn, args);
+    await this.flushDumps();
+    const device = this.opts.device!;
+    const program = entry.program!;
+    if (program.tensors.some((t) => t.role === 'weight')) {
+      const source = deviceSource(this.weights);
+      if (!device.weights.holds(source)) device.setWeights(source);
+    }
+    const inputs: Record<string, HostTensor | GpuTensor> = {};
+    args.forEach((a, i) => {
+      if (a instanceof GpuTensor) inputs[`arg${i}`] = a;
+      else if (isHost(a)) inputs[`arg${i}`] = toGraphStorage(a);
+    });
+    const result = await device.run(program, inputs, { readback: read });
+    try {
+      const out: Record<string, SessionTensor> = { ...result.outputs };
+      for (const o of entry.graph.outputs) if (!(o.name in out)) out[o.name] = result.take(o.name);
+      return out;
+    } finally {
+      result.release();
+    }
+  }
+
+  /** A host tensor where this session's calls take it without a copy per call (uploaded once for webgpu). */
+  place(t: HostTensor, name = 'placed'): SessionTensor {
+    if (this.opts.backend === 'interp') return t;
+    return this.opts.device!.executor.upload(toGraphStorage(t), graphDType(t) === 'f32' ? 'f32' : 'i32', name);
   }
 
   private interpret(graph: Graph, hosts: ReadonlyMap<string, HostTensor>): Readonly<Record<string, HostTensor>> {

@@ -1,165 +1,256 @@
 /**
  * The transformer across several devices by sequence parallelism (Ulysses, as upstream's xDiT
- * runs it: `--ulysses-degree`): each device holds all the weights and the image tokens of a run of
- * patch rows; before each attention the devices swap tokens for heads, so that each attends over
- * every token with its share of the heads, and after it swap back.
+ * runs it with `--ulysses-degree`): each device holds all the weights and the image tokens of an
+ * equal share of the patch grid (whole rows, else whole columns, as upstream splits), and all the
+ * text. Before each attention the devices swap image tokens for heads, so that each attends over
+ * every token with its group of heads; after it they swap back.
  *
  * Every other operation of the network is per token (patch embedding, norms, modulation,
- * projections, MLPs, final layer) or on the text and the conditioning vectors, which every device
+ * projections, MLPs, final layer) or on the text and the conditioning vectors, which each device
  * computes for itself. So a device's share is exactly what the one-device forward computes for
- * those tokens, given its RoPE rows and its token_replace prefix (its rows of latent frame 0 come
- * first in its (t, h, w) order). Attention is over all tokens, whatever their order, so the
- * exchanged sequence is the devices' shares one after another.
+ * those tokens, given its rows of the RoPE tables and its token_replace prefix (its part of
+ * latent frame 0 comes first in its (t, h, w) order). Attention is over all tokens whatever their
+ * order, so the exchanged sequence is the devices' shares one after another.
  *
- * The exchange goes through the host (WebGPU has no transfer between devices): a device's q, k and
- * v are read back, and each device is given its heads of every device's image tokens, with the
- * text from its own copy. Each phase's inputs and outputs cross the host; keeping the residual
- * stream on the device between phases is left to do.
+ * WebGPU has no transfer between devices, so the swapped tensors go through the host: a device
+ * reads back its q, k and v laid out by destination ([devices, ...]: each destination's part one
+ * contiguous run, dit.kiln), and gets every source's part for its heads; the residual streams,
+ * the text's q, k and v and the modulation vectors stay on the device between phases.
+ *
+ * A rank (rankForward) is one device's side. Ranks meet at a Rendezvous: in this thread
+ * (InProcessRendezvous, for interpreter sessions and tests), or across worker threads, one per
+ * GPU, so that the host's copies run in parallel (dit_workers.ts).
  */
-import { ModelSession, type CallInput, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
+import { ModelSession, releaseTensors, type SessionOptions, type SessionTensor, type SessionWeights } from '../../runtime/model.ts';
 import { concatAxis, reshapeHost, sliceAxis } from '../../runtime/tensor_axes.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { timestepSinusoid } from './timestep.ts';
 import { ditProgram, type DitConfig, type DitInputs, type DitModel } from './transformer.ts';
 
-/** Which patch rows (of th) each of `devices` devices takes: near-equal runs, the first ones one longer. */
-export function patchRowShares(th: number, devices: number): Array<{ readonly start: number; readonly rows: number }> {
-  if (!Number.isInteger(devices) || devices < 1) throw new RangeError(`sequence parallelism needs a whole number of devices, not ${devices}`);
-  if (th < devices) {
-    throw new RangeError(`the latents have ${th} patch rows, fewer than the ${devices} devices: each device needs at least one row; use at most ${th} devices or a taller video`);
-  }
-  const base = Math.floor(th / devices);
-  const extra = th % devices;
-  const shares = [];
-  let start = 0;
-  for (let d = 0; d < devices; d++) {
-    const rows = base + (d < extra ? 1 : 0);
-    shares.push({ start, rows });
-    start += rows;
-  }
-  return shares;
-}
-
-interface Share {
-  readonly start: number;
-  readonly rows: number;
-  /** Image tokens of this share, tt · rows · tw. */
+/** How the image tokens' patch grid (tt × th × tw) is shared: equal runs of rows, or of columns. */
+export interface SequenceSplit {
+  readonly devices: number;
+  readonly grid: readonly [number, number, number];
+  readonly axis: 'rows' | 'columns';
+  /** Patch rows (or columns) per device. */
+  readonly size: number;
+  /** Image tokens per device. */
   readonly tokens: number;
-  /** Where its tokens start in the exchanged sequence. */
-  readonly offset: number;
 }
 
-/** q, k and v of one device's tokens (its image tokens, then the text): [B, L, heads, head_dim]. */
-interface AttentionInputs {
-  readonly q: HostTensor;
-  readonly k: HostTensor;
-  readonly v: HostTensor;
+/** Rows if they divide evenly among the devices, else columns (upstream's choice), else an error that says what fits. */
+export function planSequenceSplit(grid: readonly [number, number, number], devices: number, heads: number): SequenceSplit {
+  if (!Number.isInteger(devices) || devices < 1) throw new RangeError(`sequence parallelism needs a whole number of devices, not ${devices}`);
+  if (heads % devices !== 0) {
+    const fits = Array.from({ length: heads }, (_, i) => i + 1).filter((n) => heads % n === 0);
+    throw new RangeError(`${devices} devices cannot share ${heads} attention heads evenly; use ${fits.join(', ')} devices`);
+  }
+  const [tt, th, tw] = grid;
+  const axis = th % devices === 0 ? 'rows' : tw % devices === 0 ? 'columns' : undefined;
+  if (!axis) {
+    throw new RangeError(
+      `the latents' patch grid has ${th} rows and ${tw} columns; sequence parallelism over ${devices} devices needs one of them to be a multiple of ${devices} ` +
+        '(choose a size whose latent height or width, halved by the patch, divides evenly, or another number of devices)',
+    );
+  }
+  const size = (axis === 'rows' ? th : tw) / devices;
+  return { devices, grid: [tt, th, tw], axis, size, tokens: tt * size * (axis === 'rows' ? tw : th) };
 }
 
+/** What every rank needs: the shared inputs and its own slices of the latents and the RoPE tables. */
+export interface RankInputs {
+  readonly x: HostTensor;
+  readonly tFreq: HostTensor;
+  readonly textStates: HostTensor;
+  readonly textMask: HostTensor;
+  readonly textStates2: HostTensor;
+  readonly guidanceFreq?: HostTensor;
+  readonly trFreq?: HostTensor;
+  readonly cos: HostTensor;
+  readonly sin: HostTensor;
+}
+
+/** Rank `rank`'s inputs from the whole forward's (latents [B, C, T, H, W], tables [tokens, head_dim]). */
+export function rankInputs(config: DitConfig, split: SequenceSplit, inputs: DitInputs, rank: number): RankInputs {
+  const [tt, th, tw] = split.grid;
+  const [, ph, pw] = config.patch_size;
+  const head = config.hidden_size / config.heads_num;
+  const start = rank * split.size;
+  const rows = split.axis === 'rows';
+  const table = (t: HostTensor): HostTensor => reshapeHost(sliceAxis(reshapeHost(t, [tt, th, tw, head]), rows ? 1 : 2, start, start + split.size), [split.tokens, head]);
+  const patch = rows ? ph : pw;
+  const t = toFloat64(inputs.t);
+  return {
+    x: sliceAxis(inputs.x, rows ? 3 : 4, start * patch, (start + split.size) * patch),
+    tFreq: timestepSinusoid(t),
+    textStates: inputs.textStates,
+    textMask: inputs.textMask,
+    textStates2: inputs.textStates2,
+    guidanceFreq: config.guidance_embed ? timestepSinusoid(toFloat64(inputs.guidance!)) : undefined,
+    trFreq: config.token_replace ? timestepSinusoid(new Float64Array(t.length)) : undefined,
+    cos: table(inputs.freqsCos),
+    sin: table(inputs.freqsSin),
+  };
+}
+
+/** The plan for a forward's inputs, after checking them. */
+export function splitFor(config: DitConfig, devices: number, inputs: DitInputs): SequenceSplit {
+  if (config.guidance_embed && !inputs.guidance) throw new Error('this transformer embeds guidance (guidance_embed): pass the guidance strength (scale · 1000) per sample');
+  const [pt, ph, pw] = config.patch_size;
+  const [, , T, H, W] = inputs.x.shape;
+  const grid: [number, number, number] = [Math.floor(T / pt), Math.floor(H / ph), Math.floor(W / pw)];
+  const tokens = grid[0] * grid[1] * grid[2];
+  if (inputs.freqsCos.shape[0] !== tokens || inputs.freqsSin.shape[0] !== tokens) {
+    throw new RangeError(`the RoPE tables have ${inputs.freqsCos.shape[0]} rows; the latents' patch grid ${grid.join(' x ')} has ${tokens} tokens`);
+  }
+  return planSequenceSplit(grid, devices, config.heads_num);
+}
+
+/** The whole output from the ranks' shares, in rank order. */
+export function joinShares(split: SequenceSplit, shares: readonly HostTensor[]): HostTensor {
+  return concatAxis(shares, split.axis === 'rows' ? 3 : 4);
+}
+
+/** Where ranks meet to swap tensors. */
+export interface Rendezvous {
+  /**
+   * Waits until every rank has shared its tensors (the same names and shapes on each) and returns
+   * each rank's, in rank order. They stay valid until this rank shares again.
+   */
+  share(rank: number, tensors: Readonly<Record<string, HostTensor>>): Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>>;
+}
+
+/** `tensors[0]`'s layout with `count` in front: one allocation that parts are copied into. */
+function stacked(like: HostTensor, count: number): { tensor: HostTensor; put: (i: number, part: HostTensor['data']) => void } {
+  const n = like.data.length;
+  const data = new (like.data.constructor as new (n: number) => HostTensor['data'])(count * n);
+  return { tensor: { dtype: like.dtype, shape: [count, ...like.shape], data }, put: (i, part) => (data as Float32Array).set(part as Float32Array, i * n) };
+}
+
+/** Each source's part for `rank` of a tensor laid out [destinations, ...]: [sources, ...]. */
+export function allToAll(rank: number, shared: ReadonlyArray<Readonly<Record<string, HostTensor>>>, name: string): HostTensor {
+  const first = shared[0][name];
+  const part = first.data.length / first.shape[0];
+  const out = stacked({ dtype: first.dtype, shape: first.shape.slice(1), data: first.data.subarray(0, part) as HostTensor['data'] }, shared.length);
+  shared.forEach((s, i) => out.put(i, s[name].data.subarray(rank * part, (rank + 1) * part) as HostTensor['data']));
+  return out.tensor;
+}
+
+/** Every rank's tensor, stacked: [ranks, ...]. */
+export function allGather(shared: ReadonlyArray<Readonly<Record<string, HostTensor>>>, name: string): HostTensor {
+  const out = stacked(shared[0][name], shared.length);
+  shared.forEach((s, i) => out.put(i, s[name].data));
+  return out.tensor;
+}
+
+/** Ranks in one thread: each share() resolves when the last rank of the round has shared. */
+export class InProcessRendezvous implements Rendezvous {
+  private round: Array<Readonly<Record<string, HostTensor>>> = [];
+  private waiting: Array<{ resolve: (all: ReadonlyArray<Readonly<Record<string, HostTensor>>>) => void; reject: (err: unknown) => void }> = [];
+  private failure: unknown;
+
+  constructor(readonly ranks: number) {}
+
+  share(rank: number, tensors: Readonly<Record<string, HostTensor>>): Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.round[rank]) throw new Error(`internal: rank ${rank} shared twice in one round`);
+    this.round[rank] = tensors;
+    const done = new Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (this.waiting.length === this.ranks) {
+      const all = this.round;
+      const waiting = this.waiting;
+      this.round = [];
+      this.waiting = [];
+      for (const w of waiting) w.resolve(all);
+    }
+    return done;
+  }
+
+  /** A rank failed: the others, waiting or yet to come, fail with it rather than wait forever. */
+  abort(err: unknown): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+}
+
+/** Reads a session output that was asked for on the host. */
+function host(t: SessionTensor): HostTensor {
+  if (!('data' in t)) throw new Error('internal: a tensor expected on the host is on the device');
+  return t;
+}
+
+/**
+ * One rank's forward: its share of the image tokens through the whole network, meeting the
+ * other ranks at `rendezvous` around each attention. Returns its share of the output latents.
+ */
+export async function rankForward(session: ModelSession, config: DitConfig, split: SequenceSplit, rank: number, inputs: RankInputs,
+  rendezvous: Rendezvous): Promise<HostTensor> {
+  const none = { value: null };
+  const devices = { value: split.devices };
+  const [tt, th, tw] = split.grid;
+  const rows = split.axis === 'rows';
+  const firstTokens = { value: config.token_replace ? split.size * (rows ? tw : th) : 0 };
+  const held: SessionTensor[] = [];
+  const hold = <T extends SessionTensor>(t: T): T => { held.push(t); return t; };
+  try {
+    const e = await session.callOnDevice('embed', [
+      inputs.x, inputs.tFreq, inputs.textStates, inputs.textMask, inputs.textStates2, inputs.guidanceFreq ?? none, inputs.trFreq ?? none,
+    ]);
+    const vec = hold(e.vec);
+    const trVec = hold(e.tr_vec);
+    let img = e.img;
+    let txt = e.txt;
+    const cos = hold(session.place(inputs.cos, 'freqs_cos'));
+    const sin = hold(session.place(inputs.sin, 'freqs_sin'));
+    const mask = hold(session.place(inputs.textMask, 'text_mask'));
+    const blocks = [
+      ...Array.from({ length: config.mm_double_blocks_depth }, (_, n) => ['double', n] as const),
+      ...Array.from({ length: config.mm_single_blocks_depth }, (_, n) => ['single', n] as const),
+    ];
+    for (const [kind, n] of blocks) {
+      const a = await session.callOnDevice(`${kind}_attention_inputs`, [{ value: n }, devices, img, txt, vec, cos, sin, trVec, firstTokens], ['q', 'k', 'v']);
+      let o: Record<string, SessionTensor>;
+      try {
+        const sent = await rendezvous.share(rank, { q: host(a.q), k: host(a.k), v: host(a.v) });
+        const [q, k, v] = (['q', 'k', 'v'] as const).map((name) => allToAll(rank, sent, name));
+        o = await session.callOnDevice('group_attention', [{ value: rank }, q, k, v, a.q_txt, a.k_txt, a.v_txt, mask], ['o_img', 'o_txt']);
+      } finally {
+        releaseTensors([a.q_txt, a.k_txt, a.v_txt]);
+      }
+      const back = await rendezvous.share(rank, { o_img: host(o.o_img), o_txt: host(o.o_txt) });
+      const f = await session.callOnDevice(`${kind}_finish`, [
+        { value: n }, img, txt, vec, allToAll(rank, back, 'o_img'), allGather(back, 'o_txt'), trVec, firstTokens,
+      ]);
+      releaseTensors([img, txt]);
+      img = f.img;
+      txt = f.txt;
+    }
+    held.push(img, txt);
+    const out = await session.callOnDevice('unpatchify', [img, vec, { value: tt }, { value: rows ? split.size : th }, { value: rows ? tw : split.size }], ['out']);
+    return host(out.out);
+  } finally {
+    releaseTensors(held);
+  }
+}
+
+/** Sequence parallelism in this thread: one session per device (or interpreter sessions, for checking). */
 export class SequenceParallelDit implements DitModel {
   readonly sessions: readonly ModelSession[];
 
-  /** One session per device (`sessions[i]` places device i); all over the same weights. */
   constructor(readonly config: DitConfig, weights: SessionWeights, sessions: readonly SessionOptions[]) {
-    if (sessions.length < 1) throw new RangeError('sequence parallelism needs at least one device');
-    if (config.heads_num % sessions.length !== 0) {
-      const fits = Array.from({ length: config.heads_num }, (_, i) => i + 1).filter((n) => config.heads_num % n === 0);
-      throw new RangeError(`${sessions.length} devices cannot share ${config.heads_num} attention heads evenly; use ${fits.join(', ')} devices`);
-    }
+    planSequenceSplit([1, sessions.length, sessions.length], sessions.length, config.heads_num);
     this.sessions = sessions.map((s) => new ModelSession(ditProgram(), 'HYVideoDiffusionTransformer', { ...config }, weights, s));
-  }
-
-  get devices(): number {
-    return this.sessions.length;
   }
 
   /** The predicted velocity, [B, out_channels, T', H', W'], as HunyuanDit.forward computes it. */
   async forward(inputs: DitInputs): Promise<HostTensor> {
-    const c = this.config;
-    if (c.guidance_embed && !inputs.guidance) throw new Error('this transformer embeds guidance (guidance_embed): pass the guidance strength (scale · 1000) per sample');
-    const [pt, ph, pw] = c.patch_size;
-    const [, , T, H, W] = inputs.x.shape;
-    const [tt, th, tw] = [Math.floor(T / pt), Math.floor(H / ph), Math.floor(W / pw)];
-    const head = c.hidden_size / c.heads_num;
-    const imageTokens = tt * th * tw;
-    if (inputs.freqsCos.shape[0] !== imageTokens || inputs.freqsSin.shape[0] !== imageTokens) {
-      throw new RangeError(`the RoPE tables have ${inputs.freqsCos.shape[0]} rows; the latents' patch grid ${tt} x ${th} x ${tw} has ${imageTokens} tokens`);
-    }
-    let offset = 0;
-    const shares: Share[] = patchRowShares(th, this.devices).map(({ start, rows }) => {
-      const s = { start, rows, tokens: tt * rows * tw, offset };
-      offset += s.tokens;
-      return s;
-    });
-    const t = toFloat64(inputs.t);
-    const none = { value: null };
-    const tFreq = timestepSinusoid(t);
-    const guidanceFreq = c.guidance_embed ? timestepSinusoid(toFloat64(inputs.guidance!)) : none;
-    const trFreq = c.token_replace ? timestepSinusoid(new Float64Array(t.length)) : none;
-    const rope = (table: HostTensor, s: Share): HostTensor =>
-      reshapeHost(sliceAxis(reshapeHost(table, [tt, th, tw, head]), 1, s.start, s.start + s.rows), [s.tokens, head]);
-    const cos = shares.map((s) => rope(inputs.freqsCos, s));
-    const sin = shares.map((s) => rope(inputs.freqsSin, s));
-    const firstTokens = shares.map((s) => ({ value: c.token_replace ? s.rows * tw : 0 }));
-
-    const each = <T>(f: (session: ModelSession, d: number) => Promise<T>): Promise<T[]> => Promise.all(this.sessions.map(f));
-    const call = async (session: ModelSession, fn: string, args: readonly CallInput[]): Promise<Readonly<Record<string, HostTensor>>> =>
-      (await session.call(fn, args)).outputs;
-
-    const embedded = await each((s, d) => call(s, 'embed', [
-      sliceAxis(inputs.x, 3, shares[d].start * ph, (shares[d].start + shares[d].rows) * ph),
-      tFreq, inputs.textStates, inputs.textMask, inputs.textStates2, guidanceFreq, trFreq,
-    ]));
-    const vec = embedded.map((e) => e.vec);
-    const trVec = embedded.map((e) => e.tr_vec);
-    let img = embedded.map((e) => e.img);
-    let txt = embedded.map((e) => e.txt);
-    const textTokens = txt[0].shape[1];
-
-    const attend = (qkv: ReadonlyArray<Readonly<Record<string, HostTensor>>>): Promise<HostTensor[]> =>
-      attentionAcrossDevices(qkv.map(({ q, k, v }) => ({ q, k, v })), shares, textTokens, imageTokens, this.sessions, inputs.textMask);
-
-    for (let n = 0; n < c.mm_double_blocks_depth; n++) {
-      const qkv = await each((s, d) => call(s, 'double_attention_inputs', [{ value: n }, img[d], txt[d], vec[d], cos[d], sin[d], trVec[d], firstTokens[d]]));
-      const o = await attend(qkv);
-      const out = await each((s, d) => call(s, 'double_finish', [{ value: n }, img[d], txt[d], vec[d], o[d], trVec[d], firstTokens[d]]));
-      img = out.map((r) => r.img);
-      txt = out.map((r) => r.txt);
-    }
-    let joint = img.map((x, d) => concatAxis([x, txt[d]], 1));
-    for (let n = 0; n < c.mm_single_blocks_depth; n++) {
-      const qkv = await each((s, d) => call(s, 'single_attention_inputs', [{ value: n }, joint[d], vec[d], cos[d], sin[d], trVec[d], firstTokens[d]]));
-      const o = await attend(qkv);
-      joint = (await each((s, d) => call(s, 'single_finish', [{ value: n }, joint[d], vec[d], o[d], trVec[d], firstTokens[d]]))).map((r) => r.out);
-    }
-    const latents = await each((s, d) => call(s, 'unpatchify', [
-      sliceAxis(joint[d], 1, 0, shares[d].tokens), vec[d], { value: tt }, { value: shares[d].rows }, { value: tw },
-    ]));
-    return concatAxis(latents.map((l) => l.out), 3);
+    const split = splitFor(this.config, this.sessions.length, inputs);
+    const rendezvous = new InProcessRendezvous(this.sessions.length);
+    const shares = await Promise.all(this.sessions.map((session, rank) =>
+      rankForward(session, this.config, split, rank, rankInputs(this.config, split, inputs, rank), rendezvous).catch((err: unknown) => {
+        rendezvous.abort(err);
+        throw err;
+      })));
+    return joinShares(split, shares);
   }
-}
-
-/**
- * Swaps tokens for heads, runs each device's share of the heads over every token, and swaps back:
- * device d's attention output for its own tokens (image, then text) with all heads merged.
- */
-async function attentionAcrossDevices(parts: readonly AttentionInputs[], shares: readonly Share[], textTokens: number, imageTokens: number,
-  sessions: readonly ModelSession[], textMask: HostTensor): Promise<HostTensor[]> {
-  const devices = sessions.length;
-  const heads = parts[0].q.shape[2];
-  const group = heads / devices;
-  // Device g's input: its heads of every device's image tokens in turn, then of its own text.
-  const gathered = (which: keyof AttentionInputs, g: number): HostTensor => {
-    const headsOf = (x: HostTensor): HostTensor => sliceAxis(x, 2, g * group, (g + 1) * group);
-    const image = parts.map((p, d) => headsOf(sliceAxis(p[which], 1, 0, shares[d].tokens)));
-    const own = parts[g][which];
-    return concatAxis([...image, headsOf(sliceAxis(own, 1, shares[g].tokens, shares[g].tokens + textTokens))], 1);
-  };
-  const attended = await Promise.all(sessions.map(async (s, g) => (await s.call('joint_attention', [
-    gathered('q', g), gathered('k', g), gathered('v', g), textMask, { value: imageTokens },
-  ])).outputs.out));
-  // Back: device d's tokens from every head group, the groups side by side in head order.
-  return shares.map((share) => concatAxis(attended.map((o) => concatAxis([
-    sliceAxis(o, 1, share.offset, share.offset + share.tokens), sliceAxis(o, 1, imageTokens, imageTokens + textTokens),
-  ], 1)), 2));
 }

@@ -7,8 +7,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ndRotaryPosEmbed } from '../../../models/hunyuan_dit/rope.ts';
 import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
-import { patchRowShares, SequenceParallelDit } from '../../../models/hunyuan_dit/sequence_parallel.ts';
+import { planSequenceSplit, SequenceParallelDit } from '../../../models/hunyuan_dit/sequence_parallel.ts';
 import { HunyuanDit, type DitConfig, type DitInputs } from '../../../models/hunyuan_dit/transformer.ts';
+import { WorkerSequenceParallelDit } from '../../../models/hunyuan_dit/dit_workers.ts';
 import { openDeviceGroup, type DeviceGroup } from '../../../runtime/device_group.ts';
 import { weightsFromMap } from '../../../runtime/model.ts';
 import { toFloat64, type HostTensor } from '../../../runtime/tensor.ts';
@@ -55,11 +56,14 @@ function relativeL2(got: Float64Array, want: Float64Array): number {
   return Math.sqrt(num / den);
 }
 
-describe('patchRowShares', () => {
-  it('splits the patch rows into near-equal runs, the first ones longer', () => {
-    expect(patchRowShares(7, 3)).toEqual([{ start: 0, rows: 3 }, { start: 3, rows: 2 }, { start: 5, rows: 2 }]);
-    expect(patchRowShares(4, 4).map((s) => s.rows)).toEqual([1, 1, 1, 1]);
-    expect(() => patchRowShares(2, 3)).toThrow(/fewer than the 3 devices/);
+describe('planSequenceSplit', () => {
+  it('shares whole rows of the patch grid when they divide evenly, else whole columns, as upstream', () => {
+    expect(planSequenceSplit([3, 8, 6], 4, 24)).toMatchObject({ axis: 'rows', size: 2, tokens: 3 * 2 * 6 });
+    expect(planSequenceSplit([3, 5, 6], 3, 24)).toMatchObject({ axis: 'columns', size: 2, tokens: 3 * 5 * 2 });
+  });
+  it('says what fits when nothing does', () => {
+    expect(() => planSequenceSplit([1, 5, 7], 2, 24)).toThrow(/5 rows and 7 columns; .* over 2 devices needs one of them to be a multiple of 2/);
+    expect(() => planSequenceSplit([1, 8, 8], 5, 24)).toThrow(/5 devices cannot share 24 attention heads evenly; use 1, 2, 3, 4, 6, 8, 12, 24 devices/);
   });
 });
 
@@ -67,8 +71,9 @@ describe('SequenceParallelDit on the interpreter', () => {
   const weights = weightsFromMap(randomDitWeights(TINY, 11));
   const one = new HunyuanDit(TINY, weights, interp);
   for (const [name, devices, grid, mask] of [
-    ['2 devices, equal shares', 2, [1, 2, 4, 6], [1, 1, 1, 0]],
-    ['3 devices, 5 patch rows (2 + 2 + 1), an odd latent height', 3, [1, 2, 11, 4], [1, 1, 0, 0, 0]],
+    ['2 devices sharing rows', 2, [1, 2, 4, 6], [1, 1, 1, 0]],
+    ['3 devices sharing columns (the rows do not divide)', 3, [1, 2, 4, 6], [1, 1, 0, 0, 0]],
+    ['3 devices sharing rows, an odd latent height (its last row in no patch)', 3, [1, 2, 7, 4], [1, 1, 1, 1]],
     ['6 devices (one head each), batch 2', 6, [2, 1, 12, 4], [1, 1, 1]],
   ] as const) {
     it(name, async () => {
@@ -85,6 +90,7 @@ describe('SequenceParallelDit on the interpreter', () => {
     const config = { ...TINY, token_replace: false, guidance_embed: false };
     const weights = weightsFromMap(randomDitWeights(config, 12));
     const a = inputs(config, [1, 2, 6, 4], [1, 1, 1], seeded(5));
+    // Rows: 3 of them over 3 devices.
     const want = toFloat64(await new HunyuanDit(config, weights, interp).forward(a));
     const got = toFloat64(await new SequenceParallelDit(config, weights, [interp, interp, interp]).forward(a));
     expect(relativeL2(got, want)).toBeLessThan(1e-12);
@@ -103,5 +109,40 @@ describe.skipIf(!hasAdapter)(hasAdapter ? 'SequenceParallelDit on two WebGPU dev
     const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
     const sp = new SequenceParallelDit(TINY, weights, group.devices.map((device) => ({ backend: 'webgpu' as const, device })));
     expect(relativeL2(toFloat64(await sp.forward(a)), want)).toBeLessThan(2e-6);
+  }, 300_000);
+});
+
+describe('WorkerSequenceParallelDit: one worker thread per device', () => {
+  const recipe = { kind: 'random', seed: 21, label: 'random' } as const;
+  const weights = weightsFromMap(randomDitWeights(TINY, 21));
+
+  it('on the interpreter, matches the one-device forward, twice, and recovers from a failed forward', async () => {
+    const dit = await WorkerSequenceParallelDit.start(TINY, recipe, { devices: 3, backend: 'interp' });
+    try {
+      expect(dit.adapters).toEqual(['the interpreter', 'the interpreter', 'the interpreter']);
+      for (const [grid, seed] of [[[1, 2, 6, 4], 31], [[2, 1, 4, 6], 32]] as const) {
+        const a = inputs(TINY, [...grid], [1, 1, 1, 0], seeded(seed));
+        const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
+        expect(relativeL2(toFloat64(await dit.forward(a)), want)).toBeLessThan(1e-12);
+      }
+      // Text states of the wrong width fail in every worker; the group still works afterwards.
+      const good = inputs(TINY, [1, 2, 6, 4], [1, 1], seeded(33));
+      await expect(dit.forward({ ...good, textStates: tensor([1, 2, TINY.text_states_dim + 1], seeded(1)) })).rejects.toThrow(/device \d/);
+      const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(good));
+      expect(relativeL2(toFloat64(await dit.forward(good)), want)).toBeLessThan(1e-12);
+    } finally {
+      await dit.close();
+    }
+  }, 120_000);
+
+  it.skipIf(!hasAdapter)(hasAdapter ? 'two workers, each with a WebGPU device, match the interpreter' : `two workers with WebGPU devices — ${NO_ADAPTER}`, async () => {
+    const dit = await WorkerSequenceParallelDit.start(TINY, recipe, { devices: 2 });
+    try {
+      const a = inputs(TINY, [1, 2, 4, 6], [1, 1, 1, 0], seeded(34));
+      const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
+      expect(relativeL2(toFloat64(await dit.forward(a)), want)).toBeLessThan(2e-6);
+    } finally {
+      await dit.close();
+    }
   }, 300_000);
 });

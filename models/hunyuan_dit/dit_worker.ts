@@ -1,0 +1,74 @@
+/**
+ * One rank of a sequence-parallel transformer, in a worker thread of its own (dit_workers.ts
+ * starts it): its own Dawn device (the GPU the main thread's environment named while this
+ * worker opened it), its own weights and session, and its share of each forward.
+ */
+import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
+import { openDevice, type KilnDevice } from '../../runtime/device.ts';
+import { ModelSession, weightsFromMap, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
+import { loadWeights, openCheckpoint } from '../../runtime/weights/checkpoint.ts';
+import { unwrapStateDict } from '../../runtime/weights/weight_source.ts';
+import type { HostTensor } from '../../runtime/tensor.ts';
+import { withLora } from './lora.ts';
+import { randomDitWeights } from './random_weights.ts';
+import { rankForward, rankInputs, type SequenceSplit } from './sequence_parallel.ts';
+import { SharedRendezvous } from './shared_rendezvous.ts';
+import { ditProgram, type DitInputs } from './transformer.ts';
+import type { RankInit, ToRank, FromRank } from './dit_workers.ts';
+
+const init = (workerData as { data: RankInit }).data;
+const port = parentPort!;
+const post = (m: FromRank, transfer: TransferListItem[] = []): void => port.postMessage(m, transfer);
+const closers: Array<() => void> = [];
+
+function openWeights(options: SessionOptions): SessionWeights {
+  const w = init.weights;
+  let base: SessionWeights;
+  if (w.kind === 'random') {
+    base = weightsFromMap(randomDitWeights(init.config, w.seed), w.label);
+  } else {
+    const source = unwrapStateDict(loadWeights(w.path), w.stateDictKey ?? 'module');
+    closers.push(() => source.close());
+    base = source;
+  }
+  if (!w.lora) return base;
+  const lora = openCheckpoint(w.lora.path);
+  closers.push(() => lora.close());
+  return withLora(base, lora, w.lora.scale, { session: options }).weights;
+}
+
+async function start(): Promise<{ session: ModelSession; device?: KilnDevice }> {
+  const device = init.backend === 'webgpu' ? await openDevice({}) : undefined;
+  if (device) closers.push(() => device.destroy());
+  const options: SessionOptions = { backend: init.backend, device, dtype: init.dtype, tuning: init.tuning };
+  const session = new ModelSession(ditProgram(), 'HYVideoDiffusionTransformer', { ...init.config }, openWeights(options), options);
+  return { session, device };
+}
+
+function errorMessage(err: unknown): FromRank {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { type: 'error', name: e.name, message: e.message, stack: e.stack ?? '' };
+}
+
+try {
+  const { session, device } = await start();
+  post({ type: 'ready', adapter: device ? device.describe() : 'the interpreter' });
+  port.on('message', (m: ToRank) => {
+    if (m.type === 'close') {
+      for (const close of closers.splice(0).reverse()) close();
+      port.close();
+      return;
+    }
+    const rendezvous = new SharedRendezvous(m.control, m.regions);
+    rankForward(session, init.config, m.split as SequenceSplit, init.rank, rankInputs(init.config, m.split, m.inputs as DitInputs, init.rank), rendezvous).then(
+      (share: HostTensor) => {
+        const whole = share.data.byteOffset === 0 && share.data.byteLength === share.data.buffer.byteLength;
+        post({ type: 'result', share }, whole ? [share.data.buffer as ArrayBuffer] : []);
+      },
+      (err: unknown) => post(errorMessage(err)),
+    );
+  });
+} catch (err) {
+  post(errorMessage(err));
+  for (const close of closers.splice(0).reverse()) close();
+}
