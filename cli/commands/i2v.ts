@@ -18,8 +18,12 @@ import { openSafetensors, writeSafetensors } from '../../runtime/weights/safeten
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { FlowMatchDiscreteScheduler } from '../../models/flow_match/scheduler.ts';
 import { ditModelFromKwargs, DitConfigError } from '../../models/hunyuan_dit/config.ts';
-import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig } from '../../models/hunyuan_dit/transformer.ts';
-import { randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
+import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig, type DitModel } from '../../models/hunyuan_dit/transformer.ts';
+import { BUILTIN_DIT_SEED, randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
+import { WorkerSequenceParallelDit, type DitWeightsRecipe } from '../../models/hunyuan_dit/dit_workers.ts';
+import { planSequenceSplit } from '../../models/hunyuan_dit/sequence_parallel.ts';
+import { planDeviceGroup } from '../../runtime/device_group.ts';
+import { parsePciAddress, pciGpus } from '../../runtime/gpu/pci.ts';
 import { LoraError, withLora } from '../../models/hunyuan_dit/lora.ts';
 import { reportWeightUploads } from '../weight_uploads.ts';
 import { createVae, openVaeSource } from '../../models/hunyuan_vae/run.ts';
@@ -89,6 +93,15 @@ Output and running:
   --backend webgpu|interp  webgpu (default): fused WGSL kernels on the GPU; interp: the float64
                          reference interpreter (slow).
   --dtype f32|f16        storage of weights and activations on the GPU (default f32).
+  --devices N            run the transformer on N GPUs by sequence parallelism (upstream's
+                         --ulysses-degree; one worker thread per GPU, each holding all its
+                         weights): N must divide its attention heads (24 for the released
+                         model), and the latents' height or width in patches. GPUs are the
+                         machine's first N in PCI order, told apart by Mesa's device-select
+                         Vulkan layer (apt-get install mesa-vulkan-drivers); on a machine without
+                         PCI GPUs the N devices share the one adapter (same video, not faster).
+  --gpus ADDR,...        the GPUs for --devices by PCI address (lspci -D, nvidia-smi), e.g.
+                         0000:17:00.0,0000:2a:00.0; --devices defaults to their count.
   --quiet                no progress display.
   -h, --help             show this help.`;
 
@@ -117,12 +130,27 @@ function readPromptFile(path: string): { prompt: EncodedPrompt; negative?: Encod
 }
 
 /** The transformer: checkpoint and config, or the built-in tiny one. */
-function openDit(values: Record<string, unknown>): { weights: SessionWeights; config: DitConfig; ropeDims: readonly number[]; label: string; readonly builtin: boolean; close: () => void } {
+interface OpenedDit {
+  weights: SessionWeights;
+  readonly config: DitConfig;
+  readonly ropeDims: readonly number[];
+  label: string;
+  readonly builtin: boolean;
+  /** How a worker thread opens the same weights (--devices). */
+  recipe: DitWeightsRecipe;
+  readonly close: () => void;
+}
+
+function openDit(values: Record<string, unknown>): OpenedDit {
   const configPath = values['dit-config'] as string | undefined;
   const weightsPath = values.dit as string | undefined;
   if (!weightsPath) {
     if (configPath) throw new UsageError('--dit-config needs --dit (the built-in transformer has its own tiny config)');
-    return { weights: weightsFromMap(randomDitWeights(), 'built-in tiny transformer'), config: TINY_DIT_CONFIG, ropeDims: TINY_DIT_ROPE_DIMS, label: 'the built-in tiny transformer (random, untrained)', builtin: true, close: () => undefined };
+    const label = 'built-in tiny transformer';
+    return {
+      weights: weightsFromMap(randomDitWeights(), label), config: TINY_DIT_CONFIG, ropeDims: TINY_DIT_ROPE_DIMS, label: 'the built-in tiny transformer (random, untrained)',
+      builtin: true, recipe: { kind: 'random', seed: BUILTIN_DIT_SEED, label }, close: () => undefined,
+    };
   }
   let model = { config: RELEASED_I2V_DIT_CONFIG, ropeDimList: [16, 56, 56] as readonly number[] };
   if (configPath) {
@@ -142,7 +170,28 @@ function openDit(values: Record<string, unknown>): { weights: SessionWeights; co
   }
   // HunyuanVideo's transformer checkpoint keeps the state dict under "module" (its --load-key).
   const source = unwrapStateDict(loadWeights(weightsPath), 'module');
-  return { weights: source, config: model.config, ropeDims: model.ropeDimList, label: source.path, builtin: false, close: () => source.close() };
+  return {
+    weights: source, config: model.config, ropeDims: model.ropeDimList, label: source.path, builtin: false,
+    recipe: { kind: 'checkpoint', path: weightsPath, stateDictKey: 'module' }, close: () => source.close(),
+  };
+}
+
+/** The transformer on `devices` worker threads (--devices, --gpus), each with a GPU of its own where the machine has them. */
+async function startSequenceParallel(dit: OpenedDit, devices: number, gpus: readonly string[] | undefined,
+  session: { backend: BackendName; dtype: 'f32' | 'f16' }, log: (line: string) => void): Promise<WorkerSequenceParallelDit> {
+  let addresses: string[] | undefined;
+  try {
+    planSequenceSplit([1, devices, devices], devices, dit.config.heads_num);
+    addresses = planDeviceGroup(devices, pciGpus(), gpus);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`--devices ${devices}${gpus ? ` --gpus ${gpus.join(',')}` : ''}: ${err.message}`);
+    throw err;
+  }
+  if (!addresses && session.backend === 'webgpu') log(`kiln i2v: this machine lists no PCI GPU: the ${devices} devices share the default adapter (the same video, not faster)`);
+  return WorkerSequenceParallelDit.start(dit.config, dit.recipe, {
+    devices, backend: session.backend, dtype: session.dtype, pciAddresses: addresses,
+    onReady: (rank, adapter) => log(`transformer device ${rank}${addresses ? ` (${addresses[rank]})` : ''}: ${adapter}`),
+  });
 }
 
 const I2V_OPTIONS = {
@@ -153,7 +202,7 @@ const I2V_OPTIONS = {
   frames: { type: 'string' }, steps: { type: 'string' }, shift: { type: 'string' }, 'guidance-scale': { type: 'string' },
   'embedded-guidance': { type: 'string' }, 'no-stability': { type: 'boolean', default: false }, seed: { type: 'string' },
   fps: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, dtype: { type: 'string', default: 'f32' },
-  quiet: { type: 'boolean', default: false },
+  devices: { type: 'string' }, gpus: { type: 'string' }, quiet: { type: 'boolean', default: false },
 } as const;
 
 /** The encoded prompt(s) in --prompt-embeds's format, with the texts in the metadata. */
@@ -208,6 +257,14 @@ export const i2vCommand: Command = {
     if (!(shift > 0)) throw new UsageError(`--shift ${shift}: expected a positive number`);
     const embedded = numberOption(values, 'embedded-guidance', 6);
     const loraScale = numberOption(values, 'lora-scale', 1);
+    const gpus = values.gpus?.split(',').map((a) => a.trim()).filter(Boolean);
+    const devices = intOption(values, 'devices', 1, 64) ?? gpus?.length ?? 1;
+    try {
+      gpus?.forEach(parsePciAddress);
+    } catch (err) {
+      throw new UsageError(`--gpus ${values.gpus}: ${(err as Error).message}`);
+    }
+    if (gpus && gpus.length !== devices) throw new UsageError(`--devices ${devices} with ${gpus.length} GPUs in --gpus: give one address per device`);
     if (values['lora-scale'] !== undefined && !values.lora) throw new UsageError('--lora-scale needs --lora FILE');
 
     const embedsPath = values['prompt-embeds'];
@@ -262,6 +319,7 @@ export const i2vCommand: Command = {
             onMerge: (done, total) => { if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) progress.log(`LoRA: ${done}/${total} weights merged`); },
           });
           dit.weights = merged.weights;
+          dit.recipe = { ...dit.recipe, lora: { path: values.lora, scale: loraScale } };
           dit.label = `${dit.label}, with LoRA ${values.lora} × ${loraScale} (${merged.merged.length} weights changed)`;
         } catch (err) {
           if (err instanceof LoraError) throw new UsageError(`--lora ${err.message}`);
@@ -296,7 +354,15 @@ export const i2vCommand: Command = {
       if (vae.config.latent_channels !== dit.config.in_channels) {
         throw new UsageError(`the VAE's ${vae.config.latent_channels} latent channels do not match the transformer's ${dit.config.in_channels} input channels: pair the built-in models together, or give both --dit and --vae`);
       }
-      const pipeline = new HunyuanI2vPipeline(new HunyuanDit(dit.config, dit.weights, session), vae,
+      let transformer: DitModel = new HunyuanDit(dit.config, dit.weights, session);
+      if (devices > 1 || gpus) {
+        progress.stage('start devices');
+        const parallel = await startSequenceParallel(dit, devices, gpus, { backend, dtype }, (line) => progress.log(line));
+        closers.push(() => parallel.close());
+        transformer = parallel;
+        dit.label = `${dit.label}, on ${devices} devices (sequence parallel)`;
+      }
+      const pipeline = new HunyuanI2vPipeline(transformer, vae,
         new FlowMatchDiscreteScheduler({ numTrainTimesteps: 1000, shift, reverse: true }, session));
       const result = await imageToVideo(pipeline, image, encoded.prompt, encoded.negative, {
         resolution, frames, steps, guidanceScale, embeddedGuidanceScale: dit.config.guidance_embed ? embedded : undefined,

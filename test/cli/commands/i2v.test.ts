@@ -60,6 +60,8 @@ describe('kiln i2v: mistakes', () => {
       [[image, '--lora-scale', '0.5'], /--lora-scale needs --lora FILE/],
       [[image, '--prompt-embeds', join(dir, 'p.safetensors'), '--save-prompt-embeds', join(dir, 'q.safetensors')], /with --prompt-embeds there is nothing new to save/],
       [[image, '--backend', 'cuda'], /--backend cuda: expected webgpu or interp/],
+      [[image, '--devices', '3'], /--devices 3: 3 devices cannot share 2 attention heads evenly; use 1, 2 devices/],
+      [[image, '--gpus', '17:00.0'], /--gpus 17:00\.0: '17:00\.0' is not a PCI address/],
     ];
     for (const [args, message] of cases) {
       const r = await kiln('i2v', ...args);
@@ -137,6 +139,23 @@ describe.skipIf(!device)(device ? 'kiln i2v on WebGPU' : `kiln i2v on WebGPU —
     expect(existsSync(out)).toBe(true);
     const video = await readMedia(out);
     expect([video.count, video.width, video.height]).toEqual([5, 576, 384]);
+  }, 600_000);
+
+  it('runs the transformer on two devices by sequence parallelism: the same video to a unit of rounding', async () => {
+    const dir = dirs.make();
+    const image = await pngImage(dir);
+    const [one, two] = [join(dir, 'one/'), join(dir, 'two/')];
+    const common = ['--frames', '5', '--steps', '1', '--quiet'];
+    const r1 = await kiln('i2v', image, '--out', one, ...common);
+    expect(r1.code, r1.err).toBe(0);
+    const r2 = await kiln('i2v', image, '--out', two, '--devices', '2', ...common);
+    expect(r2.code, r2.err).toBe(0);
+    expect(r2.out).toMatch(/transformer: the built-in tiny transformer \(random, untrained\), on 2 devices \(sequence parallel\)/);
+    const [a, b] = [await readMedia(one), await readMedia(two)];
+    expect([b.count, b.width, b.height]).toEqual([a.count, a.width, a.height]);
+    let max = 0;
+    for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs(a.data[i] - b.data[i]));
+    expect(max).toBeLessThanOrEqual(1);
   }, 600_000);
 
   it('encodes a text prompt with the built-in tiny text encoders, the negative prompt too under guidance, and saves the encodings for reuse', async () => {
