@@ -63,7 +63,8 @@ function implicitLayerDirs(env: NodeJS.ProcessEnv): string[] {
   const dataDirs = (env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
   const configDirs = (env.XDG_CONFIG_DIRS || '/etc/xdg').split(':');
   const extra = (env.VK_ADD_IMPLICIT_LAYER_PATH ?? '').split(':').filter(Boolean);
-  return [...extra, ...configDirs, '/etc', dataHome, ...dataDirs].map((d) => (d.endsWith('implicit_layer.d') ? d : join(d, 'vulkan/implicit_layer.d')));
+  // VK_ADD_IMPLICIT_LAYER_PATH names folders of manifests; the others are roots of vulkan/implicit_layer.d.
+  return [...extra, ...[...configDirs, '/etc', dataHome, ...dataDirs].map((d) => join(d, 'vulkan/implicit_layer.d'))];
 }
 
 /** Whether the loader will find Mesa's device-select layer. */
