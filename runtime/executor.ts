@@ -135,6 +135,51 @@ export class Executor {
     return tensor;
   }
 
+  /**
+   * Uploads equal host tensors as one GPU tensor stacked along a new first axis. The parts are
+   * copied once, straight into a mapped staging buffer, and the GPU copies that into place: no
+   * host copy joins them first, and they may be views of shared memory (which Dawn's writeBuffer
+   * does not take: it crashes on a SharedArrayBuffer).
+   */
+  async uploadStacked(parts: readonly HostTensor[], dtype: DType, name = 'uploaded'): Promise<GpuTensor> {
+    this.ctx.assertAlive();
+    if (parts.length === 0) throw new InputMismatchError(`Cannot upload '${name}': no parts to stack.`);
+    const shape = [parts.length, ...parts[0].shape];
+    const partBytes = gpuBytes(dtype, elementCount(parts[0].shape));
+    if (partBytes % 4 !== 0) throw new InputMismatchError(`Cannot stack '${name}': a part of ${partBytes} bytes does not keep the next one 4-byte aligned.`);
+    const bytes = partBytes * parts.length;
+    const data = parts.map((part, i) => {
+      if (part.shape.length !== parts[0].shape.length || part.shape.some((d, j) => d !== parts[0].shape[j])) {
+        throw new InputMismatchError(`Cannot stack '${name}': part ${i} is [${part.shape.join(', ')}], part 0 [${parts[0].shape.join(', ')}].`);
+      }
+      const d = toStorage(part, dtype, partBytes);
+      if (typeof d === 'string') throw new InputMismatchError(`Cannot upload part ${i} of '${name}' as ${dtype}: ${d}.`);
+      return d;
+    });
+    const staging = this.ctx.pool.acquire(bytes, GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, `stage ${name}`);
+    let buffer: GPUBuffer | undefined;
+    try {
+      await throttledWait(staging.mapAsync(GPUMapMode.WRITE));
+      const range = new Uint8Array(staging.getMappedRange());
+      data.forEach((d, i) => range.set(d, i * partBytes));
+      staging.unmap();
+      buffer = this.ctx.pool.acquire(bytes, storageUsage(), name);
+      const enc = this.ctx.device.createCommandEncoder({ label: `upload ${name}` });
+      enc.copyBufferToBuffer(staging, 0, buffer, 0, bytes);
+      this.ctx.device.queue.submit([enc.finish()]);
+      // Reused only once mapped again, which waits for this copy.
+      this.ctx.pool.release(staging);
+    } catch (err) {
+      this.ctx.pool.discard(staging);
+      if (buffer) this.ctx.pool.release(buffer);
+      throw this.explain(err);
+    }
+    const storage = new SharedBuffer(buffer, (b) => this.ctx.pool.release(b));
+    const tensor = new GpuTensor(storage, 0, { name, dtype, shape, bytes }, this.ctx.device);
+    storage.release(); // the tensor's reference is now the only one
+    return tensor;
+  }
+
   /** Reads a GpuTensor back to the host. */
   async read(tensor: GpuTensor): Promise<HostTensor> {
     this.ctx.assertAlive();

@@ -292,6 +292,15 @@ export class ModelSession {
     return this.opts.device!.executor.upload(toGraphStorage(t), graphDType(t) === 'f32' ? 'f32' : 'i32', name);
   }
 
+  /** Equal host tensors stacked along a new first axis, where this session's calls take them (see Executor.uploadStacked). */
+  async placeStacked(parts: readonly HostTensor[], name = 'placed'): Promise<SessionTensor> {
+    if (this.opts.backend === 'webgpu') return this.opts.device!.executor.uploadStacked(parts.map(toGraphStorage), graphDType(parts[0]) === 'f32' ? 'f32' : 'i32', name);
+    const n = parts[0].data.length;
+    const data = new Float64Array(parts.length * n);
+    parts.forEach((p, i) => data.set(toFloat64(p), i * n));
+    return { dtype: 'F64', shape: [parts.length, ...parts[0].shape], data };
+  }
+
   private interpret(graph: Graph, hosts: ReadonlyMap<string, HostTensor>): Readonly<Record<string, HostTensor>> {
     const inputs = new Map<string, Float64Array>();
     for (const n of graph.inputs) {

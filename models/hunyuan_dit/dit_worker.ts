@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
 import { openDevice, type KilnDevice } from '../../runtime/device.ts';
+import { workerFailure } from '../../runtime/device_workers.ts';
 import { ModelSession, weightsFromMap, type SessionOptions, type SessionWeights } from '../../runtime/model.ts';
 import { loadWeights, openCheckpoint } from '../../runtime/weights/checkpoint.ts';
 import { unwrapStateDict } from '../../runtime/weights/weight_source.ts';
@@ -45,11 +46,6 @@ async function start(): Promise<{ session: ModelSession; device?: KilnDevice }> 
   return { session, device };
 }
 
-function errorMessage(err: unknown): FromRank {
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { type: 'error', name: e.name, message: e.message, stack: e.stack ?? '' };
-}
-
 try {
   const { session, device } = await start();
   post({ type: 'ready', adapter: device ? device.describe() : 'the interpreter' });
@@ -65,10 +61,10 @@ try {
         const whole = share.data.byteOffset === 0 && share.data.byteLength === share.data.buffer.byteLength;
         post({ type: 'result', share }, whole ? [share.data.buffer as ArrayBuffer] : []);
       },
-      (err: unknown) => post(errorMessage(err)),
+      (err: unknown) => post(workerFailure(err)),
     );
   });
 } catch (err) {
-  post(errorMessage(err));
+  post(workerFailure(err));
   for (const close of closers.splice(0).reverse()) close();
 }

@@ -120,27 +120,10 @@ export interface Rendezvous {
   share(rank: number, tensors: Readonly<Record<string, HostTensor>>): Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>>;
 }
 
-/** `tensors[0]`'s layout with `count` in front: one allocation that parts are copied into. */
-function stacked(like: HostTensor, count: number): { tensor: HostTensor; put: (i: number, part: HostTensor['data']) => void } {
-  const n = like.data.length;
-  const data = new (like.data.constructor as new (n: number) => HostTensor['data'])(count * n);
-  return { tensor: { dtype: like.dtype, shape: [count, ...like.shape], data }, put: (i, part) => (data as Float32Array).set(part as Float32Array, i * n) };
-}
-
-/** Each source's part for `rank` of a tensor laid out [destinations, ...]: [sources, ...]. */
-export function allToAll(rank: number, shared: ReadonlyArray<Readonly<Record<string, HostTensor>>>, name: string): HostTensor {
-  const first = shared[0][name];
-  const part = first.data.length / first.shape[0];
-  const out = stacked({ dtype: first.dtype, shape: first.shape.slice(1), data: first.data.subarray(0, part) as HostTensor['data'] }, shared.length);
-  shared.forEach((s, i) => out.put(i, s[name].data.subarray(rank * part, (rank + 1) * part) as HostTensor['data']));
-  return out.tensor;
-}
-
-/** Every rank's tensor, stacked: [ranks, ...]. */
-export function allGather(shared: ReadonlyArray<Readonly<Record<string, HostTensor>>>, name: string): HostTensor {
-  const out = stacked(shared[0][name], shared.length);
-  shared.forEach((s, i) => out.put(i, s[name].data));
-  return out.tensor;
+/** Part `i` of a tensor along its first axis: a view, no copy. */
+export function partOf(t: HostTensor, i: number): HostTensor {
+  const n = t.data.length / t.shape[0];
+  return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
 }
 
 /** Ranks in one thread: each share() resolves when the last rank of the round has shared. */
@@ -210,17 +193,27 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
     for (const [kind, n] of blocks) {
       const a = await session.callOnDevice(`${kind}_attention_inputs`, [{ value: n }, devices, img, txt, vec, cos, sin, trVec, firstTokens], ['q', 'k', 'v']);
       let o: Record<string, SessionTensor>;
+      // What the other ranks shared goes to this rank's device straight from where they wrote it:
+      // this rank's part of each source's tensors laid out by destination (all-to-all), or each
+      // source's whole tensor (all-gather).
+      let received: SessionTensor[] = [];
       try {
         const sent = await rendezvous.share(rank, { q: host(a.q), k: host(a.k), v: host(a.v) });
-        const [q, k, v] = (['q', 'k', 'v'] as const).map((name) => allToAll(rank, sent, name));
-        o = await session.callOnDevice('group_attention', [{ value: rank }, q, k, v, a.q_txt, a.k_txt, a.v_txt, mask], ['o_img', 'o_txt']);
+        for (const name of ['q', 'k', 'v'] as const) received.push(await session.placeStacked(sent.map((s) => partOf(s[name], rank)), name));
+        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, mask], ['o_img', 'o_txt']);
       } finally {
-        releaseTensors([a.q_txt, a.k_txt, a.v_txt]);
+        releaseTensors([a.q_txt, a.k_txt, a.v_txt, ...received]);
       }
       const back = await rendezvous.share(rank, { o_img: host(o.o_img), o_txt: host(o.o_txt) });
-      const f = await session.callOnDevice(`${kind}_finish`, [
-        { value: n }, img, txt, vec, allToAll(rank, back, 'o_img'), allGather(back, 'o_txt'), trVec, firstTokens,
-      ]);
+      received = [];
+      let f: Record<string, SessionTensor>;
+      try {
+        received.push(await session.placeStacked(back.map((s) => partOf(s.o_img, rank)), 'o_img'));
+        received.push(await session.placeStacked(back.map((s) => s.o_txt), 'o_txt'));
+        f = await session.callOnDevice(`${kind}_finish`, [{ value: n }, img, txt, vec, ...received, trVec, firstTokens]);
+      } finally {
+        releaseTensors(received);
+      }
       releaseTensors([img, txt]);
       img = f.img;
       txt = f.txt;

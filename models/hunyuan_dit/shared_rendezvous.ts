@@ -92,10 +92,16 @@ export class SharedRendezvous implements Rendezvous {
       Atomics.notify(c, GENERATION);
       return;
     }
-    while (Atomics.load(c, GENERATION) === generation) {
-      if (Atomics.load(c, ABORTED)) throw new RendezvousAborted();
-      const wait = waitAsync(c, GENERATION, generation);
-      if (wait.async) await wait.value;
+    // A pending waitAsync does not keep Node's event loop alive; a timer does, while we wait.
+    const alive = setInterval(() => undefined, 2 ** 30);
+    try {
+      while (Atomics.load(c, GENERATION) === generation) {
+        if (Atomics.load(c, ABORTED)) throw new RendezvousAborted();
+        const wait = waitAsync(c, GENERATION, generation);
+        if (wait.async) await wait.value;
+      }
+    } finally {
+      clearInterval(alive);
     }
   }
 }

@@ -1,0 +1,39 @@
+/**
+ * What sequence parallelism's swaps cost (models/hunyuan_dit/sequence_parallel.ts): worker
+ * threads with a device each, as WorkerSequenceParallelDit runs them, do what a rank does around
+ * one block's attention — read back q, k, v and the attention's output, swap them through shared
+ * memory, upload every source's part — with the released model's sizes and no block. Times 60
+ * blocks, that is what a denoising step spends on swapping, besides the blocks' own kernels.
+ *
+ *   npx tsx bench/experiments/sequence_parallel_exchange.ts [--devices 2] [--tokens 14157] [--rounds 5]
+ *
+ * --tokens is the image tokens per device: the released model at 720p x 129 frames has 113,256
+ * (33 x 44 x 78 patches), 14,157 per device on 8 GPUs; hidden 3072, 256 text tokens. Devices are
+ * the machine's first GPUs in PCI order, or all on the default adapter where it lists none.
+ */
+import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
+import { CONTROL_BYTES } from '../../models/hunyuan_dit/shared_rendezvous.ts';
+import { planDeviceGroup } from '../../runtime/device_group.ts';
+import { nextMessage, startDeviceWorkers } from '../../runtime/device_workers.ts';
+import { pciGpus } from '../../runtime/gpu/pci.ts';
+
+const { values } = parseArgs({ options: { devices: { type: 'string', default: '2' }, tokens: { type: 'string', default: '14157' }, rounds: { type: 'string', default: '5' } } });
+const [devices, tokens, rounds] = [Number(values.devices), Number(values.tokens), Number(values.rounds)];
+const hidden = 3072;
+const text = 256;
+const control = new SharedArrayBuffer(CONTROL_BYTES);
+const regions = Array.from({ length: devices }, () => new SharedArrayBuffer(3 * tokens * hidden * 4));
+const addresses = planDeviceGroup(devices, pciGpus());
+const jobs = Array.from({ length: devices }, (_, rank) => ({ rank, devices, tokens, text, hidden, rounds, control, regions }));
+const started = await startDeviceWorkers(new URL('./exchange_worker.ts', import.meta.url), jobs, { pciAddresses: addresses });
+const times = await Promise.all(started.map((s, i) => nextMessage<number[]>(s.worker, i)));
+await Promise.all(started.map((s) => s.worker.terminate()));
+// A round ends for all when the slowest rank's does; the first round warms up.
+const perRound = times[0].map((_, r) => Math.max(...times.map((t) => t[r])));
+const best = Math.min(...perRound.slice(1));
+// Per rank and block: 4 tensors of its tokens (q, k, v, output) read back and 4 uploaded.
+const moved = 2 * 4 * tokens * hidden * 4;
+console.log(`${devices} devices (${addresses ? `GPUs ${addresses.join(', ')}` : `all on ${started[0].adapter}`}), ${cpus().length} CPUs; ${tokens} image tokens each, hidden ${hidden}:`);
+console.log(`  one block's swaps in ${best.toFixed(1)} ms (rounds: ${perRound.map((t) => t.toFixed(0)).join(', ')} ms), ${(moved / best / 1e6).toFixed(2)} GB/s read back and uploaded per device;` +
+  ` x 60 blocks = ${((best * 60) / 1000).toFixed(2)} s per denoising step`);
