@@ -180,6 +180,30 @@ export class Executor {
     return tensor;
   }
 
+  /**
+   * Reads a GpuTensor back into `into` (the tensor's storage bytes: a Float32Array for f32),
+   * copied straight from the staging buffer: for destinations in shared memory, with no array of
+   * its own in between.
+   */
+  async readInto(tensor: GpuTensor, into: ArrayBufferView): Promise<void> {
+    this.ctx.assertAlive();
+    const bytes = gpuBytes(tensor.dtype, elementCount(tensor.shape));
+    if (into.byteLength !== bytes) throw new InputMismatchError(`Cannot read '${tensor.name}' (${bytes} bytes) into ${into.byteLength} bytes.`);
+    const staging = this.ctx.pool.acquire(tensor.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `read ${tensor.name}`);
+    try {
+      const enc = this.ctx.device.createCommandEncoder({ label: `read ${tensor.name}` });
+      enc.copyBufferToBuffer(tensor.buffer, tensor.offset, staging, 0, tensor.bytes);
+      this.ctx.device.queue.submit([enc.finish()]);
+      await throttledWait(staging.mapAsync(GPUMapMode.READ));
+      new Uint8Array(into.buffer, into.byteOffset, bytes).set(new Uint8Array(staging.getMappedRange(), 0, bytes));
+      staging.unmap();
+      this.ctx.pool.release(staging);
+    } catch (err) {
+      this.ctx.pool.discard(staging);
+      throw this.explain(err);
+    }
+  }
+
   /** Reads a GpuTensor back to the host. */
   async read(tensor: GpuTensor): Promise<HostTensor> {
     this.ctx.assertAlive();

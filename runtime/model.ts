@@ -292,6 +292,18 @@ export class ModelSession {
     return this.opts.device!.executor.upload(toGraphStorage(t), graphDType(t) === 'f32' ? 'f32' : 'i32', name);
   }
 
+  /** How `t` comes to the host: float64 from the interpreter, its storage dtype from a GPU. */
+  hostLayout(t: SessionTensor): { dtype: StorageDType; shape: readonly number[] } {
+    if (!(t instanceof GpuTensor)) return { dtype: t.dtype, shape: t.shape };
+    return { dtype: t.dtype === 'f32' ? 'F32' : t.dtype === 'f16' ? 'F16' : 'I32', shape: t.shape };
+  }
+
+  /** Copies `t` into `into` (laid out as hostLayout says): from the device, straight from its staging buffer. */
+  async readInto(t: SessionTensor, into: HostTensor): Promise<void> {
+    if (t instanceof GpuTensor) return this.opts.device!.executor.readInto(t, into.data);
+    (into.data as Float64Array).set(t.data as Float64Array);
+  }
+
   /** Equal host tensors stacked along a new first axis, where this session's calls take them (see Executor.uploadStacked). */
   async placeStacked(parts: readonly HostTensor[], name = 'placed'): Promise<SessionTensor> {
     if (this.opts.backend === 'webgpu') return this.opts.device!.executor.uploadStacked(parts.map(toGraphStorage), graphDType(parts[0]) === 'f32' ? 'f32' : 'i32', name);

@@ -9,6 +9,8 @@ import { openDevice } from '../../runtime/device.ts';
 import { workerFailure } from '../../runtime/device_workers.ts';
 import { partOf } from '../../models/hunyuan_dit/sequence_parallel.ts';
 import { SharedRendezvous } from '../../models/hunyuan_dit/shared_rendezvous.ts';
+import type { GpuTensor } from '../../runtime/executor.ts';
+import type { Shared } from '../../models/hunyuan_dit/rendezvous.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 
 interface Job { rank: number; devices: number; tokens: number; text: number; hidden: number; rounds: number; control: SharedArrayBuffer; regions: SharedArrayBuffer[] }
@@ -23,13 +25,18 @@ try {
   const oTxt = ex.upload(tensor([1, text, hidden / devices]), 'f32');
   const rendezvous = new SharedRendezvous(control, regions);
   const times: number[] = [];
+  // As rankForward's publishFrom: claim slots, read back into them, publish; then upload every source's part.
+  const publish = async (tensors: Record<string, GpuTensor>): Promise<Shared> => {
+    const slots = await rendezvous.claim(rank, Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { dtype: 'F32' as const, shape: t.shape }])));
+    await Promise.all(Object.entries(tensors).map(([n, t]) => ex.readInto(t, slots[n].data)));
+    return rendezvous.publish(rank);
+  };
   for (let round = 0; round < rounds; round++) {
     const t0 = performance.now();
-    const [hq, hk, hv] = await Promise.all([q, k, v].map((t) => ex.read(t)));
-    const sent = await rendezvous.share(rank, { q: hq, k: hk, v: hv });
-    const received = await Promise.all(['q', 'k', 'v'].map((name) => ex.uploadStacked(sent.map((s) => partOf(s[name], rank)), 'f32')));
-    const [hi, ht] = await Promise.all([oImg, oTxt].map((t) => ex.read(t)));
-    const back = await rendezvous.share(rank, { o_img: hi, o_txt: ht });
+    const sent = await publish({ q, k, v });
+    const received: GpuTensor[] = [];
+    for (const name of ['q', 'k', 'v']) received.push(await ex.uploadStacked(sent.map((s) => partOf(s[name], rank)), 'f32'));
+    const back = await publish({ o_img: oImg, o_txt: oTxt });
     received.push(await ex.uploadStacked(back.map((s) => partOf(s.o_img, rank)), 'f32'), await ex.uploadStacked(back.map((s) => s.o_txt), 'f32'));
     await device.device.queue.onSubmittedWorkDone();
     for (const r of received) r.release();

@@ -24,6 +24,7 @@
 import { ModelSession, releaseTensors, type SessionOptions, type SessionTensor, type SessionWeights } from '../../runtime/model.ts';
 import { concatAxis, reshapeHost, sliceAxis } from '../../runtime/tensor_axes.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
+import { InProcessRendezvous, type Rendezvous, type Shared } from './rendezvous.ts';
 import { timestepSinusoid } from './timestep.ts';
 import { ditProgram, type DitConfig, type DitInputs, type DitModel } from './transformer.ts';
 
@@ -111,49 +112,18 @@ export function joinShares(split: SequenceSplit, shares: readonly HostTensor[]):
   return concatAxis(shares, split.axis === 'rows' ? 3 : 4);
 }
 
-/** Where ranks meet to swap tensors. */
-export interface Rendezvous {
-  /**
-   * Waits until every rank has shared its tensors (the same names and shapes on each) and returns
-   * each rank's, in rank order. They stay valid until this rank shares again.
-   */
-  share(rank: number, tensors: Readonly<Record<string, HostTensor>>): Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>>;
-}
-
 /** Part `i` of a tensor along its first axis: a view, no copy. */
 export function partOf(t: HostTensor, i: number): HostTensor {
   const n = t.data.length / t.shape[0];
   return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
 }
 
-/** Ranks in one thread: each share() resolves when the last rank of the round has shared. */
-export class InProcessRendezvous implements Rendezvous {
-  private round: Array<Readonly<Record<string, HostTensor>>> = [];
-  private waiting: Array<{ resolve: (all: ReadonlyArray<Readonly<Record<string, HostTensor>>>) => void; reject: (err: unknown) => void }> = [];
-  private failure: unknown;
-
-  constructor(readonly ranks: number) {}
-
-  share(rank: number, tensors: Readonly<Record<string, HostTensor>>): Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.round[rank]) throw new Error(`internal: rank ${rank} shared twice in one round`);
-    this.round[rank] = tensors;
-    const done = new Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (this.waiting.length === this.ranks) {
-      const all = this.round;
-      const waiting = this.waiting;
-      this.round = [];
-      this.waiting = [];
-      for (const w of waiting) w.resolve(all);
-    }
-    return done;
-  }
-
-  /** A rank failed: the others, waiting or yet to come, fail with it rather than wait forever. */
-  abort(err: unknown): void {
-    this.failure ??= err;
-    for (const w of this.waiting.splice(0)) w.reject(this.failure);
-  }
+/** Claims slots for `tensors`, reads them from the session into the slots, and publishes. */
+async function publishFrom(session: ModelSession, rendezvous: Rendezvous, rank: number, tensors: Readonly<Record<string, SessionTensor>>): Promise<Shared> {
+  const layout = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, session.hostLayout(t)]));
+  const slots = await rendezvous.claim(rank, layout);
+  await Promise.all(Object.entries(tensors).map(([n, t]) => session.readInto(t, slots[n])));
+  return rendezvous.publish(rank);
 }
 
 /** Reads a session output that was asked for on the host. */
@@ -191,20 +161,25 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       ...Array.from({ length: config.mm_single_blocks_depth }, (_, n) => ['single', n] as const),
     ];
     for (const [kind, n] of blocks) {
-      const a = await session.callOnDevice(`${kind}_attention_inputs`, [{ value: n }, devices, img, txt, vec, cos, sin, trVec, firstTokens], ['q', 'k', 'v']);
+      const a = await session.callOnDevice(`${kind}_attention_inputs`, [{ value: n }, devices, img, txt, vec, cos, sin, trVec, firstTokens]);
       let o: Record<string, SessionTensor>;
-      // What the other ranks shared goes to this rank's device straight from where they wrote it:
-      // this rank's part of each source's tensors laid out by destination (all-to-all), or each
-      // source's whole tensor (all-gather).
+      // What a rank shares is read back from its device straight into its slots; what it
+      // receives goes to its device straight from the others' slots: its part of each source's
+      // tensors laid out by destination (all-to-all), or each source's whole tensor (all-gather).
       let received: SessionTensor[] = [];
       try {
-        const sent = await rendezvous.share(rank, { q: host(a.q), k: host(a.k), v: host(a.v) });
+        const sent = await publishFrom(session, rendezvous, rank, { q: a.q, k: a.k, v: a.v });
         for (const name of ['q', 'k', 'v'] as const) received.push(await session.placeStacked(sent.map((s) => partOf(s[name], rank)), name));
-        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, mask], ['o_img', 'o_txt']);
+        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, mask]);
       } finally {
-        releaseTensors([a.q_txt, a.k_txt, a.v_txt, ...received]);
+        releaseTensors([a.q, a.k, a.v, a.q_txt, a.k_txt, a.v_txt, ...received]);
       }
-      const back = await rendezvous.share(rank, { o_img: host(o.o_img), o_txt: host(o.o_txt) });
+      let back: Shared;
+      try {
+        back = await publishFrom(session, rendezvous, rank, { o_img: o.o_img, o_txt: o.o_txt });
+      } finally {
+        releaseTensors([o.o_img, o.o_txt]);
+      }
       received = [];
       let f: Record<string, SessionTensor>;
       try {

@@ -1,12 +1,12 @@
 /**
- * A Rendezvous for ranks in worker threads (dit_workers.ts): each rank writes what it shares into
- * its own region of shared memory, and the others read it in place. A barrier made of Atomics on
- * a small control array separates the rounds: one before writing (everyone has read the last
- * round), one after (everyone has written). Every rank shares tensors of the same names and
- * shapes in a round (the shares are equal), so a rank lays out the others' regions as its own.
+ * A Rendezvous (rendezvous.ts) for ranks in worker threads (dit_workers.ts): a rank's slots are
+ * its own region of shared memory, and the others read them in place. A barrier made of Atomics
+ * on a small control array separates the rounds: in claim (everyone has read the last round)
+ * and in publish (everyone has written). Every rank shares tensors of the same names and shapes
+ * in a round (the shares are equal), so a rank lays out the others' regions as its own.
  */
 import type { HostTensor } from '../../runtime/tensor.ts';
-import type { Rendezvous } from './sequence_parallel.ts';
+import { arrayKind, type Rendezvous, type Shared, type TensorLayout } from './rendezvous.ts';
 
 const COUNT = 0;
 const GENERATION = 1;
@@ -26,43 +26,52 @@ export class RendezvousAborted extends Error {
   }
 }
 
-/** Typed-array views of `like`'s kind over shared memory. */
-function view(like: HostTensor, buffer: SharedArrayBuffer, byteOffset: number): HostTensor {
-  const Kind = like.data.constructor as unknown as new (b: SharedArrayBuffer, offset: number, length: number) => HostTensor['data'];
-  return { dtype: like.dtype, shape: like.shape, data: new Kind(buffer, byteOffset, like.data.length) };
+const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Where each tensor of a layout lies in a region, and the views of a region. */
+function place(layout: Readonly<Record<string, TensorLayout>>, region: SharedArrayBuffer): Record<string, HostTensor> {
+  let offset = 0;
+  const out: Record<string, HostTensor> = {};
+  for (const [name, l] of Object.entries(layout)) {
+    const Kind = arrayKind(l.dtype) as unknown as new (b: SharedArrayBuffer, offset: number, length: number) => HostTensor['data'];
+    const n = sizeOf(l.shape);
+    const view = new Kind(region, offset, n);
+    out[name] = { dtype: l.dtype, shape: l.shape, data: view };
+    offset += align8(view.byteLength);
+  }
+  return out;
 }
 
-const align8 = (n: number): number => Math.ceil(n / 8) * 8;
-
-/** Bytes a round of these tensors takes in a region. */
-export function regionBytes(tensors: readonly HostTensor[]): number {
-  return tensors.reduce((n, t) => n + align8(t.data.byteLength), 0);
+/** Bytes a round of this layout takes in a region. */
+export function regionBytes(layout: Readonly<Record<string, TensorLayout>>): number {
+  return Object.values(layout).reduce((n, l) => n + align8(sizeOf(l.shape) * (arrayKind(l.dtype) as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT), 0);
 }
 
 export class SharedRendezvous implements Rendezvous {
   private readonly control: Int32Array;
+  private layout: Readonly<Record<string, TensorLayout>> | undefined;
 
   /** `control`: CONTROL_BYTES shared by all ranks; `regions[r]`: rank r's. */
   constructor(control: SharedArrayBuffer, private readonly regions: readonly SharedArrayBuffer[]) {
     this.control = new Int32Array(control);
   }
 
-  async share(rank: number, tensors: Readonly<Record<string, HostTensor>>): Promise<ReadonlyArray<Readonly<Record<string, HostTensor>>>> {
-    const names = Object.keys(tensors);
+  async claim(rank: number, layout: Readonly<Record<string, TensorLayout>>): Promise<Record<string, HostTensor>> {
     const own = this.regions[rank];
-    const needed = regionBytes(names.map((n) => tensors[n]));
+    const needed = regionBytes(layout);
     if (needed > own.byteLength) throw new Error(`internal: a round of ${needed} bytes does not fit the ${own.byteLength} bytes shared per device`);
-    await this.barrier();
-    let offset = 0;
-    const offsets: number[] = [];
-    for (const n of names) {
-      const t = tensors[n];
-      offsets.push(offset);
-      (view(t, own, offset).data as Float32Array).set(t.data as Float32Array);
-      offset += align8(t.data.byteLength);
-    }
-    await this.barrier();
-    return this.regions.map((region) => Object.fromEntries(names.map((n, i) => [n, view(tensors[n], region, offsets[i])])));
+    await this.barrier(); // every rank is done reading the last round
+    this.layout = layout;
+    return place(layout, own);
+  }
+
+  async publish(rank: number): Promise<Shared> {
+    const layout = this.layout;
+    if (!layout) throw new Error(`internal: rank ${rank} published without claiming`);
+    this.layout = undefined;
+    await this.barrier(); // every rank has written this round
+    return this.regions.map((region) => place(layout, region));
   }
 
   /** Makes every rank waiting here, or arriving later, throw RendezvousAborted. */
