@@ -289,7 +289,7 @@ export class ModelSession {
   /** A host tensor where this session's calls take it without a copy per call (uploaded once for webgpu). */
   place(t: HostTensor, name = 'placed'): SessionTensor {
     if (this.opts.backend === 'interp') return t;
-    return this.opts.device!.executor.upload(toGraphStorage(t), graphDType(t) === 'f32' ? 'f32' : 'i32', name);
+    return this.opts.device!.executor.upload(toGraphStorage(t), graphDType(t), name);
   }
 
   /** How `t` comes to the host: float64 from the interpreter, its storage dtype from a GPU. */

@@ -9,14 +9,14 @@
  *
  * --tokens is the image tokens per device: the released model at 720p x 129 frames has 113,256
  * (33 x 44 x 78 patches), 14,157 per device on 8 GPUs; hidden 3072, 256 text tokens. Devices are
- * the machine's first GPUs in PCI order, or all on the default adapter where it lists none.
+ * the machine's first GPUs in PCI order, or all on the default adapter where it has fewer.
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { CONTROL_BYTES } from '../../models/hunyuan_dit/shared_rendezvous.ts';
 import { planDeviceGroup } from '../../runtime/device_group.ts';
 import { nextMessage, startDeviceWorkers } from '../../runtime/device_workers.ts';
-import { pciGpus } from '../../runtime/gpu/pci.ts';
+import { hasDeviceSelectLayer, pciGpus } from '../../runtime/gpu/pci.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '2' }, tokens: { type: 'string', default: '14157' }, rounds: { type: 'string', default: '5' } } });
 const [devices, tokens, rounds] = [Number(values.devices), Number(values.tokens), Number(values.rounds)];
@@ -24,7 +24,10 @@ const hidden = 3072;
 const text = 256;
 const control = new SharedArrayBuffer(CONTROL_BYTES);
 const regions = Array.from({ length: devices }, () => new SharedArrayBuffer(3 * tokens * hidden * 4));
-const addresses = planDeviceGroup(devices, pciGpus());
+// Where the machine has fewer GPUs than devices asked for (or no device-select layer), the devices
+// share the default adapter: the swaps' copies are the same, only the devices' copies contend.
+const gpus = pciGpus();
+const addresses = gpus.length >= devices && hasDeviceSelectLayer() ? planDeviceGroup(devices, gpus) : undefined;
 const jobs = Array.from({ length: devices }, (_, rank) => ({ rank, devices, tokens, text, hidden, rounds, control, regions }));
 const started = await startDeviceWorkers(new URL('./exchange_worker.ts', import.meta.url), jobs, { pciAddresses: addresses });
 const times = await Promise.all(started.map((s, i) => nextMessage<number[]>(s.worker, i)));

@@ -95,7 +95,7 @@ export class WorkerSequenceParallelDit implements DitModel {
       return undefined;
     })));
     if (failure !== undefined) throw failure;
-    return joinShares(split, settled.map((m) => m!.share));
+    return joinShares(this.config, split, settled.map((m) => m!.share));
   }
 
   /** Stops the workers (their devices and weights go with them). */

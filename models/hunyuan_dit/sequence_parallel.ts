@@ -28,18 +28,26 @@ import { InProcessRendezvous, type Rendezvous, type Shared } from './rendezvous.
 import { timestepSinusoid } from './timestep.ts';
 import { ditProgram, type DitConfig, type DitInputs, type DitModel } from './transformer.ts';
 
-/** How the image tokens' patch grid (tt × th × tw) is shared: equal runs of rows, or of columns. */
+/**
+ * How the image tokens' patch grid (tt × th × tw) is shared: runs of whole rows, or of whole
+ * columns. Shares are equal where the devices divide the rows (else the columns, upstream's
+ * order); otherwise the first shares are one longer, and every share is padded to the longest
+ * with tokens that no attention sees (a key mask), whose outputs are dropped — where upstream
+ * asks for the image to be resized (ALLOW_RESIZE_FOR_SP).
+ */
 export interface SequenceSplit {
   readonly devices: number;
   readonly grid: readonly [number, number, number];
   readonly axis: 'rows' | 'columns';
-  /** Patch rows (or columns) per device. */
+  /** Patch rows (or columns) of each device's share. */
+  readonly sizes: readonly number[];
+  /** The longest share, to which all are padded. */
   readonly size: number;
-  /** Image tokens per device. */
+  /** Image tokens per device, padding included. */
   readonly tokens: number;
 }
 
-/** Rows if they divide evenly among the devices, else columns (upstream's choice), else an error that says what fits. */
+/** The split for a patch grid over `devices`, or an error that says what fits. */
 export function planSequenceSplit(grid: readonly [number, number, number], devices: number, heads: number): SequenceSplit {
   if (!Number.isInteger(devices) || devices < 1) throw new RangeError(`sequence parallelism needs a whole number of devices, not ${devices}`);
   if (heads % devices !== 0) {
@@ -47,15 +55,16 @@ export function planSequenceSplit(grid: readonly [number, number, number], devic
     throw new RangeError(`${devices} devices cannot share ${heads} attention heads evenly; use ${fits.join(', ')} devices`);
   }
   const [tt, th, tw] = grid;
-  const axis = th % devices === 0 ? 'rows' : tw % devices === 0 ? 'columns' : undefined;
-  if (!axis) {
-    throw new RangeError(
-      `the latents' patch grid has ${th} rows and ${tw} columns; sequence parallelism over ${devices} devices needs one of them to be a multiple of ${devices} ` +
-        '(choose a size whose latent height or width, halved by the patch, divides evenly, or another number of devices)',
-    );
+  // Equal shares where possible; else the longer side, which pads the least.
+  const axis = th % devices === 0 ? 'rows' : tw % devices === 0 ? 'columns' : th >= tw ? 'rows' : 'columns';
+  const length = axis === 'rows' ? th : tw;
+  if (length < devices) {
+    throw new RangeError(`the latents' patch grid has ${th} rows and ${tw} columns, fewer than the ${devices} devices: each device needs at least one; use at most ${Math.max(th, tw)} devices or a larger video`);
   }
-  const size = (axis === 'rows' ? th : tw) / devices;
-  return { devices, grid: [tt, th, tw], axis, size, tokens: tt * size * (axis === 'rows' ? tw : th) };
+  const base = Math.floor(length / devices);
+  const sizes = Array.from({ length: devices }, (_, d) => base + (d < length % devices ? 1 : 0));
+  const size = sizes[0];
+  return { devices, grid: [tt, th, tw], axis, sizes, size, tokens: tt * size * (axis === 'rows' ? tw : th) };
 }
 
 /** What every rank needs: the shared inputs and its own slices of the latents and the RoPE tables. */
@@ -69,20 +78,50 @@ export interface RankInputs {
   readonly trFreq?: HostTensor;
   readonly cos: HostTensor;
   readonly sin: HostTensor;
+  /** Which of the exchanged image tokens (every device's share in turn) are real: [B, devices · tokens]. */
+  readonly imageKeep: HostTensor;
 }
+
+/** `t` with zeros after its end along `axis`, to `size` (itself when it has that size). */
+function padAxis(t: HostTensor, axis: number, size: number): HostTensor {
+  const have = t.shape[axis];
+  if (have === size) return t;
+  const shape = [...t.shape];
+  shape[axis] = size - have;
+  const zeros = { dtype: t.dtype, shape, data: new (t.data.constructor as new (n: number) => HostTensor['data'])(shape.reduce((a, b) => a * b, 1)) };
+  return concatAxis([t, zeros], axis);
+}
+
+/** Where device d's share starts, in patch rows (or columns). */
+const shareStart = (split: SequenceSplit, d: number): number => split.sizes.slice(0, d).reduce((a, b) => a + b, 0);
 
 /** Rank `rank`'s inputs from the whole forward's (latents [B, C, T, H, W], tables [tokens, head_dim]). */
 export function rankInputs(config: DitConfig, split: SequenceSplit, inputs: DitInputs, rank: number): RankInputs {
   const [tt, th, tw] = split.grid;
   const [, ph, pw] = config.patch_size;
   const head = config.hidden_size / config.heads_num;
-  const start = rank * split.size;
+  const start = shareStart(split, rank);
+  const own = split.sizes[rank];
   const rows = split.axis === 'rows';
-  const table = (t: HostTensor): HostTensor => reshapeHost(sliceAxis(reshapeHost(t, [tt, th, tw, head]), rows ? 1 : 2, start, start + split.size), [split.tokens, head]);
+  const table = (t: HostTensor): HostTensor =>
+    reshapeHost(padAxis(sliceAxis(reshapeHost(t, [tt, th, tw, head]), rows ? 1 : 2, start, start + own), rows ? 1 : 2, split.size), [split.tokens, head]);
   const patch = rows ? ph : pw;
   const t = toFloat64(inputs.t);
+  const batch = inputs.x.shape[0];
+  // Token (t, i, j) of device d's padded share is real when its row (or column) is within the share.
+  const keep = new Uint8Array(batch * split.devices * split.tokens);
+  const per = split.size;
+  for (let b = 0, k = 0; b < batch; b++) {
+    for (let d = 0; d < split.devices; d++) {
+      for (let f = 0; f < tt; f++) {
+        for (let i = 0; i < (rows ? per : th); i++) {
+          for (let j = 0; j < (rows ? tw : per); j++) keep[k++] = (rows ? i : j) < split.sizes[d] ? 1 : 0;
+        }
+      }
+    }
+  }
   return {
-    x: sliceAxis(inputs.x, rows ? 3 : 4, start * patch, (start + split.size) * patch),
+    x: padAxis(sliceAxis(inputs.x, rows ? 3 : 4, start * patch, (start + own) * patch), rows ? 3 : 4, split.size * patch),
     tFreq: timestepSinusoid(t),
     textStates: inputs.textStates,
     textMask: inputs.textMask,
@@ -91,6 +130,7 @@ export function rankInputs(config: DitConfig, split: SequenceSplit, inputs: DitI
     trFreq: config.token_replace ? timestepSinusoid(new Float64Array(t.length)) : undefined,
     cos: table(inputs.freqsCos),
     sin: table(inputs.freqsSin),
+    imageKeep: { dtype: 'BOOL', shape: [batch, split.devices * split.tokens], data: keep },
   };
 }
 
@@ -107,9 +147,11 @@ export function splitFor(config: DitConfig, devices: number, inputs: DitInputs):
   return planSequenceSplit(grid, devices, config.heads_num);
 }
 
-/** The whole output from the ranks' shares, in rank order. */
-export function joinShares(split: SequenceSplit, shares: readonly HostTensor[]): HostTensor {
-  return concatAxis(shares, split.axis === 'rows' ? 3 : 4);
+/** The whole output from the ranks' shares (their padding dropped), in rank order. */
+export function joinShares(config: DitConfig, split: SequenceSplit, shares: readonly HostTensor[]): HostTensor {
+  const axis = split.axis === 'rows' ? 3 : 4;
+  const patch = config.patch_size[axis - 2];
+  return concatAxis(shares.map((s, d) => sliceAxis(s, axis, 0, split.sizes[d] * patch)), axis);
 }
 
 /** Part `i` of a tensor along its first axis: a view, no copy. */
@@ -156,6 +198,7 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
     const cos = hold(session.place(inputs.cos, 'freqs_cos'));
     const sin = hold(session.place(inputs.sin, 'freqs_sin'));
     const mask = hold(session.place(inputs.textMask, 'text_mask'));
+    const imageKeep = hold(session.place(inputs.imageKeep, 'image_keep'));
     const blocks = [
       ...Array.from({ length: config.mm_double_blocks_depth }, (_, n) => ['double', n] as const),
       ...Array.from({ length: config.mm_single_blocks_depth }, (_, n) => ['single', n] as const),
@@ -170,7 +213,7 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       try {
         const sent = await publishFrom(session, rendezvous, rank, { q: a.q, k: a.k, v: a.v });
         for (const name of ['q', 'k', 'v'] as const) received.push(await session.placeStacked(sent.map((s) => partOf(s[name], rank)), name));
-        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, mask]);
+        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, imageKeep, mask]);
       } finally {
         releaseTensors([a.q, a.k, a.v, a.q_txt, a.k_txt, a.v_txt, ...received]);
       }
@@ -219,6 +262,6 @@ export class SequenceParallelDit implements DitModel {
         rendezvous.abort(err);
         throw err;
       })));
-    return joinShares(split, shares);
+    return joinShares(this.config, split, shares);
   }
 }

@@ -58,11 +58,15 @@ function relativeL2(got: Float64Array, want: Float64Array): number {
 
 describe('planSequenceSplit', () => {
   it('shares whole rows of the patch grid when they divide evenly, else whole columns, as upstream', () => {
-    expect(planSequenceSplit([3, 8, 6], 4, 24)).toMatchObject({ axis: 'rows', size: 2, tokens: 3 * 2 * 6 });
-    expect(planSequenceSplit([3, 5, 6], 3, 24)).toMatchObject({ axis: 'columns', size: 2, tokens: 3 * 5 * 2 });
+    expect(planSequenceSplit([3, 8, 6], 4, 24)).toMatchObject({ axis: 'rows', sizes: [2, 2, 2, 2], size: 2, tokens: 3 * 2 * 6 });
+    expect(planSequenceSplit([3, 5, 6], 3, 24)).toMatchObject({ axis: 'columns', sizes: [2, 2, 2], size: 2, tokens: 3 * 5 * 2 });
+  });
+  it('otherwise pads the shares of the longer side to the longest (720p x 129 frames on 8 GPUs: 44 x 78 patches)', () => {
+    expect(planSequenceSplit([33, 44, 78], 8, 24)).toMatchObject({ axis: 'columns', sizes: [10, 10, 10, 10, 10, 10, 9, 9], size: 10, tokens: 33 * 44 * 10 });
+    expect(planSequenceSplit([1, 7, 5], 3, 24)).toMatchObject({ axis: 'rows', sizes: [3, 2, 2] });
   });
   it('says what fits when nothing does', () => {
-    expect(() => planSequenceSplit([1, 5, 7], 2, 24)).toThrow(/5 rows and 7 columns; .* over 2 devices needs one of them to be a multiple of 2/);
+    expect(() => planSequenceSplit([1, 2, 3], 4, 24)).toThrow(/2 rows and 3 columns, fewer than the 4 devices/);
     expect(() => planSequenceSplit([1, 8, 8], 5, 24)).toThrow(/5 devices cannot share 24 attention heads evenly; use 1, 2, 3, 4, 6, 8, 12, 24 devices/);
   });
 });
@@ -74,6 +78,8 @@ describe('SequenceParallelDit on the interpreter', () => {
     ['2 devices sharing rows', 2, [1, 2, 4, 6], [1, 1, 1, 0]],
     ['3 devices sharing columns (the rows do not divide)', 3, [1, 2, 4, 6], [1, 1, 0, 0, 0]],
     ['3 devices sharing rows, an odd latent height (its last row in no patch)', 3, [1, 2, 7, 4], [1, 1, 1, 1]],
+    ['3 devices, padded shares of 2 + 2 + 1 rows', 3, [1, 2, 10, 4], [1, 1, 1, 0]],
+    ['6 devices, padded shares of 7 rows (2 + 1 + 1 + 1 + 1 + 1)', 6, [1, 2, 14, 4], [1, 1]],
     ['6 devices (one head each), batch 2', 6, [2, 1, 12, 4], [1, 1, 1]],
   ] as const) {
     it(name, async () => {
@@ -138,7 +144,8 @@ describe('WorkerSequenceParallelDit: one worker thread per device', () => {
   it.skipIf(!hasAdapter)(hasAdapter ? 'two workers, each with a WebGPU device, match the interpreter' : `two workers with WebGPU devices — ${NO_ADAPTER}`, async () => {
     const dit = await WorkerSequenceParallelDit.start(TINY, recipe, { devices: 2 });
     try {
-      const a = inputs(TINY, [1, 2, 4, 6], [1, 1, 1, 0], seeded(34));
+      // Three patch rows over two devices: padded shares of 2 + 1 rows.
+      const a = inputs(TINY, [1, 2, 6, 4], [1, 1, 1, 0], seeded(34));
       const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
       expect(relativeL2(toFloat64(await dit.forward(a)), want)).toBeLessThan(2e-6);
     } finally {
