@@ -136,7 +136,7 @@ else
   # The released transformer's step first: on a machine that may be taken back, it is the figure that matters most.
   node bin/kiln.js bench released-dit || BENCH_STATUS=FAIL
   save
-  # What sequence parallelism's swaps cost per block at 720p x 129 frames on 8 GPUs (shares of 14,157 tokens).
+  # What sequence parallelism's swaps cost per block at 720p x 129 frames on 8 GPUs (shares of 14,520 tokens).
   node --import tsx bench/experiments/sequence_parallel_exchange.ts --devices 2 --rounds 4 || BENCH_STATUS=FAIL
   node bin/kiln.js bench || BENCH_STATUS=FAIL
   save

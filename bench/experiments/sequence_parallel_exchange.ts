@@ -5,10 +5,11 @@
  * memory, upload every source's part — with the released model's sizes and no block. Times 60
  * blocks, that is what a denoising step spends on swapping, besides the blocks' own kernels.
  *
- *   npx tsx bench/experiments/sequence_parallel_exchange.ts [--devices 2] [--tokens 14157] [--rounds 5]
+ *   npx tsx bench/experiments/sequence_parallel_exchange.ts [--devices 2] [--tokens 14520] [--rounds 5]
  *
- * --tokens is the image tokens per device: the released model at 720p x 129 frames has 113,256
- * (33 x 44 x 78 patches), 14,157 per device on 8 GPUs; hidden 3072, 256 text tokens. Devices are
+ * --tokens is the image tokens per device: the released model at 720p x 129 frames has a 33 x 44
+ * x 78 patch grid, shared on 8 GPUs as columns padded to 10: 33 x 44 x 10 = 14,520 per device;
+ * hidden 3072, 256 text tokens. Devices are
  * the machine's first GPUs in PCI order, or all on the default adapter where it has fewer.
  */
 import { parseArgs } from 'node:util';
@@ -18,7 +19,7 @@ import { planDeviceGroup } from '../../runtime/device_group.ts';
 import { nextMessage, startDeviceWorkers } from '../../runtime/device_workers.ts';
 import { hasDeviceSelectLayer, pciGpus } from '../../runtime/gpu/pci.ts';
 
-const { values } = parseArgs({ options: { devices: { type: 'string', default: '2' }, tokens: { type: 'string', default: '14157' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { devices: { type: 'string', default: '2' }, tokens: { type: 'string', default: '14520' }, rounds: { type: 'string', default: '5' } } });
 const [devices, tokens, rounds] = [Number(values.devices), Number(values.tokens), Number(values.rounds)];
 const hidden = 3072;
 const text = 256;
