@@ -62,7 +62,7 @@ describe('fusion of the transformer', () => {
     const ks = compile(g, TARGET).kernels;
     const standalone = ks.filter((k) => k.kind === 'elementwise');
     expect(standalone).toHaveLength(1);
-    expect(standalone[0].sourceOps).toEqual([expect.stringMatching(/^rearrange @ forward/)]);
+    expect(standalone[0].sourceOps).toEqual([expect.stringMatching(/^rearrange @ unpatchify/)]);
     // One fused attention per block: 3 double, 3 single, 2 in the token refiner.
     expect(ks.filter((k) => k.kind === 'attention')).toHaveLength(8);
   });
