@@ -186,26 +186,18 @@ export class Executor {
    * its own in between.
    */
   async readInto(tensor: GpuTensor, into: ArrayBufferView): Promise<void> {
-    this.ctx.assertAlive();
     const bytes = gpuBytes(tensor.dtype, elementCount(tensor.shape));
     if (into.byteLength !== bytes) throw new InputMismatchError(`Cannot read '${tensor.name}' (${bytes} bytes) into ${into.byteLength} bytes.`);
-    const staging = this.ctx.pool.acquire(tensor.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `read ${tensor.name}`);
-    try {
-      const enc = this.ctx.device.createCommandEncoder({ label: `read ${tensor.name}` });
-      enc.copyBufferToBuffer(tensor.buffer, tensor.offset, staging, 0, tensor.bytes);
-      this.ctx.device.queue.submit([enc.finish()]);
-      await throttledWait(staging.mapAsync(GPUMapMode.READ));
-      new Uint8Array(into.buffer, into.byteOffset, bytes).set(new Uint8Array(staging.getMappedRange(), 0, bytes));
-      staging.unmap();
-      this.ctx.pool.release(staging);
-    } catch (err) {
-      this.ctx.pool.discard(staging);
-      throw this.explain(err);
-    }
+    await this.readMapped(tensor, (range) => new Uint8Array(into.buffer, into.byteOffset, bytes).set(new Uint8Array(range, 0, bytes)));
   }
 
   /** Reads a GpuTensor back to the host. */
-  async read(tensor: GpuTensor): Promise<HostTensor> {
+  read(tensor: GpuTensor): Promise<HostTensor> {
+    return this.readMapped(tensor, (range) => fromStorage(range, 0, tensor.dtype, tensor.shape));
+  }
+
+  /** Copies a GpuTensor to a staging buffer and hands its mapped range to `use` (valid only during the call). */
+  private async readMapped<T>(tensor: GpuTensor, use: (range: ArrayBuffer) => T): Promise<T> {
     this.ctx.assertAlive();
     const staging = this.ctx.pool.acquire(tensor.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `read ${tensor.name}`);
     try {
@@ -213,7 +205,7 @@ export class Executor {
       enc.copyBufferToBuffer(tensor.buffer, tensor.offset, staging, 0, tensor.bytes);
       this.ctx.device.queue.submit([enc.finish()]);
       await throttledWait(staging.mapAsync(GPUMapMode.READ));
-      const out = fromStorage(staging.getMappedRange(), 0, tensor.dtype, tensor.shape);
+      const out = use(staging.getMappedRange());
       staging.unmap();
       this.ctx.pool.release(staging);
       return out;

@@ -2,12 +2,15 @@
  * ModelSession on the real device: sessions over different weight sets share the device's one
  * weight store, and a session whose programs read no weights (the sampler's arithmetic between
  * two transformer calls) must not evict another session's weights, or every denoising step
- * would upload the whole model again.
+ * would upload the whole model again. And calls that keep their tensors on the device
+ * (callOnDevice, place, placeStacked, readInto: sequence parallelism's phases), on the device and
+ * on the interpreter alike.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSources } from '../../dsl/program.ts';
 import { releaseDevice } from '../../runtime/device.ts';
-import { ModelSession, weightsFromMap } from '../../runtime/model.ts';
+import { GpuTensor } from '../../runtime/executor.ts';
+import { ModelSession, releaseTensors, weightsFromMap, type SessionOptions } from '../../runtime/model.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { deviceOrUndefined, NO_ADAPTER } from './gpu-available.ts';
 
@@ -46,3 +49,28 @@ describe.skipIf(!device)(device ? 'ModelSession weights on one device' : `ModelS
     expect(device!.weights.stats.uploads).toBe(uploads);
   });
 });
+
+const backends: Array<[string, SessionOptions | undefined]> = [['the interpreter', { backend: 'interp' }], ['WebGPU', device ? { backend: 'webgpu', device } : undefined]];
+for (const [name, options] of backends) {
+  describe.skipIf(!options)(options ? `ModelSession tensors that stay where they are, on ${name}` : `ModelSession on ${name} — ${NO_ADAPTER}`, () => {
+    it('chains calls without reading back, stacks parts (views of shared memory too) and reads into shared memory', async () => {
+      const program = loadSources({ 'm.kiln': SOURCE }, 'm.kiln');
+      const model = new ModelSession(program, 'Scale', { n: 3 }, weightsFromMap(new Map([['w', vec([1, 2, 3])]])), options!);
+      const arithmetic = new ModelSession(program, 'Arithmetic', {}, weightsFromMap(new Map()), options!);
+      const x = model.place(vec([1, 1, 1]), 'x');
+      const y = await model.callOnDevice('forward', [x]); // stays on the device
+      expect(y.out instanceof GpuTensor).toBe(options!.backend === 'webgpu');
+      const z = await arithmetic.callOnDevice('step', [y.out, x], ['out']); // read back
+      expect(Array.from(z.out.data as ArrayLike<number>)).toEqual([2, 3, 4]);
+      // Parts in shared memory, stacked on the device: [2, 3].
+      const shared = new SharedArrayBuffer(24);
+      const parts = [0, 1].map((i) => ({ dtype: 'F32' as const, shape: [3], data: new Float32Array(shared, 12 * i, 3).fill(i + 5) }));
+      const stacked = await model.placeStacked(parts, 'stacked');
+      expect(stacked.shape).toEqual([2, 3]);
+      const slot = { dtype: model.hostLayout(stacked).dtype, shape: [2, 3], data: options!.backend === 'webgpu' ? new Float32Array(new SharedArrayBuffer(24)) : new Float64Array(new SharedArrayBuffer(48)) };
+      await model.readInto(stacked, slot);
+      expect(Array.from(slot.data)).toEqual([5, 5, 5, 6, 6, 6]);
+      releaseTensors([x, y.out, stacked]);
+    });
+  });
+}
