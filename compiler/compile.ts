@@ -28,7 +28,7 @@ import { type Schedule, emptySchedule } from './passes/schedule.ts';
 import { simplifyPass, splitWideConcatsPass } from './passes/simplify.ts';
 import { weightLayoutAtUploadPass, weightLayoutPass } from './passes/weight_layout.ts';
 import { assignTensors, checkLimits } from './passes/tensors.ts';
-import { type StorageMode, storageDTypes } from './passes/storage.ts';
+import { type HalfInterface, type StorageMode, storageDTypes } from './passes/storage.ts';
 import { kernelSignature } from './tune/signature.ts';
 import type { TuningTable } from './tune/table.ts';
 
@@ -54,6 +54,8 @@ export interface CompileOptions {
    * and its arithmetic stay f32; inputs and outputs stay f32.
    */
   readonly storage?: StorageMode;
+  /** With f16 storage: inputs and outputs in f16 too (passes/storage.ts). */
+  readonly halfInterface?: HalfInterface;
   /**
    * The adapter's subgroup-matrix configurations (Dawn's chromium-experimental-subgroup-matrix):
    * plain matmuls that fit one use tensor-core fragments (codegen/subgroup_matrix.ts); the
@@ -96,7 +98,7 @@ export function compile(graph: Graph, target: Target, opts: CompileOptions = {})
     }
     const s = schedule(graph, target, opts);
     const a = assignTensors(s);
-    const tensors = storageDTypes(s, a, storage);
+    const tensors = storageDTypes(s, a, storage, opts.halfInterface);
     checkLimits(s, { ...a, tensors }, target);
     const tuning = opts.tuning;
     const kernels = generateKernels({ schedule: s, assignment: a, tensors, target, subgroupMatrix: opts.subgroupMatrix }, {

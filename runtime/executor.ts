@@ -36,7 +36,7 @@ import { checkProgram, type CheckedProgram, type PreparedKernel } from './gpu/pr
 import { Readback } from './gpu/readback.ts';
 import { ProgramRunResult, type OutputLocation, type RunResult } from './gpu/run-result.ts';
 import { prepareInputs, readbackTargets, type PreparedInput, type RunInput } from './gpu/run-inputs.ts';
-import { fromStorage, gpuBytes, toStorage } from './gpu/storage.ts';
+import { fromStorage, gpuBytes, gpuElementBytes, toStorage } from './gpu/storage.ts';
 import { TimestampRecorder } from './gpu/timestamps.ts';
 import { throttledWait } from './gpu/wait.ts';
 import type { DType } from '../compiler/ir.ts';
@@ -145,9 +145,10 @@ export class Executor {
     this.ctx.assertAlive();
     if (parts.length === 0) throw new InputMismatchError(`Cannot upload '${name}': no parts to stack.`);
     const shape = [parts.length, ...parts[0].shape];
-    const partBytes = gpuBytes(dtype, elementCount(parts[0].shape));
-    if (partBytes % 4 !== 0) throw new InputMismatchError(`Cannot stack '${name}': a part of ${partBytes} bytes does not keep the next one 4-byte aligned.`);
-    const bytes = partBytes * parts.length;
+    // Parts lie back to back (an f16 part of odd length leaves the next at a 2-byte offset: the
+    // staging copy does not mind); the whole is padded to 4 bytes as GPU tensors are.
+    const partBytes = elementCount(parts[0].shape) * gpuElementBytes(dtype);
+    const bytes = gpuBytes(dtype, elementCount(shape));
     const data = parts.map((part, i) => {
       if (part.shape.length !== parts[0].shape.length || part.shape.some((d, j) => d !== parts[0].shape[j])) {
         throw new InputMismatchError(`Cannot stack '${name}': part ${i} is [${part.shape.join(', ')}], part 0 [${parts[0].shape.join(', ')}].`);
@@ -161,7 +162,7 @@ export class Executor {
     try {
       await throttledWait(staging.mapAsync(GPUMapMode.WRITE));
       const range = new Uint8Array(staging.getMappedRange());
-      data.forEach((d, i) => range.set(d, i * partBytes));
+      data.forEach((d, i) => range.set(d.subarray(0, partBytes), i * partBytes));
       staging.unmap();
       buffer = this.ctx.pool.acquire(bytes, storageUsage(), name);
       const enc = this.ctx.device.createCommandEncoder({ label: `upload ${name}` });
@@ -186,7 +187,7 @@ export class Executor {
    * its own in between.
    */
   async readInto(tensor: GpuTensor, into: ArrayBufferView): Promise<void> {
-    const bytes = gpuBytes(tensor.dtype, elementCount(tensor.shape));
+    const bytes = elementCount(tensor.shape) * gpuElementBytes(tensor.dtype);
     if (into.byteLength !== bytes) throw new InputMismatchError(`Cannot read '${tensor.name}' (${bytes} bytes) into ${into.byteLength} bytes.`);
     await this.readMapped(tensor, (range) => new Uint8Array(into.buffer, into.byteOffset, bytes).set(new Uint8Array(range, 0, bytes)));
   }

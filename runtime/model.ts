@@ -9,7 +9,7 @@
  */
 import { bindModule, checkWeightKeys, type BoundModule } from '../compiler/bind.ts';
 import { compile } from '../compiler/compile.ts';
-import type { StorageMode } from '../compiler/passes/storage.ts';
+import type { HalfInterface, StorageMode } from '../compiler/passes/storage.ts';
 import { sharedTuneCache } from '../compiler/tune/cache.ts';
 import type { TuningTable } from '../compiler/tune/table.ts';
 import { dumpWgsl } from '../compiler/dump.ts';
@@ -106,6 +106,13 @@ export interface CallOptions {
   readonly onCompile?: (info: { fn: string; kernels: number; ms: number }) => void;
 }
 
+export interface DeviceCallOptions {
+  /** Outputs to read back to the host; the others stay on the device. */
+  readonly read?: readonly string[];
+  /** Inputs and outputs in f16 where the session stores f16 (ignored otherwise; passes/storage.ts). */
+  readonly half?: HalfInterface;
+}
+
 export interface CallResult {
   readonly outputs: Readonly<Record<string, HostTensor>>;
   readonly profile?: readonly ProfileEntry[];
@@ -185,12 +192,14 @@ export class ModelSession {
   }
 
   /** Trace (and compile, for webgpu) `fn` for these argument shapes, reusing earlier work. */
-  prepare(fn: string, args: readonly (CallInput | GpuTensor)[], opts: CallOptions = {}): Entry {
+  prepare(fn: string, args: readonly (CallInput | GpuTensor)[], opts: CallOptions & { readonly half?: HalfInterface } = {}): Entry {
     const callArgs: CallArg[] = args.map((a, i): CallArg => {
       if (a instanceof GpuTensor) return { kind: 'tensor', name: `arg${i}`, shape: a.shape, dtype: gpuGraphDType(a) };
       return isHost(a) ? { kind: 'tensor', name: `arg${i}`, shape: a.shape, dtype: graphDType(a) } : { kind: 'value', value: a.value };
     });
-    const key = `${fn}|${JSON.stringify(callArgs)}`;
+    // A half interface only means something under f16 storage; the graph is the same either way.
+    const half = this.opts.dtype === 'f16' && (opts.half?.inputs || opts.half?.outputs) ? opts.half : undefined;
+    const key = `${fn}|${half ? `half ${half.inputs ? 'in' : ''} ${half.outputs ? 'out' : ''}|` : ''}${JSON.stringify(callArgs)}`;
     let entry = this.cache.get(key);
     if (!entry) {
       const graph = this.bound.trace({ fn, args: callArgs });
@@ -205,6 +214,7 @@ export class ModelSession {
         fuse: this.opts.fuse ?? true,
         name: `${this.moduleName}.${fn}`,
         storage: this.opts.dtype ?? 'f32',
+        halfInterface: half,
         relayoutWeights: this.opts.relayoutWeights ?? 'upload',
         subgroupMatrix: this.opts.device!.subgroupMatrix,
         tuning: tuning === 'none' ? undefined : tuning === 'cache' ? sharedTuneCache().table(target) : tuning,
@@ -258,12 +268,13 @@ export class ModelSession {
    * is a host tensor. For chains of calls whose intermediate tensors need not visit the host
    * (the phases of sequence_parallel.ts).
    */
-  async callOnDevice(fn: string, args: readonly (CallInput | GpuTensor)[], read: readonly string[] = []): Promise<Record<string, SessionTensor>> {
+  async callOnDevice(fn: string, args: readonly (CallInput | GpuTensor)[], opts: DeviceCallOptions = {}): Promise<Record<string, SessionTensor>> {
     if (this.opts.backend === 'interp') {
       if (args.some((a) => a instanceof GpuTensor)) throw new Error('internal: a GpuTensor passed to an interpreter session');
       return { ...(await this.call(fn, args as CallInput[])).outputs };
     }
-    const entry = this.prepare(fn, args);
+    const read = opts.read ?? [];
+    const entry = this.prepare(fn, args, { half: opts.half });
     await this.flushDumps();
     const device = this.opts.device!;
     const program = entry.program!;
@@ -286,10 +297,14 @@ export class ModelSession {
     }
   }
 
-  /** A host tensor where this session's calls take it without a copy per call (uploaded once for webgpu). */
-  place(t: HostTensor, name = 'placed'): SessionTensor {
+  /**
+   * A host tensor where this session's calls take it without a copy per call (uploaded once for
+   * webgpu): f16 when `half` and the session stores f16, for calls with a half interface.
+   */
+  place(t: HostTensor, name = 'placed', half = false): SessionTensor {
     if (this.opts.backend === 'interp') return t;
-    return this.opts.device!.executor.upload(toGraphStorage(t), graphDType(t), name);
+    const dtype = graphDType(t);
+    return this.opts.device!.executor.upload(toGraphStorage(t), dtype === 'f32' && half && this.opts.dtype === 'f16' ? 'f16' : dtype, name);
   }
 
   /** How `t` comes to the host: float64 from the interpreter, its storage dtype from a GPU. */
@@ -306,7 +321,11 @@ export class ModelSession {
 
   /** Equal host tensors stacked along a new first axis, where this session's calls take them (see Executor.uploadStacked). */
   async placeStacked(parts: readonly HostTensor[], name = 'placed'): Promise<SessionTensor> {
-    if (this.opts.backend === 'webgpu') return this.opts.device!.executor.uploadStacked(parts.map(toGraphStorage), graphDType(parts[0]) === 'f32' ? 'f32' : 'i32', name);
+    if (this.opts.backend === 'webgpu') {
+      // f16 parts (read back from a half interface) go up as they are; others as their graph dtype.
+      if (parts[0].dtype === 'F16') return this.opts.device!.executor.uploadStacked(parts, 'f16', name);
+      return this.opts.device!.executor.uploadStacked(parts.map(toGraphStorage), graphDType(parts[0]), name);
+    }
     const n = parts[0].data.length;
     const data = new Float64Array(parts.length * n);
     parts.forEach((p, i) => data.set(toFloat64(p), i * n));

@@ -13,21 +13,23 @@ import type { GpuTensor } from '../../runtime/executor.ts';
 import type { Shared } from '../../models/hunyuan_dit/rendezvous.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 
-interface Job { rank: number; devices: number; tokens: number; text: number; hidden: number; rounds: number; control: SharedArrayBuffer; regions: SharedArrayBuffer[] }
+interface Job { rank: number; devices: number; tokens: number; text: number; hidden: number; rounds: number; dtype: 'f32' | 'f16'; control: SharedArrayBuffer; regions: SharedArrayBuffer[] }
 const port = parentPort!;
 try {
   const device = await openDevice({});
   port.postMessage({ type: 'ready', adapter: device.describe() });
-  const { rank, devices, tokens, text, hidden, rounds, control, regions } = (workerData as { data: Job }).data;
+  const { rank, devices, tokens, text, hidden, rounds, dtype, control, regions } = (workerData as { data: Job }).data;
   const tensor = (shape: number[]): HostTensor => ({ dtype: 'F32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(rank) });
   const ex = device.executor;
-  const [q, k, v, oImg] = [0, 1, 2, 3].map(() => ex.upload(tensor([devices, 1, tokens, hidden / devices]), 'f32'));
-  const oTxt = ex.upload(tensor([1, text, hidden / devices]), 'f32');
+  // f16: what the phases cross under --dtype f16 (ModelSession's half interface).
+  const [q, k, v, oImg] = [0, 1, 2, 3].map(() => ex.upload(tensor([devices, 1, tokens, hidden / devices]), dtype));
+  const oTxt = ex.upload(tensor([1, text, hidden / devices]), dtype);
+  const host = dtype === 'f16' ? 'F16' as const : 'F32' as const;
   const rendezvous = new SharedRendezvous(control, regions);
   const times: number[] = [];
   // As rankForward's publishFrom: claim slots, read back into them, publish; then upload every source's part.
   const publish = async (tensors: Record<string, GpuTensor>): Promise<Shared> => {
-    const slots = await rendezvous.claim(rank, Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { dtype: 'F32' as const, shape: t.shape }])));
+    const slots = await rendezvous.claim(rank, Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { dtype: host, shape: t.shape }])));
     await Promise.all(Object.entries(tensors).map(([n, t]) => ex.readInto(t, slots[n].data)));
     return rendezvous.publish(rank);
   };
@@ -35,9 +37,9 @@ try {
     const t0 = performance.now();
     const sent = await publish({ q, k, v });
     const received: GpuTensor[] = [];
-    for (const name of ['q', 'k', 'v']) received.push(await ex.uploadStacked(sent.map((s) => partOf(s[name], rank)), 'f32'));
+    for (const name of ['q', 'k', 'v']) received.push(await ex.uploadStacked(sent.map((s) => partOf(s[name], rank)), dtype));
     const back = await publish({ o_img: oImg, o_txt: oTxt });
-    received.push(await ex.uploadStacked(back.map((s) => partOf(s.o_img, rank)), 'f32'), await ex.uploadStacked(back.map((s) => s.o_txt), 'f32'));
+    received.push(await ex.uploadStacked(back.map((s) => partOf(s.o_img, rank)), dtype), await ex.uploadStacked(back.map((s) => s.o_txt), dtype));
     await device.device.queue.onSubmittedWorkDone();
     for (const r of received) r.release();
     times.push(performance.now() - t0);

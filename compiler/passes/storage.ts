@@ -16,7 +16,17 @@ import { type TensorAssignment, tensorBytes } from './tensors.ts';
 
 export type StorageMode = 'f32' | 'f16';
 
-export function storageDTypes(s: Schedule, a: TensorAssignment, mode: StorageMode): readonly TensorInfo[] {
+/**
+ * Under f16 storage, program inputs and outputs (logical f32) may rest in f16 too, for programs
+ * whose tensors go to other programs as they are (sequence parallelism's phases, which also
+ * cross between devices: half the bytes). The caller's interface then is f16.
+ */
+export interface HalfInterface {
+  readonly inputs?: boolean;
+  readonly outputs?: boolean;
+}
+
+export function storageDTypes(s: Schedule, a: TensorAssignment, mode: StorageMode, half: HalfInterface = {}): readonly TensorInfo[] {
   if (mode === 'f32') return a.tensors;
   const keep = new Set<number>();
   for (const g of s.groups) {
@@ -26,8 +36,10 @@ export function storageDTypes(s: Schedule, a: TensorAssignment, mode: StorageMod
       if (t !== undefined) keep.add(t);
     }
   }
+  const halfRole = (t: TensorInfo): boolean => (t.role === 'input' && half.inputs === true) || (t.role === 'output' && half.outputs === true);
   return a.tensors.map((t) => {
-    if (t.dtype !== 'f32' || (t.role !== 'weight' && t.role !== 'intermediate') || keep.has(t.id)) return t;
+    if (t.dtype !== 'f32') return t;
+    if (!halfRole(t) && ((t.role !== 'weight' && t.role !== 'intermediate') || keep.has(t.id))) return t;
     return { ...t, dtype: 'f16', bytes: tensorBytes(t.shape, 'f16') };
   });
 }

@@ -21,7 +21,7 @@ export interface Rendezvous {
   publish(rank: number): Promise<Shared>;
 }
 
-const ARRAYS: Partial<Record<StorageDType, new (n: number) => HostTensor['data']>> = { F64: Float64Array, F32: Float32Array, I32: Int32Array };
+const ARRAYS: Partial<Record<StorageDType, new (n: number) => HostTensor['data']>> = { F64: Float64Array, F32: Float32Array, F16: Uint16Array, I32: Int32Array };
 
 /** The typed-array kind that holds `dtype`. */
 export function arrayKind(dtype: StorageDType): new (...args: never[]) => HostTensor['data'] {

@@ -160,6 +160,13 @@ export function partOf(t: HostTensor, i: number): HostTensor {
   return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
 }
 
+/**
+ * Under f16 storage the phases take and give f16 (ModelSession's half interface): what crosses
+ * between devices is half the bytes, rounded as the one-device forward rounds the same tensors
+ * between its kernels.
+ */
+const HALF = { inputs: true, outputs: true } as const;
+
 /** Claims slots for `tensors`, reads them from the session into the slots, and publishes. */
 async function publishFrom(session: ModelSession, rendezvous: Rendezvous, rank: number, tensors: Readonly<Record<string, SessionTensor>>): Promise<Shared> {
   const layout = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, session.hostLayout(t)]));
@@ -190,13 +197,13 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
   try {
     const e = await session.callOnDevice('embed', [
       inputs.x, inputs.tFreq, inputs.textStates, inputs.textMask, inputs.textStates2, inputs.guidanceFreq ?? none, inputs.trFreq ?? none,
-    ]);
+    ], { half: HALF });
     const vec = hold(e.vec);
     const trVec = hold(e.tr_vec);
     let img = e.img;
     let txt = e.txt;
-    const cos = hold(session.place(inputs.cos, 'freqs_cos'));
-    const sin = hold(session.place(inputs.sin, 'freqs_sin'));
+    const cos = hold(session.place(inputs.cos, 'freqs_cos', true));
+    const sin = hold(session.place(inputs.sin, 'freqs_sin', true));
     const mask = hold(session.place(inputs.textMask, 'text_mask'));
     const imageKeep = hold(session.place(inputs.imageKeep, 'image_keep'));
     const blocks = [
@@ -204,7 +211,7 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       ...Array.from({ length: config.mm_single_blocks_depth }, (_, n) => ['single', n] as const),
     ];
     for (const [kind, n] of blocks) {
-      const a = await session.callOnDevice(`${kind}_attention_inputs`, [{ value: n }, devices, img, txt, vec, cos, sin, trVec, firstTokens]);
+      const a = await session.callOnDevice(`${kind}_attention_inputs`, [{ value: n }, devices, img, txt, vec, cos, sin, trVec, firstTokens], { half: HALF });
       let o: Record<string, SessionTensor>;
       // What a rank shares is read back from its device straight into its slots; what it
       // receives goes to its device straight from the others' slots: its part of each source's
@@ -213,7 +220,7 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       try {
         const sent = await publishFrom(session, rendezvous, rank, { q: a.q, k: a.k, v: a.v });
         for (const name of ['q', 'k', 'v'] as const) received.push(await session.placeStacked(sent.map((s) => partOf(s[name], rank)), name));
-        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, imageKeep, mask]);
+        o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, imageKeep, mask], { half: HALF });
       } finally {
         releaseTensors([a.q, a.k, a.v, a.q_txt, a.k_txt, a.v_txt, ...received]);
       }
@@ -228,7 +235,7 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       try {
         received.push(await session.placeStacked(back.map((s) => partOf(s.o_img, rank)), 'o_img'));
         received.push(await session.placeStacked(back.map((s) => s.o_txt), 'o_txt'));
-        f = await session.callOnDevice(`${kind}_finish`, [{ value: n }, img, txt, vec, ...received, trVec, firstTokens]);
+        f = await session.callOnDevice(`${kind}_finish`, [{ value: n }, img, txt, vec, ...received, trVec, firstTokens], { half: HALF });
       } finally {
         releaseTensors(received);
       }
@@ -237,7 +244,10 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       txt = f.txt;
     }
     held.push(img, txt);
-    const out = await session.callOnDevice('unpatchify', [img, vec, { value: tt }, { value: rows ? split.size : th }, { value: rows ? tw : split.size }], ['out']);
+    // The velocity comes back in f32, as the one-device forward gives it.
+    const out = await session.callOnDevice('unpatchify', [img, vec, { value: tt }, { value: rows ? split.size : th }, { value: rows ? tw : split.size }], {
+      read: ['out'], half: { inputs: true },
+    });
     return host(out.out);
   } finally {
     releaseTensors(held);

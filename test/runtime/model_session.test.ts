@@ -60,8 +60,8 @@ for (const [name, options] of backends) {
       const x = model.place(vec([1, 1, 1]), 'x');
       const y = await model.callOnDevice('forward', [x]); // stays on the device
       expect(y.out instanceof GpuTensor).toBe(options!.backend === 'webgpu');
-      const z = await arithmetic.callOnDevice('step', [y.out, x], ['out']); // read back
-      expect(Array.from(z.out.data as ArrayLike<number>)).toEqual([2, 3, 4]);
+      const z = await arithmetic.callOnDevice('step', [y.out, x], { read: ['out'] }); // read back
+      expect(Array.from((z.out as HostTensor).data as ArrayLike<number>)).toEqual([2, 3, 4]);
       // Parts in shared memory, stacked on the device: [2, 3].
       const shared = new SharedArrayBuffer(24);
       const parts = [0, 1].map((i) => ({ dtype: 'F32' as const, shape: [3], data: new Float32Array(shared, 12 * i, 3).fill(i + 5) }));
@@ -71,6 +71,18 @@ for (const [name, options] of backends) {
       await model.readInto(stacked, slot);
       expect(Array.from(slot.data)).toEqual([5, 5, 5, 6, 6, 6]);
       releaseTensors([x, y.out, stacked]);
+    });
+
+    it.skipIf(options?.backend !== 'webgpu')('stacks f16 parts of odd length back to back, and reads them back as they are', async () => {
+      const program = loadSources({ 'm.kiln': SOURCE }, 'm.kiln');
+      const model = new ModelSession(program, 'Arithmetic', {}, weightsFromMap(new Map()), options!);
+      const half = (bits: number[]): HostTensor => ({ dtype: 'F16', shape: [bits.length], data: Uint16Array.from(bits) });
+      const stacked = await model.placeStacked([half([0x3c00, 0x4000, 0x4200]), half([0x4400, 0x4500, 0x4600])], 'halves');
+      expect(model.hostLayout(stacked)).toEqual({ dtype: 'F16', shape: [2, 3] });
+      const slot = { dtype: 'F16' as const, shape: [2, 3], data: new Uint16Array(6) };
+      await model.readInto(stacked, slot);
+      expect(Array.from(slot.data)).toEqual([0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600]);
+      releaseTensors([stacked]);
     });
   });
 }

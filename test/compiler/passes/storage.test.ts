@@ -48,6 +48,17 @@ describe('f16 storage', () => {
     expect(p.plan.arenaBytes).toBeLessThan(f32.plan.arenaBytes);
   });
 
+  it('with a half interface, stores inputs and outputs as f16 too (each side on its own), and only under f16 storage', () => {
+    const dtypes = (opts: Parameters<typeof compile>[2]) => {
+      const p = compile(resnet(), F16, opts);
+      const of = (role: string) => [...new Set(p.tensors.filter((t) => t.role === role).map((t) => t.dtype))];
+      return { input: of('input'), output: of('output') };
+    };
+    expect(dtypes({ storage: 'f16', halfInterface: { inputs: true, outputs: true } })).toEqual({ input: ['f16'], output: ['f16'] });
+    expect(dtypes({ storage: 'f16', halfInterface: { inputs: true } })).toEqual({ input: ['f16'], output: ['f32'] });
+    expect(dtypes({ storage: 'f32', halfInterface: { inputs: true, outputs: true } })).toEqual({ input: ['f32'], output: ['f32'] });
+  });
+
   it('is a CompileError naming the fix on a device without shader-f16', () => {
     expect(() => compile(resnet(), DEFAULT_TARGET, { storage: 'f16' })).toThrow(CompileError);
     expect(() => compile(resnet(), DEFAULT_TARGET, { storage: 'f16' })).toThrow(/shader-f16.*--dtype f32/);

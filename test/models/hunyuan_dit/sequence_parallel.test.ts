@@ -4,7 +4,7 @@
  * belongs), with shares of unequal size, token_replace, guidance and padded text; and on two
  * WebGPU devices of this machine's adapter against the interpreter.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ndRotaryPosEmbed } from '../../../models/hunyuan_dit/rope.ts';
 import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
 import { planSequenceSplit, SequenceParallelDit } from '../../../models/hunyuan_dit/sequence_parallel.ts';
@@ -108,13 +108,31 @@ describe('SequenceParallelDit on the interpreter', () => {
 });
 
 describe.skipIf(!hasAdapter)(hasAdapter ? 'SequenceParallelDit on two WebGPU devices' : `SequenceParallelDit on two WebGPU devices — ${NO_ADAPTER}`, () => {
-  it('matches the interpreter', async () => {
+  beforeAll(async () => {
     group = await openDeviceGroup(2);
+  });
+
+  it('matches the interpreter', async () => {
     const weights = weightsFromMap(randomDitWeights(TINY, 13));
     const a = inputs(TINY, [1, 2, 6, 4], [1, 1, 1, 1, 0], seeded(9));
     const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
-    const sp = new SequenceParallelDit(TINY, weights, group.devices.map((device) => ({ backend: 'webgpu' as const, device })));
+    const sp = new SequenceParallelDit(TINY, weights, group!.devices.map((device) => ({ backend: 'webgpu' as const, device })));
     expect(relativeL2(toFloat64(await sp.forward(a)), want)).toBeLessThan(2e-6);
+  }, 300_000);
+
+  it('with f16 storage, crossing between devices in f16: as the one-device f16 forward', async () => {
+    // One block of each kind: every f16 kernel is compiled anew for it, and lavapipe compiles slowly.
+    const config = { ...TINY, mm_double_blocks_depth: 1, mm_single_blocks_depth: 1 };
+    const weights = weightsFromMap(randomDitWeights(config, 14));
+    const a = inputs(config, [1, 2, 6, 4], [1, 1, 1, 1, 0], seeded(10));
+    const want = toFloat64(await new HunyuanDit(config, weights, interp).forward(a));
+    const one = toFloat64(await new HunyuanDit(config, weights, { backend: 'webgpu', device: group!.devices[0], dtype: 'f16' }).forward(a));
+    const sp = new SequenceParallelDit(config, weights, group!.devices.map((device) => ({ backend: 'webgpu' as const, device, dtype: 'f16' as const })));
+    const got = toFloat64(await sp.forward(a));
+    // Within the goldens' f16 bound (3e-3), and as close to the one-device f16 forward as to the interpreter.
+    expect(relativeL2(one, want)).toBeLessThan(3e-3);
+    expect(relativeL2(got, want)).toBeLessThan(3e-3);
+    expect(relativeL2(got, want)).toBeLessThan(2 * relativeL2(one, want));
   }, 300_000);
 });
 
