@@ -6,14 +6,20 @@
  */
 import type { KilnDevice } from '../runtime/device.ts';
 import { formatBytes } from '../runtime/gpu/errors.ts';
+import type { UploadProgress } from '../runtime/gpu/weight-store.ts';
 import type { Progress } from './progress.ts';
 
 const DEFAULT_MIN_BYTES = 256 * 2 ** 20;
 
-/** Reports `device`'s weight uploads through `progress`; returns the function that stops it. */
-export function reportWeightUploads(device: KilnDevice, progress: Pick<Progress, 'log'>, minBytes = DEFAULT_MIN_BYTES, now = () => performance.now()): () => void {
+/**
+ * A handler for one device's upload progress that logs through `progress` (with `label` in front,
+ * for one of several devices).
+ */
+export function uploadReporter(progress: Pick<Progress, 'log'>, opts: { minBytes?: number; now?: () => number; label?: string } = {}): (p: UploadProgress) => void {
+  const minBytes = opts.minBytes ?? DEFAULT_MIN_BYTES;
+  const now = opts.now ?? (() => performance.now());
   let [started, firstBytes, nextTenth] = [0, 0, 1];
-  device.weights.onUpload = (p) => {
+  return (p) => {
     if (p.totalBytes < minBytes) return;
     // The clock starts when the first tensor is up, so the rate counts the bytes after it.
     if (p.done === 1) [started, firstBytes, nextTenth] = [now(), p.bytes, 1];
@@ -22,7 +28,12 @@ export function reportWeightUploads(device: KilnDevice, progress: Pick<Progress,
     nextTenth = tenths + 1;
     const seconds = (now() - started) / 1000;
     const rate = seconds > 0 ? `, ${formatBytes((p.doneBytes - firstBytes) / seconds)}/s` : '';
-    progress.log(`weights: ${formatBytes(p.doneBytes)} of ${formatBytes(p.totalBytes)} on the GPU (${p.done}/${p.total} tensors${rate})`);
+    progress.log(`${opts.label ? `${opts.label}: ` : ''}weights: ${formatBytes(p.doneBytes)} of ${formatBytes(p.totalBytes)} on the GPU (${p.done}/${p.total} tensors${rate})`);
   };
+}
+
+/** Reports `device`'s weight uploads through `progress`; returns the function that stops it. */
+export function reportWeightUploads(device: KilnDevice, progress: Pick<Progress, 'log'>, minBytes = DEFAULT_MIN_BYTES, now = () => performance.now()): () => void {
+  device.weights.onUpload = uploadReporter(progress, { minBytes, now });
   return () => { device.weights.onUpload = undefined; };
 }

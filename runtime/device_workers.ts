@@ -29,11 +29,15 @@ export function failureError(f: WorkerFailure, device: number): Error {
   return err;
 }
 
-/** The next message from a worker, or its failure (an error event, or exiting first). */
-export function nextMessage<T>(worker: Worker, device: number): Promise<T> {
+/**
+ * The next message from a worker that `accept` takes (others, such as progress reports, are left
+ * to other listeners), or its failure (a WorkerFailure, an error event, or exiting first).
+ */
+export function nextMessage<T>(worker: Worker, device: number, accept: (m: unknown) => boolean = () => true): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const cleanup = () => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
     const onMessage = (m: T | WorkerFailure) => {
+      if ((m as WorkerFailure).type !== 'error' && !accept(m)) return;
       cleanup();
       if ((m as WorkerFailure).type === 'error') reject(failureError(m as WorkerFailure, device));
       else resolve(m as T);

@@ -25,7 +25,7 @@ import { planSequenceSplit } from '../../models/hunyuan_dit/sequence_parallel.ts
 import { planDeviceGroup } from '../../runtime/device_group.ts';
 import { parsePciAddress, pciGpus } from '../../runtime/gpu/pci.ts';
 import { LoraError, withLora } from '../../models/hunyuan_dit/lora.ts';
-import { reportWeightUploads } from '../weight_uploads.ts';
+import { reportWeightUploads, uploadReporter } from '../weight_uploads.ts';
 import { createVae, openVaeSource } from '../../models/hunyuan_vae/run.ts';
 import { isI2vResolution, RESOLUTION_BASES } from '../../models/i2v/buckets.ts';
 import { imageToVideo, videoFrames } from '../../models/i2v/generate.ts';
@@ -188,9 +188,11 @@ async function startSequenceParallel(dit: OpenedDit, devices: number, gpus: read
     throw err;
   }
   if (!addresses && session.backend === 'webgpu') log(`kiln i2v: this machine lists no PCI GPU: the ${devices} devices share the default adapter (the same video, not faster)`);
+  const uploads = Array.from({ length: devices }, (_, rank) => uploadReporter({ log }, { label: `transformer device ${rank}` }));
   return WorkerSequenceParallelDit.start(dit.config, dit.recipe, {
     devices, backend: session.backend, dtype: session.dtype, pciAddresses: addresses,
     onReady: (rank, adapter) => log(`transformer device ${rank}${addresses ? ` (${addresses[rank]})` : ''}: ${adapter}`),
+    onUpload: (rank, progress) => uploads[rank](progress),
   });
 }
 

@@ -40,7 +40,10 @@ function openWeights(options: SessionOptions): SessionWeights {
 
 async function start(): Promise<{ session: ModelSession; device?: KilnDevice }> {
   const device = init.backend === 'webgpu' ? await openDevice({}) : undefined;
-  if (device) closers.push(() => device.destroy());
+  if (device) {
+    closers.push(() => device.destroy());
+    device.weights.onUpload = (progress) => post({ type: 'upload', progress });
+  }
   const options: SessionOptions = { backend: init.backend, device, dtype: init.dtype, tuning: init.tuning };
   const session = new ModelSession(ditProgram(), 'HYVideoDiffusionTransformer', { ...init.config }, openWeights(options), options);
   return { session, device };

@@ -12,6 +12,7 @@
 import type { Worker } from 'node:worker_threads';
 import { nextMessage, startDeviceWorkers, type WorkerFailure } from '../../runtime/device_workers.ts';
 import type { StorageMode } from '../../compiler/passes/storage.ts';
+import type { UploadProgress } from '../../runtime/gpu/weight-store.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { CONTROL_BYTES, SharedRendezvous } from './shared_rendezvous.ts';
 import { joinShares, splitFor, type SequenceSplit } from './sequence_parallel.ts';
@@ -36,7 +37,11 @@ export type ToRank =
   | { readonly type: 'forward'; readonly inputs: DitInputs; readonly split: SequenceSplit; readonly control: SharedArrayBuffer; readonly regions: readonly SharedArrayBuffer[] }
   | { readonly type: 'close' };
 
-export type FromRank = { readonly type: 'ready'; readonly adapter: string } | { readonly type: 'result'; readonly share: HostTensor } | WorkerFailure;
+export type FromRank =
+  | { readonly type: 'ready'; readonly adapter: string }
+  | { readonly type: 'result'; readonly share: HostTensor }
+  | { readonly type: 'upload'; readonly progress: UploadProgress }
+  | WorkerFailure;
 
 export interface WorkerGroupOptions {
   readonly devices: number;
@@ -47,6 +52,8 @@ export interface WorkerGroupOptions {
   readonly pciAddresses?: readonly string[];
   /** Called as each worker's device is open, with what it runs on. */
   readonly onReady?: (rank: number, adapter: string) => void;
+  /** Called after each weight a worker uploads (its first forward uploads the whole model). */
+  readonly onUpload?: (rank: number, progress: UploadProgress) => void;
 }
 
 
@@ -67,6 +74,7 @@ export class WorkerSequenceParallelDit implements DitModel {
     const started = await startDeviceWorkers(new URL('./dit_worker.ts', import.meta.url), inits, {
       pciAddresses: backend === 'webgpu' ? opts.pciAddresses : undefined, onReady: opts.onReady,
     });
+    started.forEach((s, rank) => s.worker.on('message', (m: FromRank) => { if (m.type === 'upload') opts.onUpload?.(rank, m.progress); }));
     return new WorkerSequenceParallelDit(config, started.map((s) => s.worker), started.map((s) => s.adapter), backend);
   }
 
@@ -81,7 +89,7 @@ export class WorkerSequenceParallelDit implements DitModel {
     this.ensureRegions(split, inputs);
     SharedRendezvous.reset(this.control);
     const results = this.workers.map((w, rank) => {
-      const answer = nextMessage<Extract<FromRank, { type: 'result' }>>(w, rank);
+      const answer = nextMessage<Extract<FromRank, { type: 'result' }>>(w, rank, (m) => (m as FromRank).type === 'result');
       w.postMessage({ type: 'forward', inputs, split, control: this.control, regions: this.regions } satisfies ToRank);
       return answer;
     });

@@ -159,13 +159,17 @@ describe('WorkerSequenceParallelDit: one worker thread per device', () => {
     }
   }, 120_000);
 
-  it.skipIf(!hasAdapter)(hasAdapter ? 'two workers, each with a WebGPU device, match the interpreter' : `two workers with WebGPU devices — ${NO_ADAPTER}`, async () => {
-    const dit = await WorkerSequenceParallelDit.start(TINY, recipe, { devices: 2 });
+  it.skipIf(!hasAdapter)(hasAdapter ? 'two workers, each with a WebGPU device, match the interpreter and report their weight uploads' : `two workers with WebGPU devices — ${NO_ADAPTER}`, async () => {
+    const uploads = new Map<number, { done: number; total: number }>();
+    const dit = await WorkerSequenceParallelDit.start(TINY, recipe, { devices: 2, onUpload: (rank, p) => uploads.set(rank, p) });
     try {
       // Three patch rows over two devices: padded shares of 2 + 1 rows.
       const a = inputs(TINY, [1, 2, 6, 4], [1, 1, 1, 0], seeded(34));
       const want = toFloat64(await new HunyuanDit(TINY, weights, interp).forward(a));
       expect(relativeL2(toFloat64(await dit.forward(a)), want)).toBeLessThan(2e-6);
+      // Each worker said how its weights went up, to the last one.
+      expect([...uploads.keys()].sort()).toEqual([0, 1]);
+      for (const p of uploads.values()) expect(p.done).toBe(p.total);
     } finally {
       await dit.close();
     }
