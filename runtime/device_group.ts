@@ -1,8 +1,9 @@
 /**
- * Several devices for one model (the transformer's sequence parallelism): one per GPU where the
- * machine has that many, picked by PCI address (gpu/pci.ts); on a machine with fewer GPUs than
- * asked for and no GPU at all (a CPU adapter such as lavapipe), devices that share the default
- * adapter: the same results, for trying the path, but no faster.
+ * Several devices in this thread for one model (SequenceParallelDit): one per GPU, picked by PCI
+ * address (gpu/pci.ts); for one device, or on a machine that lists no PCI GPU (a CPU adapter
+ * such as lavapipe), devices that share the default adapter: the same results, for trying the
+ * path, but no faster. (WorkerSequenceParallelDit opens its devices in worker threads, with the
+ * same plan.)
  */
 import { openDevice, type AcquireOptions, type KilnDevice } from './device.ts';
 import { parsePciAddress, pciGpus, type PciGpu } from './gpu/pci.ts';

@@ -12,9 +12,9 @@ import { unwrapStateDict } from '../../runtime/weights/weight_source.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { withLora } from './lora.ts';
 import { randomDitWeights } from './random_weights.ts';
-import { rankForward, rankInputs, type SequenceSplit } from './sequence_parallel.ts';
+import { rankForward, rankInputs } from './sequence_parallel.ts';
 import { SharedRendezvous } from './shared_rendezvous.ts';
-import { ditProgram, type DitInputs } from './transformer.ts';
+import { ditProgram } from './transformer.ts';
 import type { RankInit, ToRank, FromRank } from './dit_workers.ts';
 
 const init = (workerData as { data: RankInit }).data;
@@ -59,7 +59,8 @@ try {
       return;
     }
     const rendezvous = new SharedRendezvous(m.control, m.regions);
-    rankForward(session, init.config, m.split as SequenceSplit, init.rank, rankInputs(init.config, m.split, m.inputs as DitInputs, init.rank), rendezvous).then(
+    // Whatever fails, also synchronously, is reported as this forward's failure.
+    Promise.resolve().then(() => rankForward(session, init.config, m.split, init.rank, rankInputs(init.config, m.split, m.inputs, init.rank), rendezvous)).then(
       (share: HostTensor) => {
         const whole = share.data.byteOffset === 0 && share.data.byteLength === share.data.buffer.byteLength;
         post({ type: 'result', share }, whole ? [share.data.buffer as ArrayBuffer] : []);

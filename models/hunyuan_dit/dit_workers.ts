@@ -56,16 +56,17 @@ export interface WorkerGroupOptions {
   readonly onUpload?: (rank: number, progress: UploadProgress) => void;
 }
 
-
-
-
 export class WorkerSequenceParallelDit implements DitModel {
   private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
   private regions: SharedArrayBuffer[] = [];
   private closed = false;
+  /** Workers that have exited (crashed, or closed). */
+  private readonly exited = new Set<number>();
 
   private constructor(readonly config: DitConfig, private readonly workers: readonly Worker[], readonly adapters: readonly string[],
-    private readonly backend: 'webgpu' | 'interp') {}
+    private readonly backend: 'webgpu' | 'interp') {
+    workers.forEach((w, rank) => w.once('exit', () => this.exited.add(rank)));
+  }
 
   /** Starts one worker per device, one after another (each opens its GPU while the environment names it). */
   static async start(config: DitConfig, weights: DitWeightsRecipe, opts: WorkerGroupOptions): Promise<WorkerSequenceParallelDit> {
@@ -85,6 +86,9 @@ export class WorkerSequenceParallelDit implements DitModel {
   /** The predicted velocity, [B, out_channels, T', H', W'], as HunyuanDit.forward computes it. */
   async forward(inputs: DitInputs): Promise<HostTensor> {
     if (this.closed) throw new Error('this sequence-parallel transformer was closed');
+    if (this.exited.size > 0) {
+      throw new Error(`device ${[...this.exited].join(', ')} of the sequence-parallel transformer stopped (see the error it reported); start the transformer again`);
+    }
     const split = splitFor(this.config, this.devices, inputs);
     this.ensureRegions(split, inputs);
     SharedRendezvous.reset(this.control);
@@ -110,7 +114,7 @@ export class WorkerSequenceParallelDit implements DitModel {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
+    await Promise.all(this.workers.map((w, rank) => this.exited.has(rank) ? undefined : new Promise<void>((resolve) => {
       w.once('exit', () => resolve());
       w.postMessage({ type: 'close' } satisfies ToRank);
     })));
@@ -118,7 +122,8 @@ export class WorkerSequenceParallelDit implements DitModel {
 
   /**
    * Shared memory for the largest round: q, k and v of a rank's image tokens, [B, tokens, hidden]
-   * each, in the sessions' host dtype (float64 from the interpreter, float32 from a GPU).
+   * each, in the sessions' host dtype at its widest (float64 from the interpreter, float32 from a
+   * GPU; f16 under --dtype f16 takes half of it).
    */
   private ensureRegions(split: SequenceSplit, inputs: DitInputs): void {
     const batch = inputs.x.shape[0];

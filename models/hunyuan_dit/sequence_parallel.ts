@@ -1,9 +1,9 @@
 /**
  * The transformer across several devices by sequence parallelism (Ulysses, as upstream's xDiT
- * runs it with `--ulysses-degree`): each device holds all the weights and the image tokens of an
- * equal share of the patch grid (whole rows, else whole columns, as upstream splits), and all the
- * text. Before each attention the devices swap image tokens for heads, so that each attends over
- * every token with its group of heads; after it they swap back.
+ * runs it with `--ulysses-degree`): each device holds all the weights, all the text, and the
+ * image tokens of a share of the patch grid (SequenceSplit). Before each attention the devices
+ * swap image tokens for heads, so that each attends over every token with its group of heads;
+ * after it they swap back.
  *
  * Every other operation of the network is per token (patch embedding, norms, modulation,
  * projections, MLPs, final layer) or on the text and the conditioning vectors, which each device
@@ -194,14 +194,18 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
   const firstTokens = { value: config.token_replace ? split.size * (rows ? tw : th) : 0 };
   const held: SessionTensor[] = [];
   const hold = <T extends SessionTensor>(t: T): T => { held.push(t); return t; };
+  // The streams between blocks: each block's replace the last's, and whatever is current when
+  // something fails is released with the rest.
+  let img: SessionTensor | undefined;
+  let txt: SessionTensor | undefined;
   try {
     const e = await session.callOnDevice('embed', [
       inputs.x, inputs.tFreq, inputs.textStates, inputs.textMask, inputs.textStates2, inputs.guidanceFreq ?? none, inputs.trFreq ?? none,
     ], { half: HALF });
     const vec = hold(e.vec);
     const trVec = hold(e.tr_vec);
-    let img = e.img;
-    let txt = e.txt;
+    img = e.img;
+    txt = e.txt;
     const cos = hold(session.place(inputs.cos, 'freqs_cos', true));
     const sin = hold(session.place(inputs.sin, 'freqs_sin', true));
     const mask = hold(session.place(inputs.textMask, 'text_mask'));
@@ -243,14 +247,13 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       img = f.img;
       txt = f.txt;
     }
-    held.push(img, txt);
     // The velocity comes back in f32, as the one-device forward gives it.
     const out = await session.callOnDevice('unpatchify', [img, vec, { value: tt }, { value: rows ? split.size : th }, { value: rows ? tw : split.size }], {
       read: ['out'], half: { inputs: true },
     });
     return host(out.out);
   } finally {
-    releaseTensors(held);
+    releaseTensors([...held, img, txt]);
   }
 }
 
