@@ -243,12 +243,7 @@ export class ModelSession {
     if (interp) return { outputs: this.interpret(entry.graph, hosts) };
     const device = this.opts.device!;
     const program = entry.program!;
-    // The device holds one weight set; a program that reads no weights (sampler arithmetic between
-    // two transformer calls) leaves it alone rather than evicting the model's weights.
-    if (program.tensors.some((t) => t.role === 'weight')) {
-      const source = deviceSource(this.weights);
-      if (!device.weights.holds(source)) device.setWeights(source);
-    }
+    this.useWeights(program);
     const inputs: Record<string, HostTensor> = {};
     for (const [k, v] of hosts) inputs[k] = v;
     const result = await device.run(program, inputs, {
@@ -278,10 +273,7 @@ export class ModelSession {
     await this.flushDumps();
     const device = this.opts.device!;
     const program = entry.program!;
-    if (program.tensors.some((t) => t.role === 'weight')) {
-      const source = deviceSource(this.weights);
-      if (!device.weights.holds(source)) device.setWeights(source);
-    }
+    this.useWeights(program);
     const inputs: Record<string, HostTensor | GpuTensor> = {};
     args.forEach((a, i) => {
       if (a instanceof GpuTensor) inputs[`arg${i}`] = a;
@@ -330,6 +322,18 @@ export class ModelSession {
     const data = new Float64Array(parts.length * n);
     parts.forEach((p, i) => data.set(toFloat64(p), i * n));
     return { dtype: 'F64', shape: [parts.length, ...parts[0].shape], data };
+  }
+
+  /**
+   * Registers this session's weights on the device for `program`. The device holds one weight
+   * set; a program that reads no weights (sampler arithmetic between two transformer calls)
+   * leaves it alone rather than evicting the model's weights.
+   */
+  private useWeights(program: CompiledProgram): void {
+    if (!program.tensors.some((t) => t.role === 'weight')) return;
+    const device = this.opts.device!;
+    const source = deviceSource(this.weights);
+    if (!device.weights.holds(source)) device.setWeights(source);
   }
 
   private interpret(graph: Graph, hosts: ReadonlyMap<string, HostTensor>): Readonly<Record<string, HostTensor>> {
