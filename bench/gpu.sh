@@ -46,7 +46,7 @@ die() { echo "gpu.sh: $*" >&2; exit 1; }
 # Copies what exists so far into --save's folder (a no-op without it).
 save() {
   [ -n "$SAVE" ] || return 0
-  for f in bench/results.json bench/runs.json bench/RESULTS.md /tmp/kiln-golden-f32.log /tmp/kiln-golden-f16.log; do
+  for f in bench/results.json bench/runs.json bench/RESULTS.md /tmp/kiln-golden-f32.log /tmp/kiln-golden-f16.log /tmp/kiln-golden-sp.log; do
     if [ -f "$f" ]; then cp "$f" "$SAVE/"; fi
   done
 }
@@ -126,6 +126,13 @@ fi
 if node bin/kiln.js golden "$@" | tee /tmp/kiln-golden-f32.log; then GOLDEN_STATUS+=("f32: pass"); else GOLDEN_STATUS+=("f32: FAIL"); fi
 step "Goldens on the GPU (f16 storage)"
 if node bin/kiln.js golden --dtype f16 "$@" | tee /tmp/kiln-golden-f16.log; then GOLDEN_STATUS+=("f16: pass"); else GOLDEN_STATUS+=("f16: FAIL"); fi
+
+GPUS=$(node --import tsx -e "import('./runtime/gpu/pci.ts').then((m) => console.log(m.pciGpus().length))" 2>/dev/null | tail -n 1)
+if [ "${GPUS:-0}" -ge 2 ] && [ "$QUICK" = 0 ]; then
+  step "Goldens of the transformer on 2 GPUs (sequence parallel, f16)"
+  if node bin/kiln.js golden --devices 2 --dtype f16 test/golden/dit_tiny_token_replace.safetensors test/golden_upstream test/golden/pipeline_i2v_token_replace_tiny.safetensors | tee /tmp/kiln-golden-sp.log; then
+    GOLDEN_STATUS+=("2 GPUs: pass"); else GOLDEN_STATUS+=("2 GPUs: FAIL"); fi
+fi
 
 step "Benchmarks"
 # A failing suite keeps the figures it recorded (and the other suites run): go on to the summary.

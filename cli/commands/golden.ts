@@ -12,6 +12,8 @@ import { UnsupportedGoldenError } from '../../models/golden/adapter.ts';
 import { formatReport, runGoldenCase, type CaseReport } from '../../models/golden/run.ts';
 import { supportedClasses } from '../../models/golden/registry.ts';
 import { acquireDevice, releaseDevice } from '../../runtime/device.ts';
+import { openDeviceGroup, type DeviceGroup } from '../../runtime/device_group.ts';
+import { intOption } from '../number_options.ts';
 import type { BackendName } from '../../runtime/model.ts';
 
 const HELP = `Usage: kiln golden FILE|DIR... [options]
@@ -31,6 +33,10 @@ Options:
                            tolerance ("roughly 1e-3 relative": relative L2 within 3e-3, max abs
                            within 5e-3 of the reference's largest magnitude) instead of the
                            file's f32 bounds.
+  --devices N              Run the transformer (its own cases and the pipeline's) by sequence
+                           parallelism over N devices: the machine's first N GPUs, or N devices
+                           sharing the one adapter where it lists none (see kiln i2v --help).
+                           Cases whose heads N devices cannot share are skipped, saying why.
   --no-fuse                One kernel per IR op (webgpu; for debugging fusion).
   --dump-wgsl DIR          Write the generated kernels of every program under DIR.
   --verbose                Print what each call ran (tiles, tiling paths).
@@ -80,6 +86,7 @@ export const goldenCommand: Command = {
         backend: { type: 'string', default: 'webgpu' },
         dtype: { type: 'string', default: 'f32' },
         'no-fuse': { type: 'boolean', default: false },
+        devices: { type: 'string' },
         'dump-wgsl': { type: 'string' },
         verbose: { type: 'boolean', default: false },
       },
@@ -91,7 +98,19 @@ export const goldenCommand: Command = {
     const dtype = values.dtype;
     if (positionals.length === 0) throw new UsageError('give at least one golden case file or folder (see kiln golden --help)');
     const files = expand(positionals);
+    const devices = intOption(values, 'devices', 1, 64) ?? 1;
     const device = backend === 'webgpu' ? await acquireDevice() : undefined;
+    const session = { backend, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'], dtype } as const;
+    let group: DeviceGroup | undefined;
+    if (devices > 1 && backend === 'webgpu') {
+      try {
+        group = await openDeviceGroup(devices);
+      } catch (err) {
+        if (err instanceof RangeError) throw new UsageError(`--devices ${devices}: ${err.message}`);
+        throw err;
+      }
+    }
+    const parallel = devices === 1 ? undefined : group ? group.devices.map((d) => ({ ...session, device: d })) : Array.from({ length: devices }, () => session);
     const reports: CaseReport[] = [];
     // Cases that could not run: a folder's cases of classes Kiln has no model for are skipped;
     // a named one, or a malformed file, counts as a failure. Either way the others still run.
@@ -103,7 +122,8 @@ export const goldenCommand: Command = {
           const r = await runGoldenCase(f.path, {
             backend,
             device,
-            session: { backend, device, fuse: !values['no-fuse'], dumpWgsl: values['dump-wgsl'], dtype },
+            session: { ...session, device },
+            parallel,
             log: (line) => { if (values.verbose) console.log(`  · ${line}`); },
           });
           reports.push(r);
@@ -117,14 +137,15 @@ export const goldenCommand: Command = {
         }
       }
     } finally {
+      group?.release();
       if (device) await releaseDevice();
     }
     const failed = [...reports.filter((r) => !r.pass).map((r) => r.caseName), ...unrun];
     const ran = reports.length + unrun.length;
-    console.log(`\n${ran - failed.length}/${ran} golden cases pass (${backend}${dtype === 'f16' ? ', f16 storage' : ''})` +
-      `${failed.length ? `; failing: ${failed.join(', ')}` : ''}${skipped.length ? `; ${skipped.length} skipped (no Kiln model yet): ${skipped.join(', ')}` : ''}`);
+    console.log(`\n${ran - failed.length}/${ran} golden cases pass (${backend}${dtype === 'f16' ? ', f16 storage' : ''}${devices > 1 ? `, the transformer on ${devices} devices` : ''})` +
+      `${failed.length ? `; failing: ${failed.join(', ')}` : ''}${skipped.length ? `; ${skipped.length} skipped (${devices > 1 ? 'no Kiln model yet, or not on this many devices' : 'no Kiln model yet'}): ${skipped.join(', ')}` : ''}`);
     if (ran === 0) {
-      console.log('No case was run: Kiln has no model for any of them (see the supported classes in kiln golden --help).');
+      console.log(`No case was run: Kiln has no model for any of them${devices > 1 ? `, or none runs on ${devices} devices (see SKIP above)` : ''} (see the supported classes in kiln golden --help).`);
       return 1;
     }
     return failed.length ? 1 : 0;

@@ -12,6 +12,8 @@ export interface GoldenContext {
   readonly backend: BackendName;
   readonly device?: KilnDevice;
   readonly session: SessionOptions;
+  /** Run the transformer by sequence parallelism over these sessions, one per device (`kiln golden --devices`). */
+  readonly parallel?: readonly SessionOptions[];
   /** Progress notes (one line each). */
   readonly log: (line: string) => void;
 }

@@ -4,11 +4,13 @@
  * the case has no constructor: each call's kwargs become ndRotaryPosEmbed's options).
  */
 import type { HostTensor } from '../../runtime/tensor.ts';
-import { callInputs, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter } from '../golden/adapter.ts';
+import { callInputs, returnedOutputs, UnsupportedGoldenError, type GoldenAdapter, type GoldenContext } from '../golden/adapter.ts';
 import type { GoldenCall, GoldenCase } from '../golden/case.ts';
 import { meshgridAxes, ndRotaryPosEmbed, type RopeOptions } from './rope.ts';
 import { ditModelFromKwargs, DitConfigError } from './config.ts';
-import { HunyuanDit, type DitConfig } from './transformer.ts';
+import type { SessionWeights } from '../../runtime/model.ts';
+import { SequenceParallelDit } from './sequence_parallel.ts';
+import { HunyuanDit, type DitConfig, type DitModel } from './transformer.ts';
 
 const ROPE_KWARGS = new Set(['rope_dim_list', 'start', 'theta', 'use_real', 'theta_rescale_factor', 'interpolation_factor']);
 
@@ -73,10 +75,24 @@ export function ditConfigFrom(c: GoldenCase, k: Kwargs = c.constructorConfig): D
   }
 }
 
+/**
+ * The transformer a golden case runs: on the context's session, or by sequence parallelism over
+ * its `parallel` sessions (a case whose heads those devices cannot share is unsupported there).
+ */
+export function goldenDit(c: GoldenCase, config: DitConfig, weights: SessionWeights, ctx: GoldenContext): DitModel {
+  if (!ctx.parallel) return new HunyuanDit(config, weights, ctx.session);
+  try {
+    return new SequenceParallelDit(config, weights, ctx.parallel);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UnsupportedGoldenError(`${c.path}: ${err.message}`);
+    throw err;
+  }
+}
+
 const ditAdapter: GoldenAdapter = {
   classNames: ['HYVideoDiffusionTransformer'],
   async run(c, ctx) {
-    const dit = new HunyuanDit(ditConfigFrom(c), c.weights(), ctx.session);
+    const dit = goldenDit(c, ditConfigFrom(c), c.weights(), ctx);
     const out = new Map<string, HostTensor>();
     for (const call of c.calls) {
       if ((call.method ?? 'forward') !== 'forward') throw new UnsupportedGoldenError(`${c.path}: HYVideoDiffusionTransformer.${call.method} is not supported (forward only)`);

@@ -12,8 +12,7 @@ import type { GoldenCall, GoldenCase } from '../golden/case.ts';
 import { bucketRatios, generateCropSizeList, i2vBucket, isI2vResolution, RESOLUTION_BASES, type I2vResolution } from './buckets.ts';
 import { prepareReferenceImage } from './reference_image.ts';
 import { HunyuanI2vPipeline, type DitPrecision } from './pipeline.ts';
-import { ditConfigFrom } from '../hunyuan_dit/golden.ts';
-import { HunyuanDit } from '../hunyuan_dit/transformer.ts';
+import { ditConfigFrom, goldenDit } from '../hunyuan_dit/golden.ts';
 import { autoencoderConfigFrom } from '../hunyuan_vae/golden.ts';
 import { HunyuanVae } from '../hunyuan_vae/autoencoder.ts';
 import { flowMatchConfigFrom } from '../flow_match/golden.ts';
@@ -139,7 +138,7 @@ const pipelineAdapter: GoldenAdapter = {
     const args = (k.args ?? {}) as Kwargs;
     const precision = (args.precision ?? 'bf16') as DitPrecision;
     if (!PRECISIONS.includes(precision)) refusePipeline(c, `args.precision ${JSON.stringify(args.precision)}`);
-    const dit = new HunyuanDit(ditConfigFrom(c, (k.transformer ?? {}) as Kwargs), c.weights('transformer.'), ctx.session);
+    const dit = goldenDit(c, ditConfigFrom(c, (k.transformer ?? {}) as Kwargs), c.weights('transformer.'), ctx);
     const vae = new HunyuanVae(autoencoderConfigFrom(c, (k.vae ?? {}) as Kwargs), c.weights('vae.'), ctx.session);
     const pipeline = new HunyuanI2vPipeline(dit, vae, new FlowMatchDiscreteScheduler(flowMatchConfigFrom(c, scheduler), ctx.session));
     const out = new Map<string, HostTensor>();

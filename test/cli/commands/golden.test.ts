@@ -69,6 +69,18 @@ describe('kiln golden', () => {
     expect(code).toBe(1);
   });
 
+  it('runs the transformer by sequence parallelism with --devices, skipping a case whose heads the devices cannot share', async () => {
+    const dir = dirs.make();
+    copyFileSync(goldenPath('dit_tiny_token_replace.safetensors'), join(dir, 'dit_tiny_token_replace.safetensors'));
+    out.length = 0;
+    expect(await main(['golden', '--backend', 'interp', '--devices', '2', dir])).toBe(0);
+    expect(out.join('\n')).toContain('1/1 golden cases pass (interp, the transformer on 2 devices)');
+    out.length = 0;
+    // The case's transformer has 2 heads: 3 devices cannot share them.
+    expect(await main(['golden', '--backend', 'interp', '--devices', '3', dir])).toBe(1);
+    expect(out.join('\n')).toMatch(/SKIP .*3 devices cannot share 2 attention heads evenly; use 1, 2 devices/);
+  });
+
   it('fails when a folder holds nothing it can run', async () => {
     const dir = dirs.make();
     unsupportedCase(dir);
