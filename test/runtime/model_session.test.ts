@@ -73,7 +73,8 @@ for (const [name, options] of backends) {
       releaseTensors([x, y.out, stacked]);
     });
 
-    it.skipIf(options?.backend !== 'webgpu')('stacks f16 parts of odd length back to back, and reads them back as they are', async () => {
+    // f16 GPU storage; the interpreter has none.
+    if (options?.backend === 'webgpu') it('stacks f16 parts of odd length back to back, and reads them back as they are', async () => {
       const program = loadSources({ 'm.kiln': SOURCE }, 'm.kiln');
       const model = new ModelSession(program, 'Arithmetic', {}, weightsFromMap(new Map()), options!);
       const half = (bits: number[]): HostTensor => ({ dtype: 'F16', shape: [bits.length], data: Uint16Array.from(bits) });
