@@ -4,7 +4,13 @@
  * belongs), with shares of unequal size, token_replace, guidance and padded text; and on two
  * WebGPU devices of this machine's adapter against the interpreter.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HUNYUAN_I2V_LORA_PREFIX, withLora } from '../../../models/hunyuan_dit/lora.ts';
+import { openSafetensors } from '../../../runtime/weights/safetensors.ts';
+import { writeSafetensors } from '../../../runtime/weights/safetensors_write.ts';
 import { ndRotaryPosEmbed } from '../../../models/hunyuan_dit/rope.ts';
 import { randomDitWeights } from '../../../models/hunyuan_dit/random_weights.ts';
 import { planSequenceSplit, SequenceParallelDit } from '../../../models/hunyuan_dit/sequence_parallel.ts';
@@ -47,6 +53,16 @@ function inputs(config: DitConfig, [batch, T, H, W]: number[], mask: number[], n
     freqsCos: cos, freqsSin: sin,
     guidance: { dtype: 'F32', shape: [batch], data: Float32Array.from({ length: batch }, () => 6000) },
   };
+}
+
+/** Every tensor of a safetensors file. */
+function openSafetensorsMap(path: string): Map<string, HostTensor> {
+  const file = openSafetensors(path);
+  try {
+    return new Map(file.names.map((n) => [n, file.read(n)]));
+  } finally {
+    file.close();
+  }
 }
 
 function relativeL2(got: Float64Array, want: Float64Array): number {
@@ -156,6 +172,35 @@ describe('WorkerSequenceParallelDit: one worker thread per device', () => {
       expect(relativeL2(toFloat64(await dit.forward(good)), want)).toBeLessThan(1e-12);
     } finally {
       await dit.close();
+    }
+  }, 120_000);
+
+  it('opens a checkpoint with its "module." state dict and a LoRA in each worker, as kiln i2v gives them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-sp-'));
+    try {
+      const checkpoint = join(dir, 'mp_rank_00_model_states.safetensors');
+      writeSafetensors(checkpoint, Object.fromEntries([...randomDitWeights(TINY, 22)].map(([k, v]) => [`module.${k}`, v])));
+      const lora = join(dir, 'lora.safetensors');
+      const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, data: Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.sin(i) * 0.1) });
+      writeSafetensors(lora, {
+        [`${HUNYUAN_I2V_LORA_PREFIX}_double_blocks_0_img_attn_qkv.lora_up.weight`]: t([3 * TINY.hidden_size, 2]),
+        [`${HUNYUAN_I2V_LORA_PREFIX}_double_blocks_0_img_attn_qkv.lora_down.weight`]: t([2, TINY.hidden_size]),
+      });
+      const dit = await WorkerSequenceParallelDit.start(TINY, { kind: 'checkpoint', path: checkpoint, stateDictKey: 'module', lora: { path: lora, scale: 0.5 } },
+        { devices: 2, backend: 'interp' });
+      try {
+        const a = inputs(TINY, [1, 2, 4, 6], [1, 1, 1], seeded(35));
+        const merged = withLora(weightsFromMap(randomDitWeights(TINY, 22)), weightsFromMap(new Map([...openSafetensorsMap(lora)])), 0.5).weights;
+        const want = toFloat64(await new HunyuanDit(TINY, merged, interp).forward(a));
+        const plain = toFloat64(await new HunyuanDit(TINY, weightsFromMap(randomDitWeights(TINY, 22)), interp).forward(a));
+        const got = toFloat64(await dit.forward(a));
+        expect(relativeL2(got, want)).toBeLessThan(1e-12);
+        expect(relativeL2(got, plain)).toBeGreaterThan(1e-4); // the LoRA did change the model
+      } finally {
+        await dit.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 
