@@ -9,6 +9,7 @@ import { UsageError, type Command } from '../command.ts';
 import { listAdapters, type AdapterFound, type Backend, type BackendReport } from '../../runtime/device.ts';
 import { LIMIT_NAMES, WANTED_FEATURES } from '../../runtime/gpu/adapter-info.ts';
 import { formatBytes } from '../../runtime/gpu/errors.ts';
+import { hasDeviceSelectLayer, pciGpus, type PciGpu } from '../../runtime/gpu/pci.ts';
 
 const HELP = `Usage: kiln devices [--json] [--backend vulkan|opengles]
 
@@ -27,6 +28,9 @@ For each adapter it prints:
 
 When a backend finds no adapter, the messages Dawn, the Vulkan loader or EGL printed are
 shown, with how to install a driver.
+
+Last, the GPUs that \`kiln i2v --devices N\` and \`--gpus\` choose from, by PCI address, and
+whether Mesa's device-select Vulkan layer, which tells identical GPUs apart, is installed.
 
 Options:
   --json            Print the reports as JSON (one object per backend: backend, adapters,
@@ -93,6 +97,21 @@ export function formatReports(reports: readonly BackendReport[]): string {
   return out.join('\n');
 }
 
+const VENDORS: Readonly<Record<number, string>> = { 0x10de: 'NVIDIA', 0x1002: 'AMD', 0x8086: 'Intel' };
+
+/** The PCI GPUs several devices are chosen from (--devices, --gpus). */
+export function formatPciGpus(gpus: readonly PciGpu[], layer: boolean): string {
+  const hex = (n: number) => n.toString(16).padStart(4, '0');
+  const out = [`GPUs for --devices/--gpus: ${gpus.length === 0 ? 'none listed under /sys/bus/pci (several devices share the default adapter)' : gpus.length}`];
+  for (const g of gpus) out.push(`  ${g.address}  ${VENDORS[g.vendor] ?? 'vendor'} ${hex(g.vendor)}:${hex(g.device)}`);
+  if (gpus.length > 1) {
+    out.push(layer
+      ? "  Mesa's device-select layer: installed (each device opens the GPU at its address)"
+      : "  Mesa's device-select layer: missing: --devices 2 or more will ask for it (apt-get install mesa-vulkan-drivers)");
+  }
+  return out.join('\n');
+}
+
 export const devicesCommand: Command = {
   name: 'devices',
   summary: 'List the GPU adapters (per backend) with their limits and features',
@@ -112,7 +131,7 @@ export const devicesCommand: Command = {
       backends = [values.backend];
     }
     const reports = await listAdapters(backends);
-    console.log(values.json ? JSON.stringify(reports, null, 2) : formatReports(reports));
+    console.log(values.json ? JSON.stringify(reports, null, 2) : `${formatReports(reports)}\n\n${formatPciGpus(pciGpus(), hasDeviceSelectLayer())}`);
     return reports.some((r) => r.adapters.length > 0) ? 0 : 1;
   },
 };

@@ -100,7 +100,7 @@ Output and running:
                          machine's first N in PCI order, told apart by Mesa's device-select
                          Vulkan layer (apt-get install mesa-vulkan-drivers); on a machine without
                          PCI GPUs the N devices share the one adapter (same video, not faster).
-  --gpus ADDR,...        the GPUs for --devices by PCI address (lspci -D, nvidia-smi), e.g.
+  --gpus ADDR,...        the GPUs for --devices by PCI address (kiln devices lists them), e.g.
                          0000:17:00.0,0000:2a:00.0; --devices defaults to their count.
   --quiet                no progress display.
   -h, --help             show this help.`;

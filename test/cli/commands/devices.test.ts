@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../cli/main.ts';
-import { formatReports } from '../../../cli/commands/devices.ts';
+import { formatPciGpus, formatReports } from '../../../cli/commands/devices.ts';
 import { listAdapters } from '../../../runtime/device.ts';
 
 const reports = await listAdapters();
@@ -59,6 +59,16 @@ describe('kiln devices usage', () => {
     expect(io.out()).toContain('Usage: kiln devices');
     expect(io.out()).toContain('--json');
     expect(io.out()).toContain('Exit status');
+  });
+
+  it('lists the PCI GPUs several devices are chosen from, and whether the device-select layer is there', () => {
+    expect(formatPciGpus([], false)).toBe('GPUs for --devices/--gpus: none listed under /sys/bus/pci (several devices share the default adapter)');
+    const two = [{ address: '0000:17:00.0', vendor: 0x10de, device: 0x2335 }, { address: '0000:2a:00.0', vendor: 0x10de, device: 0x2335 }];
+    expect(formatPciGpus(two, false).split('\n')).toEqual([
+      'GPUs for --devices/--gpus: 2', '  0000:17:00.0  NVIDIA 10de:2335', '  0000:2a:00.0  NVIDIA 10de:2335',
+      "  Mesa's device-select layer: missing: --devices 2 or more will ask for it (apt-get install mesa-vulkan-drivers)",
+    ]);
+    expect(formatPciGpus(two, true)).toMatch(/device-select layer: installed/);
   });
 
   it('shows what the drivers printed, and the fix, when a backend finds nothing', () => {
