@@ -21,7 +21,8 @@ import { describeAdapter, subgroupMatrixSupport, targetOf, type SubgroupMatrixSu
 import { probeAllBackends, type BackendReport } from './gpu/adapter-probe.ts';
 import { BufferPool } from './gpu/buffer-pool.ts';
 import type { GpuContext } from './gpu/context.ts';
-import { adapterNames, adapterOptions, dawnInstance, selectPciDevice, type Backend } from './gpu/dawn.ts';
+import { adapterNames, adapterOptions, dawnInstance, type Backend } from './gpu/dawn.ts';
+import { selectPciDevice } from './gpu/pci.ts';
 import { DeviceLostError, NoAdapterError } from './gpu/errors.ts';
 import { PipelineCache } from './gpu/pipeline-cache.ts';
 import { requestKilnDevice } from './gpu/request-device.ts';

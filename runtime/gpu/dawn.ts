@@ -114,5 +114,3 @@ export function parseAvailableAdapters(message: string, backend: Backend): strin
 }
 
 const adapterDisplayName = (info: GPUAdapterInfo): string => info.description || info.device || info.vendor || 'adapter';
-
-export { selectPciDevice } from './pci.ts';
