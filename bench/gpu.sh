@@ -144,7 +144,8 @@ else
   node bin/kiln.js bench released-dit || BENCH_STATUS=FAIL
   save
   # What sequence parallelism's swaps cost per block at 720p x 129 frames on 8 GPUs (shares of 14,520 tokens).
-  node --import tsx bench/experiments/sequence_parallel_exchange.ts --devices 2 --rounds 4 || BENCH_STATUS=FAIL
+  node bin/kiln.js bench sequence-parallel || BENCH_STATUS=FAIL
+  save
   node bin/kiln.js bench || BENCH_STATUS=FAIL
   save
   node bin/kiln.js bench released-decode || BENCH_STATUS=FAIL
@@ -157,7 +158,7 @@ KILN_ADAPTER="$ADAPTER" node -e '
 // results.json also holds figures of other adapters (the committed lavapipe run): show this adapter only.
 const entries = require("./bench/results.json").filter((e) => e.adapter === process.env.KILN_ADAPTER);
 const want = ["conv3d_vs_handwritten", "matmul_vs_handwritten", "conv3d_vs_pytorch_cpu", "conv3d_vs_pytorch_gpu", "matmul_vs_pytorch_gpu", "matmul_subgroup_matrix_gflops", "matmul_subgroup_matrix_vs_register_tiled", "matmul_tuned_with_subgroup_matrix_vs_register_tiled", "groupnorm_silu_vs_copy_bandwidth", "residual_add_vs_copy_bandwidth",
-  "vae_decoder_standalone_elementwise_kernels", "vae_medium_decoder_ms", "matmul_vs_tfjs_webgpu", "attention_kiln_gflops", "attention_vs_pytorch_gpu", "attention_subgroup_matrix_gflops", "attention_subgroup_matrix_vs_scalar", "attention_subgroup_matrix_vs_pytorch_gpu_sdpa_f16", "released_dit_double_block_ms", "released_dit_single_block_ms", "released_dit_step_seconds", "released_dit_attention_tflops", "released_vae_tiled_decode_seconds"];
+  "vae_decoder_standalone_elementwise_kernels", "vae_medium_decoder_ms", "matmul_vs_tfjs_webgpu", "attention_kiln_gflops", "attention_vs_pytorch_gpu", "attention_subgroup_matrix_gflops", "attention_subgroup_matrix_vs_scalar", "attention_subgroup_matrix_vs_pytorch_gpu_sdpa_f16", "released_dit_double_block_ms", "released_dit_single_block_ms", "released_dit_step_seconds", "released_dit_attention_tflops", "sequence_parallel_swaps_f16_ms_per_block", "sequence_parallel_swaps_step_seconds", "released_vae_tiled_decode_seconds"];
 const rows = want.map((n) => entries.find((e) => e.name === n)).filter(Boolean);
 const fmt = (x) => (x === null || x === undefined ? "-" : String(Number(Number(x).toPrecision(4))));
 console.log("figure".padEnd(44) + "value".padStart(12) + "  unit".padEnd(12) + "ratio".padStart(10));

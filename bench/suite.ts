@@ -14,6 +14,7 @@
  *   released-decode  the released VAE config, [1, 16, 2, 16, 16] with 64-pixel tiles
  *   released-dit     the released transformer's widths, one block of each kind: block times
  *                    and the step extrapolated to 20 + 40 blocks (720p, 129 frames on a GPU)
+ *   sequence-parallel  what the transformer's swaps between devices cost per block (--devices)
  */
 import { writeTextFileAtomically } from '../runtime/weights/atomic_file.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { runBandwidth } from './figures/bandwidth.ts';
 import { runContractions } from './figures/contractions.ts';
 import { runReleasedDecode } from './figures/released_decode.ts';
 import { runReleasedDit } from './figures/released_dit.ts';
+import { runSequenceParallel } from './figures/sequence_parallel.ts';
 import { runTfjs } from './figures/tfjs.ts';
 import { runTiledMemory } from './figures/tiled_memory.ts';
 import { runVae } from './figures/vae.ts';
@@ -49,6 +51,7 @@ export const SUITES: readonly Suite[] = [
   { name: 'tiled-memory', title: 'Tiled decode: memory at growing sizes', byDefault: true, run: runTiledMemory },
   { name: 'released-decode', title: 'Released VAE config, tiled decode', byDefault: false, run: runReleasedDecode },
   { name: 'released-dit', title: 'Released transformer widths: block times and the step', byDefault: false, run: runReleasedDit },
+  { name: 'sequence-parallel', title: 'Several GPUs: sequence parallelism\'s swaps per block', byDefault: false, run: runSequenceParallel },
 ];
 
 

@@ -12,7 +12,7 @@ Runs Kiln's benchmarks on this machine's GPU (or CPU adapter) and writes bench/r
 (entries { name, value, unit, vs, ratio, adapter, command }) and bench/RESULTS.md. Every ratio
 compares figures measured in the same run. Entries of suites not run keep their last values.
 
-Suites (default: all but released-decode and released-dit):
+Suites (default: all but released-decode, released-dit and sequence-parallel):
   contractions     Kiln conv3d [1,128,5,64,64]->128 k3 and matmul 1024^3 against hand-written
                    WGSL baselines (bench/baselines/) and PyTorch on the CPU; tunes both kernels
                    (into bench/.cache/, not your tuning cache)
@@ -29,6 +29,10 @@ Suites (default: all but released-decode and released-dit):
                    (random weights): block times, the step extrapolated to 20 + 40 blocks,
                    TFLOP/s per kernel kind; 720p at 129 frames on a GPU, a small grid on a
                    CPU adapter
+  sequence-parallel  what the transformer's swaps between devices cost per block (kiln i2v
+                   --devices): two worker threads with a device each read back, swap and
+                   upload a block's q, k, v and attention output at 720p x 129 frames' sizes
+                   for 8 GPUs, in f16 and f32
 
 PyTorch comparisons need a python3 that can import torch (Debian: apt-get install python3-torch;
 also install libopenblas0-pthread, or PyTorch's matmul runs on the reference BLAS).

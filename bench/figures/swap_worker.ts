@@ -1,7 +1,7 @@
 /**
- * A rank of bench/experiments/sequence_parallel_exchange.ts: what rankForward does around one
- * block's attention, without the block: q, k and v (laid out by destination) read back from its
- * device, shared, every source's part for this rank uploaded; the same for the attention's
+ * A rank of the sequence-parallel benchmark (sequence_parallel.ts): what rankForward does around
+ * one block's attention, without the block: q, k and v (laid out by destination) read back from
+ * its device, shared, every source's part for this rank uploaded; the same for the attention's
  * output. Tensors of the released model's sizes, values irrelevant.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,13 +12,13 @@ import { SharedRendezvous } from '../../models/hunyuan_dit/shared_rendezvous.ts'
 import type { GpuTensor } from '../../runtime/executor.ts';
 import type { Shared } from '../../models/hunyuan_dit/rendezvous.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
+import type { SwapJob } from './sequence_parallel.ts';
 
-interface Job { rank: number; devices: number; tokens: number; text: number; hidden: number; rounds: number; dtype: 'f32' | 'f16'; control: SharedArrayBuffer; regions: SharedArrayBuffer[] }
 const port = parentPort!;
 try {
   const device = await openDevice({});
   port.postMessage({ type: 'ready', adapter: device.describe() });
-  const { rank, devices, tokens, text, hidden, rounds, dtype, control, regions } = (workerData as { data: Job }).data;
+  const { rank, devices, tokens, text, hidden, rounds, dtype, control, regions } = (workerData as { data: SwapJob }).data;
   const tensor = (shape: number[]): HostTensor => ({ dtype: 'F32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(rank) });
   const ex = device.executor;
   // f16: what the phases cross under --dtype f16 (ModelSession's half interface).
