@@ -95,8 +95,9 @@ Output and running:
   --dtype f32|f16        storage of weights and activations on the GPU (default f32).
   --devices N            run the transformer on N GPUs by sequence parallelism (upstream's
                          --ulysses-degree; one worker thread per GPU, each holding all its
-                         weights): N must divide its attention heads (24 for the released
-                         model), and the latents' height or width in patches. GPUs are the
+                         weights, the image tokens shared by whole patch rows or columns, padded
+                         where N does not divide them): N must divide its attention heads (24
+                         for the released model: 2, 3, 4, 6, 8, 12 or 24). GPUs are the
                          machine's first N in PCI order, told apart by Mesa's device-select
                          Vulkan layer (apt-get install mesa-vulkan-drivers); on a machine without
                          PCI GPUs the N devices share the one adapter (same video, not faster).
