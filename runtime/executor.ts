@@ -44,6 +44,12 @@ import type { DType } from '../compiler/ir.ts';
 export type { RunResult } from './gpu/run-result.ts';
 export type { RunInput } from './gpu/run-inputs.ts';
 export { GpuTensor } from './gpu/gpu-tensor.ts';
+
+/** A part of a stacked upload: a host tensor, or part `part` (along its first axis; all of it when absent) of a GPU tensor of this device. */
+export type StackPart = HostTensor | { readonly from: GpuTensor; readonly part?: number };
+
+const isHostPart = (p: StackPart): p is HostTensor => !('from' in p);
+const stackPartShape = (p: StackPart): readonly number[] => (isHostPart(p) ? p.shape : p.part === undefined ? p.from.shape : p.from.shape.slice(1));
 export { formatProfile, type ProfileEntry, type ProfileMethod } from './gpu/profile.ts';
 
 export interface RunOptions {
@@ -136,22 +142,31 @@ export class Executor {
   }
 
   /**
-   * Uploads equal host tensors as one GPU tensor stacked along a new first axis. The parts are
-   * copied once, straight into a mapped staging buffer, and the GPU copies that into place: no
-   * host copy joins them first, and they may be views of shared memory (which Dawn's writeBuffer
-   * does not take: it crashes on a SharedArrayBuffer).
+   * Uploads equal parts as one GPU tensor stacked along a new first axis. Host parts are copied
+   * once, straight into a mapped staging buffer, and the GPU copies them into place: no host copy
+   * joins them first, and they may be views of shared memory (which Dawn's writeBuffer does not
+   * take: it crashes on a SharedArrayBuffer). A part already on this device (`{ from, part }`:
+   * part `part` of `from` along its first axis, or all of it) is copied on the GPU.
    */
-  async uploadStacked(parts: readonly HostTensor[], dtype: DType, name = 'uploaded'): Promise<GpuTensor> {
+  async uploadStacked(parts: readonly StackPart[], dtype: DType, name = 'uploaded'): Promise<GpuTensor> {
     this.ctx.assertAlive();
     if (parts.length === 0) throw new InputMismatchError(`Cannot upload '${name}': no parts to stack.`);
-    const shape = [parts.length, ...parts[0].shape];
+    const partShape = stackPartShape(parts[0]);
+    const shape = [parts.length, ...partShape];
     // Parts lie back to back (an f16 part of odd length leaves the next at a 2-byte offset: the
-    // staging copy does not mind); the whole is padded to 4 bytes as GPU tensors are.
-    const partBytes = elementCount(parts[0].shape) * gpuElementBytes(dtype);
+    // staging copy does not mind, GPU copies do); the whole is padded to 4 bytes as GPU tensors are.
+    const partBytes = elementCount(partShape) * gpuElementBytes(dtype);
     const bytes = gpuBytes(dtype, elementCount(shape));
+    const onDevice = parts.some((p) => !isHostPart(p));
+    if (onDevice && partBytes % 4 !== 0) throw new InputMismatchError(`Cannot stack '${name}' on the GPU: its parts of ${partBytes} bytes are not 4-byte aligned.`);
     const data = parts.map((part, i) => {
-      if (part.shape.length !== parts[0].shape.length || part.shape.some((d, j) => d !== parts[0].shape[j])) {
-        throw new InputMismatchError(`Cannot stack '${name}': part ${i} is [${part.shape.join(', ')}], part 0 [${parts[0].shape.join(', ')}].`);
+      const ps = stackPartShape(part);
+      if (ps.length !== partShape.length || ps.some((d, j) => d !== partShape[j])) {
+        throw new InputMismatchError(`Cannot stack '${name}': part ${i} is [${ps.join(', ')}], part 0 [${partShape.join(', ')}].`);
+      }
+      if (!isHostPart(part)) {
+        if (part.from.dtype !== dtype || part.from.device !== this.ctx.device) throw new InputMismatchError(`Cannot stack part ${i} of '${name}': a GPU tensor of another dtype or device.`);
+        return undefined;
       }
       const d = toStorage(part, dtype, partBytes);
       if (typeof d === 'string') throw new InputMismatchError(`Cannot upload part ${i} of '${name}' as ${dtype}: ${d}.`);
@@ -162,13 +177,20 @@ export class Executor {
     try {
       await throttledWait(staging.mapAsync(GPUMapMode.WRITE));
       const range = new Uint8Array(staging.getMappedRange());
-      data.forEach((d, i) => range.set(d.subarray(0, partBytes), i * partBytes));
+      data.forEach((d, i) => { if (d) range.set(d.subarray(0, partBytes), i * partBytes); });
       staging.unmap();
       buffer = this.ctx.pool.acquire(bytes, storageUsage(), name);
       const enc = this.ctx.device.createCommandEncoder({ label: `upload ${name}` });
-      enc.copyBufferToBuffer(staging, 0, buffer, 0, bytes);
+      if (!onDevice) enc.copyBufferToBuffer(staging, 0, buffer, 0, bytes);
+      parts.forEach((part, i) => {
+        if (isHostPart(part)) {
+          if (onDevice) enc.copyBufferToBuffer(staging, i * partBytes, buffer!, i * partBytes, partBytes);
+        } else {
+          enc.copyBufferToBuffer(part.from.buffer, part.from.offset + (part.part ?? 0) * partBytes, buffer!, i * partBytes, partBytes);
+        }
+      });
       this.ctx.device.queue.submit([enc.finish()]);
-      // Reused only once mapped again, which waits for this copy.
+      // Reused only once mapped again, which waits for these copies.
       this.ctx.pool.release(staging);
     } catch (err) {
       this.ctx.pool.discard(staging);
@@ -184,26 +206,38 @@ export class Executor {
   /**
    * Reads a GpuTensor back into `into` (the tensor's storage bytes: a Float32Array for f32),
    * copied straight from the staging buffer: for destinations in shared memory, with no array of
-   * its own in between.
+   * its own in between. `skipPart` leaves part `skipPart` along the first axis unread (what only
+   * this device would read: it takes that part on the GPU).
    */
-  async readInto(tensor: GpuTensor, into: ArrayBufferView): Promise<void> {
+  async readInto(tensor: GpuTensor, into: ArrayBufferView, skipPart?: number): Promise<void> {
     const bytes = elementCount(tensor.shape) * gpuElementBytes(tensor.dtype);
     if (into.byteLength !== bytes) throw new InputMismatchError(`Cannot read '${tensor.name}' (${bytes} bytes) into ${into.byteLength} bytes.`);
-    await this.readMapped(tensor, (range) => new Uint8Array(into.buffer, into.byteOffset, bytes).set(new Uint8Array(range, 0, bytes)));
+    const partBytes = bytes / (tensor.shape[0] ?? 1);
+    // Byte ranges to read: all, or all but the skipped part (GPU copies need 4-byte alignment).
+    const ranges = skipPart === undefined || partBytes % 4 !== 0
+      ? [[0, bytes]]
+      : [[0, skipPart * partBytes], [(skipPart + 1) * partBytes, bytes]].filter(([a, b]) => b > a);
+    await this.readMapped(tensor, ranges, (range) => {
+      for (const [a, b] of ranges) new Uint8Array(into.buffer, into.byteOffset + a, b - a).set(new Uint8Array(range, a, b - a));
+    });
   }
 
   /** Reads a GpuTensor back to the host. */
   read(tensor: GpuTensor): Promise<HostTensor> {
-    return this.readMapped(tensor, (range) => fromStorage(range, 0, tensor.dtype, tensor.shape));
+    return this.readMapped(tensor, [[0, tensor.bytes]], (range) => fromStorage(range, 0, tensor.dtype, tensor.shape));
   }
 
-  /** Copies a GpuTensor to a staging buffer and hands its mapped range to `use` (valid only during the call). */
-  private async readMapped<T>(tensor: GpuTensor, use: (range: ArrayBuffer) => T): Promise<T> {
+  /**
+   * Copies byte ranges of a GpuTensor to the same offsets of a staging buffer and hands its mapped
+   * range to `use` (valid only during the call).
+   */
+  private async readMapped<T>(tensor: GpuTensor, ranges: readonly (readonly number[])[], use: (range: ArrayBuffer) => T): Promise<T> {
     this.ctx.assertAlive();
     const staging = this.ctx.pool.acquire(tensor.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `read ${tensor.name}`);
     try {
       const enc = this.ctx.device.createCommandEncoder({ label: `read ${tensor.name}` });
-      enc.copyBufferToBuffer(tensor.buffer, tensor.offset, staging, 0, tensor.bytes);
+      // Copy sizes are whole 4-byte words (a tensor's storage is padded to them).
+      for (const [a, b] of ranges) enc.copyBufferToBuffer(tensor.buffer, tensor.offset + a, staging, a, Math.min(tensor.bytes, Math.ceil(b / 4) * 4) - a);
       this.ctx.device.queue.submit([enc.finish()]);
       await throttledWait(staging.mapAsync(GPUMapMode.READ));
       const out = use(staging.getMappedRange());

@@ -21,6 +21,7 @@ import type { Program } from '../dsl/program.ts';
 import type { CallArg } from '../dsl/session.ts';
 import type { KilnDevice, WeightSource } from './device.ts';
 import { GpuTensor } from './gpu/gpu-tensor.ts';
+import type { StackPart } from './executor.ts';
 import type { ProfileEntry } from './executor.ts';
 import { fromFloat64, toFloat64, type HostTensor, type StorageDType } from './tensor.ts';
 
@@ -92,6 +93,20 @@ export type CallInput = HostTensor | { readonly value: unknown };
  * session's device (webgpu), a HostTensor for the interpreter (its "device" is the host).
  */
 export type SessionTensor = HostTensor | GpuTensor;
+
+/** Part `part` (along the first axis; all of it when absent) of a tensor a session holds. */
+export interface DevicePart {
+  readonly from: SessionTensor;
+  readonly part?: number;
+}
+
+export type SessionPart = HostTensor | DevicePart;
+
+/** Part `i` of a host tensor along its first axis: a view, no copy. */
+export function partOfHost(t: HostTensor, i: number): HostTensor {
+  const n = t.data.length / t.shape[0];
+  return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
+}
 
 /** Gives back the GPU storage of session tensors (host tensors need nothing). */
 export function releaseTensors(tensors: Iterable<SessionTensor | undefined>): void {
@@ -305,23 +320,43 @@ export class ModelSession {
     return { dtype: t.dtype === 'f32' ? 'F32' : t.dtype === 'f16' ? 'F16' : 'I32', shape: t.shape };
   }
 
-  /** Copies `t` into `into` (laid out as hostLayout says): from the device, straight from its staging buffer. */
-  async readInto(t: SessionTensor, into: HostTensor): Promise<void> {
-    if (t instanceof GpuTensor) return this.opts.device!.executor.readInto(t, into.data);
+  /**
+   * Copies `t` into `into` (laid out as hostLayout says): from the device, straight from its
+   * staging buffer, leaving out part `skipPart` along the first axis if given (the interpreter
+   * copies it all).
+   */
+  async readInto(t: SessionTensor, into: HostTensor, skipPart?: number): Promise<void> {
+    if (t instanceof GpuTensor) return this.opts.device!.executor.readInto(t, into.data, skipPart);
     (into.data as Float64Array).set(t.data as Float64Array);
   }
 
-  /** Equal host tensors stacked along a new first axis, where this session's calls take them (see Executor.uploadStacked). */
-  async placeStacked(parts: readonly HostTensor[], name = 'placed'): Promise<SessionTensor> {
+  /**
+   * Equal parts stacked along a new first axis, where this session's calls take them (see
+   * Executor.uploadStacked): host tensors, or parts of this session's own tensors (`{ from, part }`,
+   * copied on the device).
+   */
+  async placeStacked(parts: readonly SessionPart[], name = 'placed'): Promise<SessionTensor> {
     if (this.opts.backend === 'webgpu') {
-      // f16 parts (read back from a half interface) go up as they are; others as their graph dtype.
-      if (parts[0].dtype === 'F16') return this.opts.device!.executor.uploadStacked(parts, 'f16', name);
-      return this.opts.device!.executor.uploadStacked(parts.map(toGraphStorage), graphDType(parts[0]), name);
+      const stack = parts.map((p): StackPart => {
+        if (!('from' in p)) return p;
+        if (!(p.from instanceof GpuTensor)) throw new Error('internal: a host tensor given as a device part');
+        return { from: p.from, part: p.part };
+      });
+      // A device part keeps its dtype; f16 host parts (read back from a half interface) go up as
+      // they are, others as their graph dtype.
+      const first = stack[0];
+      const dtype = 'from' in first ? first.from.dtype : first.dtype === 'F16' ? 'f16' : graphDType(first);
+      return this.opts.device!.executor.uploadStacked(stack.map((p) => ('from' in p || dtype === 'f16' ? p : toGraphStorage(p))), dtype, name);
     }
-    const n = parts[0].data.length;
-    const data = new Float64Array(parts.length * n);
-    parts.forEach((p, i) => data.set(toFloat64(p), i * n));
-    return { dtype: 'F64', shape: [parts.length, ...parts[0].shape], data };
+    const host = parts.map((p) => {
+      if (!('from' in p)) return p;
+      if (p.from instanceof GpuTensor) throw new Error('internal: a GpuTensor given to an interpreter session');
+      return p.part === undefined ? p.from : partOfHost(p.from, p.part);
+    });
+    const n = host[0].data.length;
+    const data = new Float64Array(host.length * n);
+    host.forEach((p, i) => data.set(toFloat64(p), i * n));
+    return { dtype: 'F64', shape: [host.length, ...host[0].shape], data };
   }
 
   /**

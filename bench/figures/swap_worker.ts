@@ -7,9 +7,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDevice } from '../../runtime/device.ts';
 import { workerFailure } from '../../runtime/device_workers.ts';
-import { partOf } from '../../models/hunyuan_dit/sequence_parallel.ts';
+import { partOfHost } from '../../runtime/model.ts';
 import { SharedRendezvous } from '../../models/hunyuan_dit/shared_rendezvous.ts';
-import type { GpuTensor } from '../../runtime/executor.ts';
+import type { GpuTensor, StackPart } from '../../runtime/executor.ts';
 import type { Shared } from '../../models/hunyuan_dit/rendezvous.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import type { SwapJob } from './sequence_parallel.ts';
@@ -27,19 +27,23 @@ try {
   const host = dtype === 'f16' ? 'F16' as const : 'F32' as const;
   const rendezvous = new SharedRendezvous(control, regions);
   const times: number[] = [];
-  // As rankForward's publishFrom: claim slots, read back into them, publish; then upload every source's part.
-  const publish = async (tensors: Record<string, GpuTensor>): Promise<Shared> => {
+  // As rankForward: claim slots, read back into them (all but this rank's own part of what is
+  // laid out by destination), publish; upload every source's part, this rank's own on the GPU.
+  const publish = async (tensors: Record<string, GpuTensor>, byDestination: ReadonlySet<string>): Promise<Shared> => {
     const slots = await rendezvous.claim(rank, Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, { dtype: host, shape: t.shape }])));
-    await Promise.all(Object.entries(tensors).map(([n, t]) => ex.readInto(t, slots[n].data)));
+    await Promise.all(Object.entries(tensors).map(([n, t]) => ex.readInto(t, slots[n].data, byDestination.has(n) ? rank : undefined)));
     return rendezvous.publish(rank);
   };
+  const mine = (shared: Shared, name: string, own: GpuTensor): StackPart[] => shared.map((s, source) => (source === rank ? { from: own, part: rank } : partOfHost(s[name], rank)));
+  const qkv = { q, k, v };
   for (let round = 0; round < rounds; round++) {
     const t0 = performance.now();
-    const sent = await publish({ q, k, v });
+    const sent = await publish(qkv, new Set(['q', 'k', 'v']));
     const received: GpuTensor[] = [];
-    for (const name of ['q', 'k', 'v']) received.push(await ex.uploadStacked(sent.map((s) => partOf(s[name], rank)), dtype));
-    const back = await publish({ o_img: oImg, o_txt: oTxt });
-    received.push(await ex.uploadStacked(back.map((s) => partOf(s.o_img, rank)), dtype), await ex.uploadStacked(back.map((s) => s.o_txt), dtype));
+    for (const name of ['q', 'k', 'v'] as const) received.push(await ex.uploadStacked(mine(sent, name, qkv[name]), dtype));
+    const back = await publish({ o_img: oImg, o_txt: oTxt }, new Set(['o_img']));
+    received.push(await ex.uploadStacked(mine(back, 'o_img', oImg), dtype));
+    received.push(await ex.uploadStacked(back.map((s, source) => (source === rank ? { from: oTxt } : s.o_txt)), dtype));
     await device.device.queue.onSubmittedWorkDone();
     for (const r of received) r.release();
     times.push(performance.now() - t0);

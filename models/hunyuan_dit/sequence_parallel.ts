@@ -21,7 +21,7 @@
  * (InProcessRendezvous, for interpreter sessions and tests), or across worker threads, one per
  * GPU, so that the host's copies run in parallel (dit_workers.ts).
  */
-import { ModelSession, releaseTensors, type SessionOptions, type SessionTensor, type SessionWeights } from '../../runtime/model.ts';
+import { ModelSession, partOfHost, releaseTensors, type SessionOptions, type SessionTensor, type SessionWeights } from '../../runtime/model.ts';
 import { concatAxis, reshapeHost, sliceAxis } from '../../runtime/tensor_axes.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { InProcessRendezvous, type Rendezvous, type Shared } from './rendezvous.ts';
@@ -154,12 +154,6 @@ export function joinShares(config: DitConfig, split: SequenceSplit, shares: read
   return concatAxis(shares.map((s, d) => sliceAxis(s, axis, 0, split.sizes[d] * patch)), axis);
 }
 
-/** Part `i` of a tensor along its first axis: a view, no copy. */
-export function partOf(t: HostTensor, i: number): HostTensor {
-  const n = t.data.length / t.shape[0];
-  return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
-}
-
 /**
  * Under f16 storage the phases take and give f16 (ModelSession's half interface): what crosses
  * between devices is half the bytes, rounded as the one-device forward rounds the same tensors
@@ -167,13 +161,26 @@ export function partOf(t: HostTensor, i: number): HostTensor {
  */
 const HALF = { inputs: true, outputs: true } as const;
 
-/** Claims slots for `tensors`, reads them from the session into the slots, and publishes. */
-async function publishFrom(session: ModelSession, rendezvous: Rendezvous, rank: number, tensors: Readonly<Record<string, SessionTensor>>): Promise<Shared> {
+/** The swapped tensors laid out by destination (the others every rank reads whole). */
+const BY_DESTINATION: ReadonlySet<string> = new Set(['q', 'k', 'v']);
+const O_BY_DESTINATION: ReadonlySet<string> = new Set(['o_img']);
+
+/**
+ * Claims slots for `tensors`, reads them from the session into the slots, and publishes. Tensors
+ * laid out by destination (`byDestination`) leave this rank's own part unread: it takes that one
+ * on its device.
+ */
+async function publishFrom(session: ModelSession, rendezvous: Rendezvous, rank: number, tensors: Readonly<Record<string, SessionTensor>>,
+  byDestination: ReadonlySet<string>): Promise<Shared> {
   const layout = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, session.hostLayout(t)]));
   const slots = await rendezvous.claim(rank, layout);
-  await Promise.all(Object.entries(tensors).map(([n, t]) => session.readInto(t, slots[n])));
+  await Promise.all(Object.entries(tensors).map(([n, t]) => session.readInto(t, slots[n], byDestination.has(n) ? rank : undefined)));
   return rendezvous.publish(rank);
 }
+
+/** Every source's part for `rank` of a tensor laid out by destination, this rank's own from its device: [sources, ...]. */
+const ownPartOnDevice = (shared: Shared, name: string, rank: number, own: SessionTensor) =>
+  shared.map((s, source) => (source === rank ? { from: own, part: rank } : partOfHost(s[name], rank)));
 
 /** Reads a session output that was asked for on the host. */
 function host(t: SessionTensor): HostTensor {
@@ -222,26 +229,21 @@ export async function rankForward(session: ModelSession, config: DitConfig, spli
       // tensors laid out by destination (all-to-all), or each source's whole tensor (all-gather).
       let received: SessionTensor[] = [];
       try {
-        const sent = await publishFrom(session, rendezvous, rank, { q: a.q, k: a.k, v: a.v });
-        for (const name of ['q', 'k', 'v'] as const) received.push(await session.placeStacked(sent.map((s) => partOf(s[name], rank)), name));
+        const sent = await publishFrom(session, rendezvous, rank, { q: a.q, k: a.k, v: a.v }, BY_DESTINATION);
+        for (const name of ['q', 'k', 'v'] as const) received.push(await session.placeStacked(ownPartOnDevice(sent, name, rank, a[name]), name));
         o = await session.callOnDevice('group_attention', [{ value: rank }, ...received, a.q_txt, a.k_txt, a.v_txt, imageKeep, mask], { half: HALF });
       } finally {
         releaseTensors([a.q, a.k, a.v, a.q_txt, a.k_txt, a.v_txt, ...received]);
       }
-      let back: Shared;
-      try {
-        back = await publishFrom(session, rendezvous, rank, { o_img: o.o_img, o_txt: o.o_txt });
-      } finally {
-        releaseTensors([o.o_img, o.o_txt]);
-      }
       received = [];
       let f: Record<string, SessionTensor>;
       try {
-        received.push(await session.placeStacked(back.map((s) => partOf(s.o_img, rank)), 'o_img'));
-        received.push(await session.placeStacked(back.map((s) => s.o_txt), 'o_txt'));
+        const back = await publishFrom(session, rendezvous, rank, { o_img: o.o_img, o_txt: o.o_txt }, O_BY_DESTINATION);
+        received.push(await session.placeStacked(ownPartOnDevice(back, 'o_img', rank, o.o_img), 'o_img'));
+        received.push(await session.placeStacked(back.map((s, source) => (source === rank ? { from: o.o_txt } : s.o_txt)), 'o_txt'));
         f = await session.callOnDevice(`${kind}_finish`, [{ value: n }, img, txt, vec, ...received, trVec, firstTokens], { half: HALF });
       } finally {
-        releaseTensors(received);
+        releaseTensors([o.o_img, o.o_txt, ...received]);
       }
       releaseTensors([img, txt]);
       img = f.img;

@@ -70,7 +70,15 @@ for (const [name, options] of backends) {
       const slot = { dtype: model.hostLayout(stacked).dtype, shape: [2, 3], data: options!.backend === 'webgpu' ? new Float32Array(new SharedArrayBuffer(24)) : new Float64Array(new SharedArrayBuffer(48)) };
       await model.readInto(stacked, slot);
       expect(Array.from(slot.data)).toEqual([5, 5, 5, 6, 6, 6]);
-      releaseTensors([x, y.out, stacked]);
+      // A part of a tensor the session holds joins host parts (copied on the device), and a
+      // read can leave one part out (its slot keeps what it had).
+      const mixed = await model.placeStacked([parts[1], { from: stacked, part: 0 }], 'mixed');
+      const partial = { ...slot, data: slot.data.fill(-1) };
+      await model.readInto(mixed, partial, 1);
+      expect(Array.from(partial.data)).toEqual(options!.backend === 'webgpu' ? [6, 6, 6, -1, -1, -1] : [6, 6, 6, 5, 5, 5]);
+      await model.readInto(mixed, partial);
+      expect(Array.from(partial.data)).toEqual([6, 6, 6, 5, 5, 5]);
+      releaseTensors([x, y.out, stacked, mixed]);
     });
 
     // f16 GPU storage; the interpreter has none.
