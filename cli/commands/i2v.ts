@@ -177,17 +177,23 @@ function openDit(values: Record<string, unknown>): OpenedDit {
   };
 }
 
-/** The transformer on `devices` worker threads (--devices, --gpus), each with a GPU of its own where the machine has them. */
-async function startSequenceParallel(dit: OpenedDit, devices: number, gpus: readonly string[] | undefined,
-  session: { backend: BackendName; dtype: 'f32' | 'f16' }, log: (line: string) => void): Promise<WorkerSequenceParallelDit> {
-  let addresses: string[] | undefined;
+/**
+ * The GPUs for --devices/--gpus (undefined: the devices share the default adapter), checked
+ * against the transformer's heads before any work.
+ */
+function planDevices(dit: OpenedDit, devices: number, gpus: readonly string[] | undefined): string[] | undefined {
   try {
     planSequenceSplit([1, devices, devices], devices, dit.config.heads_num);
-    addresses = planDeviceGroup(devices, pciGpus(), gpus);
+    return planDeviceGroup(devices, pciGpus(), gpus);
   } catch (err) {
     if (err instanceof RangeError) throw new UsageError(`--devices ${devices}${gpus ? ` --gpus ${gpus.join(',')}` : ''}: ${err.message}`);
     throw err;
   }
+}
+
+/** The transformer on `devices` worker threads (--devices, --gpus), each with a GPU of its own where the machine has them. */
+async function startSequenceParallel(dit: OpenedDit, devices: number, addresses: string[] | undefined,
+  session: { backend: BackendName; dtype: 'f32' | 'f16' }, log: (line: string) => void): Promise<WorkerSequenceParallelDit> {
   if (!addresses && session.backend === 'webgpu') log(`kiln i2v: this machine lists no PCI GPU: the ${devices} devices share the default adapter (the same video, not faster)`);
   const uploads = Array.from({ length: devices }, (_, rank) => uploadReporter({ log }, { label: `transformer device ${rank}` }));
   return WorkerSequenceParallelDit.start(dit.config, dit.recipe, {
@@ -302,6 +308,8 @@ export const i2vCommand: Command = {
       progress.stage('load weights');
       const dit = openDit(values);
       closers.push(dit.close);
+      const parallel = devices > 1 || gpus !== undefined;
+      const addresses = parallel ? planDevices(dit, devices, gpus) : undefined;
       const vaeSource = openVaeSource({ weightsPath: values.vae, configPath: values['vae-config'] });
       closers.push(vaeSource.close);
       let device: KilnDevice | undefined;
@@ -358,11 +366,11 @@ export const i2vCommand: Command = {
         throw new UsageError(`the VAE's ${vae.config.latent_channels} latent channels do not match the transformer's ${dit.config.in_channels} input channels: pair the built-in models together, or give both --dit and --vae`);
       }
       let transformer: DitModel = new HunyuanDit(dit.config, dit.weights, session);
-      if (devices > 1 || gpus) {
+      if (parallel) {
         progress.stage('start devices');
-        const parallel = await startSequenceParallel(dit, devices, gpus, { backend, dtype }, (line) => progress.log(line));
-        closers.push(() => parallel.close());
-        transformer = parallel;
+        const group = await startSequenceParallel(dit, devices, addresses, { backend, dtype }, (line) => progress.log(line));
+        closers.push(() => group.close());
+        transformer = group;
         dit.label = `${dit.label}, on ${devices} devices (sequence parallel)`;
       }
       const pipeline = new HunyuanI2vPipeline(transformer, vae,
