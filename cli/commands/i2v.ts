@@ -21,7 +21,7 @@ import { ditModelFromKwargs, DitConfigError } from '../../models/hunyuan_dit/con
 import { HunyuanDit, RELEASED_I2V_DIT_CONFIG, type DitConfig, type DitModel } from '../../models/hunyuan_dit/transformer.ts';
 import { BUILTIN_DIT_SEED, randomDitWeights, TINY_DIT_CONFIG, TINY_DIT_ROPE_DIMS } from '../../models/hunyuan_dit/random_weights.ts';
 import { WorkerSequenceParallelDit, type DitWeightsRecipe } from '../../models/hunyuan_dit/dit_workers.ts';
-import { planSequenceSplit } from '../../models/hunyuan_dit/sequence_parallel.ts';
+import { checkHeadGroups } from '../../models/hunyuan_dit/sequence_parallel.ts';
 import { planDeviceGroup } from '../../runtime/device_group.ts';
 import { parsePciAddress, pciGpus } from '../../runtime/gpu/pci.ts';
 import { LoraError, withLora } from '../../models/hunyuan_dit/lora.ts';
@@ -183,7 +183,7 @@ function openDit(values: Record<string, unknown>): OpenedDit {
  */
 function planDevices(dit: OpenedDit, devices: number, gpus: readonly string[] | undefined): string[] | undefined {
   try {
-    planSequenceSplit([1, devices, devices], devices, dit.config.heads_num);
+    checkHeadGroups(devices, dit.config.heads_num);
     return planDeviceGroup(devices, pciGpus(), gpus);
   } catch (err) {
     if (err instanceof RangeError) throw new UsageError(`--devices ${devices}${gpus ? ` --gpus ${gpus.join(',')}` : ''}: ${err.message}`);

@@ -47,13 +47,18 @@ export interface SequenceSplit {
   readonly tokens: number;
 }
 
-/** The split for a patch grid over `devices`, or an error that says what fits. */
-export function planSequenceSplit(grid: readonly [number, number, number], devices: number, heads: number): SequenceSplit {
+/** Throws, saying what fits, unless `devices` can share `heads` attention heads evenly (any video size). */
+export function checkHeadGroups(devices: number, heads: number): void {
   if (!Number.isInteger(devices) || devices < 1) throw new RangeError(`sequence parallelism needs a whole number of devices, not ${devices}`);
   if (heads % devices !== 0) {
     const fits = Array.from({ length: heads }, (_, i) => i + 1).filter((n) => heads % n === 0);
     throw new RangeError(`${devices} devices cannot share ${heads} attention heads evenly; use ${fits.join(', ')} devices`);
   }
+}
+
+/** The split for a patch grid over `devices`, or an error that says what fits. */
+export function planSequenceSplit(grid: readonly [number, number, number], devices: number, heads: number): SequenceSplit {
+  checkHeadGroups(devices, heads);
   const [tt, th, tw] = grid;
   // Equal shares where possible; else the longer side, which pads the least.
   const axis = th % devices === 0 ? 'rows' : tw % devices === 0 ? 'columns' : th >= tw ? 'rows' : 'columns';
@@ -264,7 +269,7 @@ export class SequenceParallelDit implements DitModel {
   readonly sessions: readonly ModelSession[];
 
   constructor(readonly config: DitConfig, weights: SessionWeights, sessions: readonly SessionOptions[]) {
-    planSequenceSplit([1, sessions.length, sessions.length], sessions.length, config.heads_num);
+    checkHeadGroups(sessions.length, config.heads_num);
     this.sessions = sessions.map((s) => new ModelSession(ditProgram(), 'HYVideoDiffusionTransformer', { ...config }, weights, s));
   }
 
