@@ -21,6 +21,7 @@ import type { Program } from '../dsl/program.ts';
 import type { CallArg } from '../dsl/session.ts';
 import type { KilnDevice, WeightSource } from './device.ts';
 import { GpuTensor } from './gpu/gpu-tensor.ts';
+import { partOfHost } from './tensor_axes.ts';
 import type { StackPart } from './executor.ts';
 import type { ProfileEntry } from './executor.ts';
 import { fromFloat64, toFloat64, type HostTensor, type StorageDType } from './tensor.ts';
@@ -101,12 +102,6 @@ export interface DevicePart {
 }
 
 export type SessionPart = HostTensor | DevicePart;
-
-/** Part `i` of a host tensor along its first axis: a view, no copy. */
-export function partOfHost(t: HostTensor, i: number): HostTensor {
-  const n = t.data.length / t.shape[0];
-  return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
-}
 
 /** Gives back the GPU storage of session tensors (host tensors need nothing). */
 export function releaseTensors(tensors: Iterable<SessionTensor | undefined>): void {

@@ -1,7 +1,8 @@
 /**
- * Copies of host tensors along one axis: a range of an axis, and tensors joined along an axis.
- * The dtype and its storage are kept (elements are copied in runs, never converted). Used where
- * tensors cross between devices on the host (sequence parallelism, models/hunyuan_dit).
+ * Host tensors along one axis: a range of an axis and tensors joined along an axis (copies),
+ * a part along the first axis (a view). The dtype and its storage are kept (elements are copied
+ * in runs, never converted). Used where tensors cross between devices on the host (sequence
+ * parallelism, models/hunyuan_dit).
  */
 import { elementCount, type HostData, type HostTensor } from './tensor.ts';
 
@@ -62,4 +63,10 @@ export function concatAxis(parts: readonly HostTensor[], axis: number): HostTens
 export function reshapeHost(t: HostTensor, shape: readonly number[]): HostTensor {
   if (elementCount(shape) !== elementCount(t.shape)) throw new RangeError(`reshapeHost: [${t.shape.join(', ')}] has ${elementCount(t.shape)} elements, [${shape.join(', ')}] ${elementCount(shape)}`);
   return { dtype: t.dtype, shape: [...shape], data: t.data };
+}
+
+/** Part `i` of a tensor along its first axis: a view, no copy. */
+export function partOfHost(t: HostTensor, i: number): HostTensor {
+  const n = t.data.length / t.shape[0];
+  return { dtype: t.dtype, shape: t.shape.slice(1), data: t.data.subarray(i * n, (i + 1) * n) as HostTensor['data'] };
 }

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDevice } from '../../runtime/device.ts';
 import { workerFailure } from '../../runtime/device_workers.ts';
-import { partOfHost } from '../../runtime/model.ts';
+import { partOfHost } from '../../runtime/tensor_axes.ts';
 import { SharedRendezvous } from '../../models/hunyuan_dit/shared_rendezvous.ts';
 import type { GpuTensor, StackPart } from '../../runtime/executor.ts';
 import type { Shared } from '../../models/hunyuan_dit/rendezvous.ts';

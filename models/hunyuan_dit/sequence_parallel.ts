@@ -21,8 +21,8 @@
  * (InProcessRendezvous, for interpreter sessions and tests), or across worker threads, one per
  * GPU, so that the host's copies run in parallel (dit_workers.ts).
  */
-import { ModelSession, partOfHost, releaseTensors, type SessionOptions, type SessionTensor, type SessionWeights } from '../../runtime/model.ts';
-import { concatAxis, reshapeHost, sliceAxis } from '../../runtime/tensor_axes.ts';
+import { ModelSession, releaseTensors, type SessionOptions, type SessionTensor, type SessionWeights } from '../../runtime/model.ts';
+import { concatAxis, partOfHost, reshapeHost, sliceAxis } from '../../runtime/tensor_axes.ts';
 import { toFloat64, type HostTensor } from '../../runtime/tensor.ts';
 import { InProcessRendezvous, type Rendezvous, type Shared } from './rendezvous.ts';
 import { timestepSinusoid } from './timestep.ts';
