@@ -12,7 +12,7 @@ import { unwrapStateDict } from '../../runtime/weights/weight_source.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { withLora } from './lora.ts';
 import { randomDitWeights } from './random_weights.ts';
-import { rankForward, rankInputs } from './sequence_parallel.ts';
+import { rankForward } from './sequence_parallel.ts';
 import { SharedRendezvous } from './shared_rendezvous.ts';
 import { ditProgram } from './transformer.ts';
 import type { RankInit, ToRank, FromRank } from './dit_workers.ts';
@@ -60,7 +60,7 @@ try {
     }
     const rendezvous = new SharedRendezvous(m.control, m.regions);
     // Whatever fails, also synchronously, is reported as this forward's failure.
-    Promise.resolve().then(() => rankForward(session, init.config, m.split, init.rank, rankInputs(init.config, m.split, m.inputs, init.rank), rendezvous)).then(
+    Promise.resolve().then(() => rankForward(session, init.config, m.split, init.rank, m.inputs, rendezvous)).then(
       (share: HostTensor) => {
         const whole = share.data.byteOffset === 0 && share.data.byteLength === share.data.buffer.byteLength;
         post({ type: 'result', share }, whole ? [share.data.buffer as ArrayBuffer] : []);

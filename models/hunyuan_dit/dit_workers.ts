@@ -15,7 +15,7 @@ import type { StorageMode } from '../../compiler/passes/storage.ts';
 import type { UploadProgress } from '../../runtime/gpu/weight-store.ts';
 import type { HostTensor } from '../../runtime/tensor.ts';
 import { CONTROL_BYTES, SharedRendezvous } from './shared_rendezvous.ts';
-import { joinShares, splitFor, type SequenceSplit } from './sequence_parallel.ts';
+import { joinShares, rankInputs, splitFor, type RankInputs, type SequenceSplit } from './sequence_parallel.ts';
 import type { DitConfig, DitInputs, DitModel } from './transformer.ts';
 
 /** Where a worker gets the transformer's weights (each opens its own: weights cannot cross threads). */
@@ -34,7 +34,7 @@ export interface RankInit {
 }
 
 export type ToRank =
-  | { readonly type: 'forward'; readonly inputs: DitInputs; readonly split: SequenceSplit; readonly control: SharedArrayBuffer; readonly regions: readonly SharedArrayBuffer[] }
+  | { readonly type: 'forward'; readonly inputs: RankInputs; readonly split: SequenceSplit; readonly control: SharedArrayBuffer; readonly regions: readonly SharedArrayBuffer[] }
   | { readonly type: 'close' };
 
 export type FromRank =
@@ -64,7 +64,7 @@ export class WorkerSequenceParallelDit implements DitModel {
   private readonly exited = new Set<number>();
 
   private constructor(readonly config: DitConfig, private readonly workers: readonly Worker[], readonly adapters: readonly string[],
-    private readonly backend: 'webgpu' | 'interp') {
+    private readonly backend: 'webgpu' | 'interp', private readonly dtype: StorageMode) {
     workers.forEach((w, rank) => w.once('exit', () => this.exited.add(rank)));
   }
 
@@ -76,7 +76,7 @@ export class WorkerSequenceParallelDit implements DitModel {
       pciAddresses: backend === 'webgpu' ? opts.pciAddresses : undefined, onReady: opts.onReady,
     });
     started.forEach((s, rank) => s.worker.on('message', (m: FromRank) => { if (m.type === 'upload') opts.onUpload?.(rank, m.progress); }));
-    return new WorkerSequenceParallelDit(config, started.map((s) => s.worker), started.map((s) => s.adapter), backend);
+    return new WorkerSequenceParallelDit(config, started.map((s) => s.worker), started.map((s) => s.adapter), backend, opts.dtype ?? 'f32');
   }
 
   get devices(): number {
@@ -94,7 +94,8 @@ export class WorkerSequenceParallelDit implements DitModel {
     SharedRendezvous.reset(this.control);
     const results = this.workers.map((w, rank) => {
       const answer = nextMessage<Extract<FromRank, { type: 'result' }>>(w, rank, (m) => (m as FromRank).type === 'result');
-      w.postMessage({ type: 'forward', inputs, split, control: this.control, regions: this.regions } satisfies ToRank);
+      // Each worker gets its own slices of the latents and tables, not the whole inputs.
+      w.postMessage({ type: 'forward', inputs: rankInputs(this.config, split, inputs, rank), split, control: this.control, regions: this.regions } satisfies ToRank);
       return answer;
     });
     // The first failure aborts the others' waits at the rendezvous; it is what the caller sees.
@@ -122,12 +123,12 @@ export class WorkerSequenceParallelDit implements DitModel {
 
   /**
    * Shared memory for the largest round: q, k and v of a rank's image tokens, [B, tokens, hidden]
-   * each, in the sessions' host dtype at its widest (float64 from the interpreter, float32 from a
-   * GPU; f16 under --dtype f16 takes half of it).
+   * each, in the sessions' host dtype (float64 from the interpreter; on a GPU, f16 under --dtype
+   * f16, which the phases cross in, else float32).
    */
   private ensureRegions(split: SequenceSplit, inputs: DitInputs): void {
     const batch = inputs.x.shape[0];
-    const element = this.backend === 'interp' ? 8 : 4;
+    const element = this.backend === 'interp' ? 8 : this.dtype === 'f16' ? 2 : 4;
     const bytes = 3 * (Math.ceil((batch * split.tokens * this.config.hidden_size * element) / 8) * 8);
     if (this.regions.length === this.devices && this.regions[0].byteLength >= bytes) return;
     this.regions = Array.from({ length: this.devices }, () => new SharedArrayBuffer(bytes));

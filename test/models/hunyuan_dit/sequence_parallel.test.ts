@@ -219,4 +219,17 @@ describe('WorkerSequenceParallelDit: one worker thread per device', () => {
       await dit.close();
     }
   }, 300_000);
+
+  it.skipIf(!hasAdapter)(hasAdapter ? 'two workers with f16 storage swap in f16 (half-size shared memory) and stay within the f16 bound' : `two workers with f16 storage — ${NO_ADAPTER}`, async () => {
+    // One block of each kind: every f16 kernel is compiled anew, and lavapipe compiles slowly.
+    const config = { ...TINY, mm_double_blocks_depth: 1, mm_single_blocks_depth: 1 };
+    const dit = await WorkerSequenceParallelDit.start(config, { kind: 'random', seed: 23, label: 'random' }, { devices: 2, dtype: 'f16' });
+    try {
+      const a = inputs(config, [1, 2, 6, 4], [1, 1, 1, 0], seeded(36));
+      const want = toFloat64(await new HunyuanDit(config, weightsFromMap(randomDitWeights(config, 23)), interp).forward(a));
+      expect(relativeL2(toFloat64(await dit.forward(a)), want)).toBeLessThan(3e-3);
+    } finally {
+      await dit.close();
+    }
+  }, 300_000);
 });
