@@ -147,6 +147,17 @@ export function generateSubgroupMatrixAttention(name: string, att: AttentionMatc
   const ops = subgroupMatrixOps(w, cfg, T, support.emulate === true, S);
   // Fragment row i's offset in a [BQ × stride] array.
   const rowOffset = (i: number, stride: number): string => `${i * cfg.M * stride}u`;
+  /** One result fragment `acc` = Σ over `steps` K-steps of left(c)·right(c), stored at `out`. */
+  interface Operand { readonly fragment: string; readonly array: string; readonly offset: (c: string) => string; readonly stride: number; readonly layout: 'row_major' | 'col_major' }
+  const fragmentProduct = (acc: string, steps: number, left: Operand, right: Operand, out: { array: string; offset: string; stride: number }): void => {
+    ops.zeroResult(acc);
+    w.openLoop('c', steps);
+    ops.load(left.fragment, 'left', left.array, left.offset('c'), left.stride, left.layout);
+    ops.load(right.fragment, 'right', right.array, right.offset('c'), right.stride, right.layout);
+    ops.multiplyAccumulate(acc, left.fragment, right.fragment);
+    w.close();
+    ops.store(out.array, out.offset, acc, out.stride);
+  };
   const ve = new ValueEmitter(w, ctx.storage);
   ve.noteOrigin(att.pv);
   ve.noteOrigin(att.qk);
@@ -191,14 +202,10 @@ export function generateSubgroupMatrixAttention(name: string, att: AttentionMatc
   // 2. S = Q·Kᵀ into att_s.
   for (let i = 0; i < fq; i++) {
     for (let j = 0; j < fs; j++) {
-      const acc = `s_${i}_${j}`;
-      ops.zeroResult(acc);
-      w.openLoop('c', dqP / cfg.K);
-      ops.load('fq', 'left', 'att_q', `${rowOffset(i, dqP)} + c * ${cfg.K}u`, dqP, 'row_major');
-      ops.load('fk', 'right', 'att_kv', `${j * cfg.N * dqP}u + c * ${cfg.K}u`, dqP, 'col_major');
-      ops.multiplyAccumulate(acc, 'fq', 'fk');
-      w.close();
-      ops.store('att_s', `${rowOffset(i, bk)} + ${j * cfg.N}u`, acc, bk);
+      fragmentProduct(`s_${i}_${j}`, dqP / cfg.K,
+        { fragment: 'fq', array: 'att_q', offset: (c) => `${rowOffset(i, dqP)} + ${c} * ${cfg.K}u`, stride: dqP, layout: 'row_major' },
+        { fragment: 'fk', array: 'att_kv', offset: (c) => `${j * cfg.N * dqP}u + ${c} * ${cfg.K}u`, stride: dqP, layout: 'col_major' },
+        { array: 'att_s', offset: `${rowOffset(i, bk)} + ${j * cfg.N}u`, stride: bk });
     }
   }
   w.barrier();
@@ -244,14 +251,10 @@ export function generateSubgroupMatrixAttention(name: string, att: AttentionMatc
   // accumulators of the block and adds the tile's share.
   for (let jv = 0; jv < blocks; jv++) {
     for (let i = 0; i < fq; i++) {
-      const acc = `pv_${jv}_${i}`;
-      ops.zeroResult(acc);
-      w.openLoop('c', bk / cfg.K);
-      ops.load('fp', 'left', 'att_p', `${rowOffset(i, bk)} + c * ${cfg.K}u`, bk, 'row_major');
-      ops.load('fv', 'right', 'att_kv', `c * ${cfg.K * dvP}u + ${jv * cfg.N}u`, dvP, 'row_major');
-      ops.multiplyAccumulate(acc, 'fp', 'fv');
-      w.close();
-      ops.store('att_o', rowOffset(i, cfg.N), acc, cfg.N);
+      fragmentProduct(`pv_${jv}_${i}`, bk / cfg.K,
+        { fragment: 'fp', array: 'att_p', offset: (c) => `${rowOffset(i, bk)} + ${c} * ${cfg.K}u`, stride: bk, layout: 'row_major' },
+        { fragment: 'fv', array: 'att_kv', offset: (c) => `${c} * ${cfg.K * dvP}u + ${jv * cfg.N}u`, stride: dvP, layout: 'row_major' },
+        { array: 'att_o', offset: rowOffset(i, cfg.N), stride: cfg.N });
     }
     w.barrier();
     forTileElements(w, S, bq, cfg.N, (row, _f, idx) => {
