@@ -365,6 +365,8 @@ export const i2vCommand: Command = {
       if (vae.config.latent_channels !== dit.config.in_channels) {
         throw new UsageError(`the VAE's ${vae.config.latent_channels} latent channels do not match the transformer's ${dit.config.in_channels} input channels: pair the built-in models together, or give both --dit and --vae`);
       }
+      // Binding the transformer here checks the checkpoint's keys against the module before any
+      // worker starts; with --devices the workers then run it, each binding its own.
       let transformer: DitModel = new HunyuanDit(dit.config, dit.weights, session);
       if (parallel) {
         progress.stage('start devices');
