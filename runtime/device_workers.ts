@@ -22,7 +22,7 @@ export function workerFailure(err: unknown): WorkerFailure {
 }
 
 /** A worker's failure as an Error of this thread, saying which device (its stack is the worker's). */
-export function failureError(f: WorkerFailure, device: number): Error {
+function failureError(f: WorkerFailure, device: number): Error {
   const err = new Error(`device ${device}: ${f.message}`);
   err.name = f.name;
   err.stack = `${f.name}: device ${device}: ${f.message}\n${f.stack.split('\n').slice(1).join('\n')}`;

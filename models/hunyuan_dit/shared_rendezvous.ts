@@ -44,7 +44,7 @@ function place(layout: Readonly<Record<string, TensorLayout>>, region: SharedArr
 }
 
 /** Bytes a round of this layout takes in a region. */
-export function regionBytes(layout: Readonly<Record<string, TensorLayout>>): number {
+function regionBytes(layout: Readonly<Record<string, TensorLayout>>): number {
   return Object.values(layout).reduce((n, l) => n + align8(sizeOf(l.shape) * (arrayKind(l.dtype) as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT), 0);
 }
 
